@@ -1,0 +1,57 @@
+# Every target sets up what it needs, idempotently: a .venv with the pinned
+# Python dependencies and this project in editable mode, and node_modules with
+# the pinned CDK CLI and Node.js 22 (put first on PATH so jsii runs on it).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+STAGE ?= dev
+CDK := $(CURDIR)/node_modules/.bin/cdk
+PYTEST_ARGS ?=
+
+.PHONY: setup synth test lint format deploy destroy demo bench clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: setup
+	$(CDK) synth --quiet -c stage=$(STAGE)
+	@ls cdk.out/*.template.json
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+deploy: setup
+	$(CDK) deploy --all -c stage=$(STAGE)
+
+destroy: setup
+	$(CDK) destroy --all -c stage=$(STAGE)
+
+demo: setup
+	$(BIN)/sqs-blueprint demo
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
