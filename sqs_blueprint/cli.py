@@ -24,8 +24,71 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("plan", help="plan a DynamoDB write buffer: concurrency, batch, cost")
+    p.add_argument("--wcu", type=int, required=True, help="provisioned write capacity units")
+    p.add_argument("--item-kb", type=float, required=True, help="item size in KB")
+    p.add_argument("--function-timeout", type=float, required=True, help="seconds")
+    p.add_argument("--batch-size", type=int, default=10)
+    p.add_argument("--batching-window", type=float, default=0, help="seconds")
+    p.add_argument("--record-ms", type=float, default=None, help="unpaced ms per record")
+    p.add_argument("--backlog", type=int, default=None, help="messages to drain")
+    p.add_argument("--messages-per-day", type=float, default=None)
+    p.add_argument("--offloaded-share", type=float, default=0.0, help="0..1 sent through S3")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_run_plan)
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from sqs_blueprint import capacity
+
+    try:
+        plan = capacity.plan_write_buffer(
+            wcu=args.wcu,
+            item_kb=args.item_kb,
+            function_timeout_s=args.function_timeout,
+            batch_size=args.batch_size,
+            batching_window_s=args.batching_window,
+            record_ms=capacity.DEFAULT_RECORD_MS if args.record_ms is None else args.record_ms,
+        )
+        out: dict[str, object] = dataclasses.asdict(plan)
+        if args.backlog is not None:
+            out["drain_time_s"] = plan.drain_time_s(args.backlog)
+        if args.messages_per_day is not None:
+            cost = capacity.monthly_cost(
+                plan,
+                messages_per_day=args.messages_per_day,
+                offloaded_share=args.offloaded_share,
+            )
+            out["monthly_cost_usd"] = {
+                **{k.rstrip("_"): v for k, v in dataclasses.asdict(cost).items()},
+                "total_provisioned": cost.total_provisioned,
+                "total_on_demand": cost.total_on_demand,
+            }
+    except ValueError as exc:
+        print(f"sqs-blueprint plan: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    notes = out.pop("notes")
+    costs = out.pop("monthly_cost_usd", {})
+    assert isinstance(notes, tuple) and isinstance(costs, dict)
+    rows = [(k, f"{v:,.6g}" if isinstance(v, float) else str(v)) for k, v in out.items()]
+    rows += [(f"monthly {k} (USD)", f"{v:,.2f}") for k, v in costs.items()]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    for note in notes:
+        print(f"note: {note}")
+    return 0
+
+
 # Subcommand registrations, in the order `--help` lists them.
-_COMMANDS: list[_Register] = []
+_COMMANDS: list[_Register] = [_add_plan]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
