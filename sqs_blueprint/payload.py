@@ -1,0 +1,258 @@
+"""Large payloads through S3 pointers, wire-compatible with the Extended Client.
+
+The wire format is the one of AWS's official Extended Client libraries
+(FACTS §4): an offloaded message carries the reserved ``ExtendedPayloadSize``
+attribute (legacy ``SQSLargePayloadSize``) and a body that is a JSON pointer
+``[<class name>, {"s3BucketName": ..., "s3Key": ...}]``; the S3 object holds the
+original body as UTF-8.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from sqs_blueprint._clients import LazyClient
+
+# FACTS §4: reserved attribute names and pointer class names.
+RESERVED_ATTRIBUTE = "ExtendedPayloadSize"
+LEGACY_RESERVED_ATTRIBUTE = "SQSLargePayloadSize"
+RESERVED_ATTRIBUTES = (RESERVED_ATTRIBUTE, LEGACY_RESERVED_ATTRIBUTE)
+POINTER_CLASS = "software.amazon.payloadoffloading.PayloadS3Pointer"
+LEGACY_POINTER_CLASS = "com.amazon.sqs.javamessaging.MessageS3Pointer"
+DEFAULT_THRESHOLD = 262_144  # FACTS §4: the official clients' threshold
+MAX_MESSAGE_SIZE = 1_048_576  # FACTS §1: SQS maximum message size
+MAX_ATTRIBUTES = 10  # FACTS §1: message attributes per message
+_BUCKET_MARKER = "-..s3BucketName..-"  # FACTS §4: wrapped receipt handles
+_KEY_MARKER = "-..s3Key..-"
+_MISSING_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NotFound", "404"})
+
+Attributes = Mapping[str, Mapping[str, Any]]
+
+
+class PayloadError(Exception):
+    """A large payload could not be offloaded or resolved."""
+
+
+class PayloadNotFound(PayloadError):
+    """The S3 object a pointer names does not exist."""
+
+
+class BucketNotAllowed(PayloadError):
+    """A pointer names a bucket outside the allow-list; nothing was fetched."""
+
+
+class PayloadTooLarge(PayloadError):
+    """A message is too large to send and cannot be offloaded."""
+
+
+@dataclass(frozen=True)
+class S3Pointer:
+    """Where an offloaded body lives."""
+
+    bucket: str
+    key: str
+
+    def body(self, *, legacy: bool = False) -> str:
+        """The message body that points here, spaced as the Python client writes it."""
+        name = LEGACY_POINTER_CLASS if legacy else POINTER_CLASS
+        return json.dumps([name, {"s3BucketName": self.bucket, "s3Key": self.key}])
+
+
+@dataclass(frozen=True)
+class Payload:
+    """A message body with its attributes, and the pointer it was stored under, if any."""
+
+    body: str
+    message_attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pointer: S3Pointer | None = None
+
+    @property
+    def offloaded(self) -> bool:
+        return self.pointer is not None
+
+
+class PayloadResolver(Protocol):
+    """Anything that turns a received (body, attributes) pair into the original body."""
+
+    def resolve(self, body: str, message_attributes: Attributes) -> Payload: ...
+
+
+def parse_pointer(body: str) -> S3Pointer:
+    """Parse a pointer body (either class name, compact or spaced JSON, extra fields ignored)."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        value = None
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and value[0] in (POINTER_CLASS, LEGACY_POINTER_CLASS)
+        and isinstance(value[1], dict)
+        and isinstance(value[1].get("s3BucketName"), str)
+        and isinstance(value[1].get("s3Key"), str)
+        and value[1]["s3BucketName"]
+        and value[1]["s3Key"]
+    ):
+        return S3Pointer(value[1]["s3BucketName"], value[1]["s3Key"])
+    raise PayloadError(
+        f"body is not an S3 payload pointer: expected "
+        f'["{POINTER_CLASS}", {{"s3BucketName": ..., "s3Key": ...}}], got {body[:200]!r}'
+    )
+
+
+def is_offloaded(message_attributes: Attributes) -> bool:
+    """True if the attributes carry the reserved payload-size attribute (FACTS §4)."""
+    return any(name in message_attributes for name in RESERVED_ATTRIBUTES)
+
+
+def _value_size(value: Any) -> int:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return len(value)
+    return len(str(value).encode("utf-8"))
+
+
+def attributes_size(message_attributes: Attributes) -> int:
+    """Bytes SQS counts for message attributes: name, data type and value (FACTS §1)."""
+    total = 0
+    for name, attr in message_attributes.items():
+        total += _value_size(name) + _value_size(attr.get("DataType", ""))
+        for part in ("StringValue", "BinaryValue"):
+            if attr.get(part) is not None:
+                total += _value_size(attr[part])
+    return total
+
+
+def message_size(body: str, message_attributes: Attributes | None = None) -> int:
+    """UTF-8 body bytes plus attribute bytes, as SQS and the official clients count them."""
+    return _value_size(body) + attributes_size(message_attributes or {})
+
+
+def wrap_receipt_handle(receipt_handle: str, pointer: S3Pointer) -> str:
+    """Wrap a receipt handle as the official clients do (FACTS §4)."""
+    return (
+        f"{_BUCKET_MARKER}{pointer.bucket}{_BUCKET_MARKER}"
+        f"{_KEY_MARKER}{pointer.key}{_KEY_MARKER}{receipt_handle}"
+    )
+
+
+def unwrap_receipt_handle(receipt_handle: str) -> str:
+    """The SQS receipt handle inside one wrapped by an official client; others unchanged."""
+    if _BUCKET_MARKER not in receipt_handle or receipt_handle.count(_KEY_MARKER) < 2:
+        return receipt_handle
+    first = receipt_handle.index(_KEY_MARKER)
+    second = receipt_handle.index(_KEY_MARKER, first + len(_KEY_MARKER))
+    return receipt_handle[second + len(_KEY_MARKER) :]
+
+
+def _copy(message_attributes: Attributes | None) -> dict[str, dict[str, Any]]:
+    return {name: dict(attr) for name, attr in (message_attributes or {}).items()}
+
+
+class PayloadStore:
+    """Offloads large bodies to S3 and resolves pointers back, per FACTS §4.
+
+    ``allowed_buckets`` limits which buckets a pointer may name; by default only
+    ``bucket`` (or any bucket, when the store has no bucket of its own).
+    """
+
+    def __init__(
+        self,
+        bucket: str | None = None,
+        *,
+        s3_client: Any = None,
+        session: Any = None,
+        threshold: int = DEFAULT_THRESHOLD,
+        always: bool = False,
+        legacy: bool = False,
+        key_prefix: str = "",
+        kms_key_id: str | None = None,
+        allowed_buckets: Collection[str] | None = None,
+    ) -> None:
+        if not 0 <= threshold <= MAX_MESSAGE_SIZE:
+            raise ValueError(
+                f"threshold must be between 0 and {MAX_MESSAGE_SIZE:,} bytes, got {threshold:,}"
+            )
+        self.bucket = bucket
+        self.threshold = threshold
+        self.always = always
+        self.legacy = legacy
+        self.key_prefix = key_prefix
+        self.kms_key_id = kms_key_id
+        if allowed_buckets is not None:
+            self.allowed_buckets: frozenset[str] | None = frozenset(allowed_buckets)
+        else:
+            self.allowed_buckets = frozenset({bucket}) if bucket else None
+        self._s3 = LazyClient("s3", s3_client, session)
+
+    def needs_offload(self, body: str, message_attributes: Attributes | None = None) -> bool:
+        """True if ``always``, or body plus attribute bytes exceed the threshold (FACTS §4)."""
+        return self.always or message_size(body, message_attributes) > self.threshold
+
+    def offload(
+        self, body: str, message_attributes: Attributes | None = None, *, force: bool = False
+    ) -> Payload:
+        """Store the body in S3 if needed (or ``force``); return what to send. Inputs untouched."""
+        attributes = _copy(message_attributes)
+        for name in RESERVED_ATTRIBUTES:
+            if name in attributes:
+                raise PayloadError(
+                    f"message attribute {name!r} is reserved for S3 payload pointers; rename it"
+                )
+        if not (force or self.needs_offload(body, attributes)):
+            return Payload(body, attributes)
+        if not self.bucket:
+            raise PayloadError("offloading a large body needs a bucket: PayloadStore(bucket=...)")
+        if len(attributes) >= MAX_ATTRIBUTES:
+            raise PayloadError(
+                f"an offloaded message can carry at most {MAX_ATTRIBUTES - 1} message attributes "
+                f"(one is reserved for the payload size), got {len(attributes)}"
+            )
+        data = body.encode("utf-8")
+        pointer = S3Pointer(self.bucket, f"{self.key_prefix}{uuid.uuid4()}")
+        extra: dict[str, str] = {}
+        if self.kms_key_id:
+            extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
+        self._s3().put_object(Bucket=pointer.bucket, Key=pointer.key, Body=data, **extra)
+        name = LEGACY_RESERVED_ATTRIBUTE if self.legacy else RESERVED_ATTRIBUTE
+        attributes[name] = {"DataType": "Number", "StringValue": str(len(data))}
+        return Payload(pointer.body(legacy=self.legacy), attributes, pointer)
+
+    def resolve(self, body: str, message_attributes: Attributes) -> Payload:
+        """The original body and the attributes without the reserved one (ReceiveMessage shape)."""
+        attributes = _copy(message_attributes)
+        if not is_offloaded(attributes):
+            return Payload(body, attributes)
+        for name in RESERVED_ATTRIBUTES:
+            attributes.pop(name, None)
+        pointer = parse_pointer(body)
+        return Payload(self.fetch(pointer), attributes, pointer)
+
+    def fetch(self, pointer: S3Pointer) -> str:
+        """Read an offloaded body, refusing buckets outside the allow-list without a request."""
+        if self.allowed_buckets is not None and pointer.bucket not in self.allowed_buckets:
+            raise BucketNotAllowed(
+                f"payload pointer names bucket {pointer.bucket!r}, which is not in the allowed "
+                f"buckets {sorted(self.allowed_buckets)}; pass allowed_buckets= to accept it"
+            )
+        try:
+            response = self._s3().get_object(Bucket=pointer.bucket, Key=pointer.key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _MISSING_CODES:
+                raise PayloadNotFound(
+                    f"payload s3://{pointer.bucket}/{pointer.key} does not exist "
+                    "(deleted, or expired by the bucket's lifecycle rule)"
+                ) from error
+            raise
+        data: bytes = response["Body"].read()
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise PayloadError(
+                f"payload s3://{pointer.bucket}/{pointer.key} is not valid UTF-8"
+            ) from error
