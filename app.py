@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""The sqs-blueprint CDK app: one stack per pipeline, settings from cdk.json."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import App, Environment, Stack, Tags, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from stacks.config import CONTEXT_KEY, StageConfig, load_stage
+from stacks.ordered_stack import OrderedStack
+from stacks.write_buffer_stack import WriteBufferStack
+
+
+def build_app(
+    context: Mapping[str, Any] | None = None, *, outdir: str | None = None
+) -> tuple[App, list[Stack]]:
+    """Build the app and its stacks; cdk-nag's AwsSolutions pack checks them at synth."""
+    app = App(context=dict(context) if context is not None else None, outdir=outdir)
+    config = load_stage(app.node.try_get_context(CONTEXT_KEY), app.node.try_get_context("stage"))
+    stacks = _stacks(app, config)
+    Tags.of(app).add("project", "sqs-blueprint")
+    Tags.of(app).add("stage", config.name)
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app, stacks
+
+
+def _stacks(app: App, config: StageConfig) -> list[Stack]:
+    env = Environment(account=config.account, region=config.region)
+    prefix = f"sqs-blueprint-{config.name}"
+    return [
+        WriteBufferStack(
+            app,
+            "WriteBuffer",
+            config=config.write_buffer,
+            stack_name=f"{prefix}-write-buffer",
+            env=env,
+            description="sqs-blueprint: standard queue buffering writes to DynamoDB",
+        ),
+        OrderedStack(
+            app,
+            "Ordered",
+            config=config.ordered,
+            stack_name=f"{prefix}-ordered",
+            env=env,
+            description="sqs-blueprint: FIFO queue with an ordered, versioned consumer",
+        ),
+    ]
+
+
+def main() -> None:
+    app, _ = build_app()
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

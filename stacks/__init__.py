@@ -1,0 +1,1 @@
+"""CDK stacks and reusable patterns of sqs-blueprint."""

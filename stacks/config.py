@@ -1,0 +1,126 @@
+"""Settings from the ``sqs-blueprint`` block of cdk.json, as frozen dataclasses.
+
+The block holds shared settings and one entry per stage; ``-c stage=NAME``
+picks the stage (``dev`` when not given). Unknown stages and unknown keys are
+refused with the path of the key and the keys that are allowed, so a typo never
+silently falls back to a default. No environment lookups, no AWS calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+CONTEXT_KEY = "sqs-blueprint"
+DEFAULT_STAGE = "dev"
+
+
+class ConfigError(ValueError):
+    """The cdk.json context cannot be turned into a stage configuration."""
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    """A queue and its dead-letter queue (FACTS §1 gives the limits)."""
+
+    max_receive_count: int = 5
+    retention_days: int = 4
+    dlq_retention_days: int = 14
+    customer_managed_key: bool = False
+
+
+@dataclass(frozen=True)
+class WriteBufferConfig:
+    """The standard queue in front of a provisioned DynamoDB table."""
+
+    queue: QueueConfig = field(default_factory=QueueConfig)
+
+
+@dataclass(frozen=True)
+class OrderedConfig:
+    """The FIFO pipeline: per-group order, versioned upserts."""
+
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    high_throughput: bool = False
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """Everything one deployment stage needs."""
+
+    name: str
+    account: str | None = None
+    region: str | None = None
+    write_buffer: WriteBufferConfig = field(default_factory=WriteBufferConfig)
+    ordered: OrderedConfig = field(default_factory=OrderedConfig)
+
+
+T = TypeVar("T")
+
+
+def load_stage(context_block: Any, stage: str | None = None) -> StageConfig:
+    """Parse the ``sqs-blueprint`` context block and return the chosen stage."""
+    where = CONTEXT_KEY
+    if not isinstance(context_block, Mapping):
+        raise ConfigError(f"context '{where}' must be an object with a 'stages' key")
+    unknown = sorted(set(context_block) - {"stages"})
+    if unknown:
+        raise ConfigError(f"unknown key(s) {unknown} in '{where}'; allowed: ['stages']")
+    stages = context_block.get("stages")
+    if not isinstance(stages, Mapping) or not stages:
+        raise ConfigError(f"'{where}.stages' must map stage names to settings")
+    name = stage or DEFAULT_STAGE
+    if name not in stages:
+        raise ConfigError(
+            f"unknown stage '{name}'; cdk.json defines {sorted(stages)}. "
+            f"Choose one with -c stage=NAME or add '{name}' under '{where}.stages'."
+        )
+    errors: list[str] = []
+    settings = dict(stages[name] or {})
+    if "name" in settings:
+        errors.append(f"'{where}.stages.{name}.name' is not a setting (the stage key is its name)")
+    settings["name"] = name
+    config = _build(StageConfig, settings, f"{where}.stages.{name}", errors)
+    if errors:
+        raise ConfigError("invalid stage configuration:\n" + "\n".join(f"  - {e}" for e in errors))
+    return config
+
+
+def _build(cls: type[T], data: Any, path: str, errors: list[str]) -> T:
+    if not isinstance(data, Mapping):
+        errors.append(f"'{path}' must be an object, got {type(data).__name__}")
+        return cls()
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    for key in sorted(set(data) - set(names)):
+        errors.append(f"unknown key '{path}.{key}'; allowed keys: {names}")
+    values = {
+        key: _convert(hints[key], data[key], f"{path}.{key}", errors)
+        for key in names
+        if key in data
+    }
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, path: str, errors: list[str]) -> Any:
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _build(hint, value, path, errors)
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None and type(None) in options:
+        return None
+    expected = next(t for t in options if t is not type(None))
+    if typing.get_origin(expected) is tuple:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        errors.append(f"'{path}' must be a list of strings, got {value!r}")
+        return ()
+    valid = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not valid:
+        errors.append(f"'{path}' must be {expected.__name__}, got {value!r}")
+    return value
