@@ -1,0 +1,343 @@
+"""Hash keys, batched idempotent writes, pacing, and the shared record core."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.config import Config
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sqs_blueprint.records import Record
+from sqs_blueprint.upsert import (
+    MAX_BATCH_ITEMS,
+    ItemError,
+    TokenBucket,
+    Upserter,
+    _chunks,
+    _Entry,
+    item_key,
+    item_size,
+    parse_body,
+    serialize,
+    to_item,
+    write_records,
+)
+
+TABLE = "items"
+
+# ---------------------------------------------------------------- keys
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@given(
+    st.dictionaries(st.text(max_size=5), json_values, max_size=6), st.randoms(), st.integers(0, 4)
+)
+def test_key_is_stable_under_field_order_and_spacing(
+    obj: dict[str, Any], rnd: Any, indent: int
+) -> None:
+    fields = list(obj.items())
+    rnd.shuffle(fields)
+    reordered = json.loads(json.dumps(dict(fields), indent=indent, separators=(", ", " : ")))
+    assert item_key(reordered) == item_key(obj)
+
+
+def test_key_vector_and_chosen_fields() -> None:
+    # SHA-256 of the canonical JSON {"a":1,"b":"é"}
+    assert item_key({"b": "é", "a": 1}) == hashlib.sha256('{"a":1,"b":"é"}'.encode()).hexdigest()
+    assert item_key({"id": 7, "x": 1}, ["id"]) == item_key({"x": 2, "id": 7}, ["id"])
+    assert item_key(parse_body('{"p": 1.50}')) == item_key(parse_body('{"p":1.5}'))
+
+
+def test_missing_key_field_is_an_error() -> None:
+    with pytest.raises(ItemError, match=r"body has no key field 'id' \(key fields: \['id'\]"):
+        item_key({"x": 1}, ["id"])
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("not json", "body is not valid JSON"),
+        ("[1, 2]", "body must be a JSON object, got a JSON list"),
+        ('"s"', "body must be a JSON object, got a JSON str"),
+        ('{"x": NaN}', "NaN is not a number DynamoDB can store"),
+    ],
+)
+def test_bad_bodies_are_item_errors(body: str, message: str) -> None:
+    with pytest.raises(ItemError, match=message):
+        parse_body(body)
+
+
+def test_to_item_adds_pk_and_decimals_and_refuses_a_pk_field() -> None:
+    item = to_item({"a": 1.25, "n": [0.5]})
+    assert item["a"] == Decimal("1.25") and item["n"] == [Decimal("0.5")]
+    assert item["pk"] == item_key({"a": 1.25, "n": [0.5]})
+    with pytest.raises(ItemError, match="top-level field 'pk', which is the table's partition key"):
+        to_item({"pk": 1})
+
+
+def test_item_size_and_limit() -> None:
+    assert item_size(serialize({"pk": "x" * 64, "n": Decimal("123"), "b": True})) == 66 + 4 + 2
+    with pytest.raises(ItemError, match="item is 409,604 bytes, over DynamoDB's limit of 409,600"):
+        serialize({"pk": "k", "d": "x" * 409_600})
+    with pytest.raises(ItemError, match="item cannot be stored in DynamoDB"):
+        serialize({"pk": "k", "f": 1.5})
+
+
+# ---------------------------------------------------------------- writing on moto
+
+
+class Faults:
+    """Injects UnprocessedItems, throttling and rejected batches with botocore hooks."""
+
+    def __init__(self, client: Any) -> None:
+        self.calls: list[str] = []
+        self.unprocessed: list[int] = []  # per BatchWriteItem call: items to leave unprocessed
+        self.throttle = 0  # next calls answered with ProvisionedThroughputExceededException
+        self.reject_key: str | None = None  # batches with this key fail with ValidationException
+        self._held: list[Any] = []
+        self._all_held = False
+        events = client.meta.events
+        events.register("provide-client-params.dynamodb.BatchWriteItem", self._drop)
+        events.register("before-call.dynamodb.*", self._before)
+        events.register("after-call.dynamodb.BatchWriteItem", self._after)
+
+    def _drop(self, params: dict[str, Any], **_: Any) -> None:
+        self._held, self._all_held = [], False
+        count = self.unprocessed.pop(0) if self.unprocessed else 0
+        for requests in params["RequestItems"].values():
+            if count >= len(requests):  # nothing is written: answered in _before
+                self._held, self._all_held = list(requests), True
+            elif count:
+                self._held = requests[-count:]
+                del requests[-count:]
+
+    def _before(self, model: Any, params: dict[str, Any], **_: Any) -> Any:
+        self.calls.append(model.name)
+        body = params.get("body", b"")
+        if model.name == "BatchWriteItem" and self._all_held:
+            ok = AWSResponse("https://dynamodb", 200, {}, None)
+            return ok, {"UnprocessedItems": {TABLE: self._held}, "ResponseMetadata": {}}
+        if self.throttle:
+            self.throttle -= 1
+            return _error("ProvisionedThroughputExceededException", "slow down")
+        if self.reject_key and self.reject_key.encode() in body:
+            return _error("ValidationException", "bad item")
+        return None
+
+    def _after(self, parsed: dict[str, Any], **_: Any) -> None:
+        if self._held:
+            parsed["UnprocessedItems"] = {TABLE: self._held}
+
+
+def _error(code: str, message: str) -> tuple[AWSResponse, dict[str, Any]]:
+    response = AWSResponse("https://dynamodb", 400, {}, None)
+    return response, {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {}}
+
+
+@pytest.fixture
+def ddb(aws: None) -> Iterator[Any]:
+    client = boto3.client("dynamodb", config=Config(retries={"total_max_attempts": 1}))
+    client.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    yield client
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def upserter(ddb: Any, t: FakeTime, **kwargs: Any) -> Upserter:
+    return Upserter(
+        TABLE, dynamodb_client=ddb, clock=t.clock, sleep=t.sleep, jitter=lambda: 1.0, **kwargs
+    )
+
+
+def stored(ddb: Any) -> dict[str, dict[str, Any]]:
+    items = ddb.scan(TableName=TABLE)["Items"]
+    return {i["pk"]["S"]: i for i in items}
+
+
+def test_overwrite_packs_25_per_request_and_last_duplicate_wins(ddb: Any) -> None:
+    faults = Faults(ddb)
+    items = [to_item({"id": i % 50, "v": i}, ["id"]) for i in range(60)]
+    result = upserter(ddb, FakeTime()).put_many(items)
+    assert (result.written, result.duplicates, result.failed) == (50, 10, {})
+    assert faults.calls == ["BatchWriteItem"] * 2
+    table = stored(ddb)
+    assert len(table) == 50
+    assert table[item_key({"id": 3})]["v"] == {"N": "53"}
+
+
+def test_unprocessed_items_are_retried_with_backoff(ddb: Any) -> None:
+    faults = Faults(ddb)
+    faults.unprocessed = [5, 2, 3]
+    t = FakeTime()
+    items = [to_item({"id": i}) for i in range(30)]
+    result = upserter(ddb, t).put_many(items)
+    assert (result.written, result.failed) == (30, {})
+    assert faults.calls == ["BatchWriteItem"] * 4  # 25 and 5; the 7 left over; the 3 left over
+    assert len(stored(ddb)) == 30
+    assert t.slept == [0.05, 0.1]
+
+
+def test_items_still_unprocessed_at_the_deadline_are_reported_exactly(ddb: Any) -> None:
+    faults = Faults(ddb)
+    faults.unprocessed = [3] * 100
+    items = [to_item({"id": i}) for i in range(10)]
+    result = upserter(ddb, FakeTime(), deadline_seconds=1.0).put_many(items)
+    assert result.written == 7
+    assert result.failed == {
+        i: "not written before the deadline: left in UnprocessedItems" for i in (7, 8, 9)
+    }
+    assert len(stored(ddb)) == 7
+
+
+def test_throttling_is_backpressure(ddb: Any) -> None:
+    faults = Faults(ddb)
+    faults.throttle = 2
+    t = FakeTime()
+    result = upserter(ddb, t).put_many([to_item({"id": i}) for i in range(3)])
+    assert (result.written, result.failed) == (3, {})
+    assert len(t.slept) == 2
+
+
+def test_throttled_until_deadline_reports_every_item(ddb: Any) -> None:
+    faults = Faults(ddb)
+    faults.throttle = 1000
+    result = upserter(ddb, FakeTime(), deadline_seconds=0.5).put_many([to_item({"id": 1})])
+    assert result.failed == {
+        0: "not written before the deadline: "
+        "throttled (ProvisionedThroughputExceededException: slow down)"
+    }
+
+
+def test_a_rejected_batch_is_split_so_only_the_bad_item_fails(ddb: Any) -> None:
+    faults = Faults(ddb)
+    items = [to_item({"id": i}) for i in range(5)]
+    faults.reject_key = items[2]["pk"]
+    result = upserter(ddb, FakeTime()).put_many(items)
+    assert result.written == 4
+    assert result.failed == {2: "ValidationException: bad item"}
+
+
+def test_versioned_mode_keeps_the_highest_version(ddb: Any) -> None:
+    up = upserter(ddb, FakeTime())
+    first = up.put_versioned([to_item({"id": 1, "v": 2}, ["id"])], "v")
+    assert (first.written, first.noops) == (1, 0)
+    older = up.put_versioned(
+        [to_item({"id": 1, "v": 1}, ["id"]), to_item({"id": 1, "v": 2}, ["id"])], "v"
+    )
+    assert (older.written, older.noops, older.failed) == (0, 2, {})
+    batch = [to_item({"id": 1, "v": v, "x": v}, ["id"]) for v in (5, 3, 4)]
+    newer = up.put_versioned(batch, "v")
+    assert (newer.written, newer.noops, newer.failed) == (1, 2, {})
+    assert stored(ddb)[item_key({"id": 1})]["x"] == {"N": "5"}
+
+
+def test_versioned_mode_needs_a_numeric_version(ddb: Any) -> None:
+    result = upserter(ddb, FakeTime()).put_versioned([to_item({"v": "2"}), to_item({"x": 1})], "v")
+    assert result.failed == {
+        0: "version field 'v' must be a number, got '2'",
+        1: "version field 'v' must be a number, got None",
+    }
+
+
+def test_versioned_mode_retries_throttling(ddb: Any) -> None:
+    faults = Faults(ddb)
+    faults.throttle = 1
+    result = upserter(ddb, FakeTime()).put_versioned([to_item({"v": 1})], "v")
+    assert (result.written, faults.calls) == (1, ["PutItem", "PutItem"])
+
+
+def test_token_bucket_holds_the_rate() -> None:
+    t = FakeTime()
+    bucket = TokenBucket(10, clock=t.clock, sleep=t.sleep)
+    for _ in range(30):
+        bucket.acquire(1)
+    assert sum(t.slept) == pytest.approx(2.0)  # 10 from the burst, 20 more at 10/s
+    with pytest.raises(ValueError, match="rate must be greater than 0 units per second, got 0"):
+        TokenBucket(0)
+
+
+def test_writes_are_paced_by_item_wcu(ddb: Any) -> None:
+    t = FakeTime()
+    items = [to_item({"id": i, "d": "x" * 1500}) for i in range(50)]  # 2 WCU each (FACTS §3)
+    upserter(ddb, t, wcu_per_second=20).put_many(items)
+    assert t.now == pytest.approx((100 - 20) / 20)
+
+
+# ---------------------------------------------------------------- the record core
+
+
+def rec(message_id: str, body: str) -> Record:
+    return Record(message_id=message_id, receipt_handle="rh", body=body)
+
+
+def test_write_records_fails_bad_records_alone(ddb: Any) -> None:
+    records = [
+        rec("ok", '{"id": 1}'),
+        rec("list", "[1]"),
+        rec("nokey", '{"x": 1}'),
+        rec("big", json.dumps({"id": 2, "d": "x" * 410_000})),
+        rec("dup", '{"id": 1, "again": true}'),
+    ]
+    outcome = write_records(records, upserter=upserter(ddb, FakeTime()), key_fields=["id"])
+    assert (outcome.written, outcome.duplicates) == (1, 1)
+    assert outcome.failed == {
+        "list": "body must be a JSON object, got a JSON list",
+        "nokey": "body has no key field 'id' (key fields: ['id'], body fields: ['x'])",
+        "big": "item is 410,071 bytes, over DynamoDB's limit of 409,600",
+    }
+    assert outcome.batch_response() == {
+        "batchItemFailures": [{"itemIdentifier": m} for m in ("list", "nokey", "big")]
+    }
+    assert outcome.failed_ids(fifo=True) == ["list", "nokey", "big", "dup"]
+
+
+def test_write_records_versioned(ddb: Any) -> None:
+    up = upserter(ddb, FakeTime())
+    records = [rec("a", '{"id": 1, "v": 1}'), rec("b", '{"id": 1, "v": 0}')]
+    outcome = write_records(records, upserter=up, key_fields=["id"], version_field="v")
+    assert (outcome.written, outcome.noops, outcome.failed) == (1, 1, {})
+    assert outcome.batch_response() == {"batchItemFailures": []}
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.integers(1, 5_000_000), st.booleans()), max_size=80))
+def test_write_batches_never_exceed_25_items_or_16_mb(specs: list[tuple[int, bool]]) -> None:
+    entries = [_Entry(str(i), {}, size, [i], {}, alone) for i, (size, alone) in enumerate(specs)]
+    chunks = _chunks(entries)
+    assert [e for c in chunks for e in c] == entries
+    for chunk in chunks:
+        assert len(chunk) <= MAX_BATCH_ITEMS
+        assert sum(e.size for e in chunk) <= 16 * 1024 * 1024
+        assert len(chunk) == 1 or not any(e.alone for e in chunk)
