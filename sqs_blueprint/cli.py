@@ -87,8 +87,49 @@ def _run_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_rpc(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rpc = sub.add_parser("rpc", help="request/response over SQS")
+    rpc_sub = rpc.add_subparsers(dest="rpc_command", required=True, metavar="COMMAND")
+    p = rpc_sub.add_parser("call", help="send one request and print its JSON response")
+    p.add_argument("--queue-url", required=True, help="request queue URL")
+    p.add_argument("--prefix", required=True, help="response queue name prefix")
+    p.add_argument("--type", required=True, help="request type")
+    p.add_argument("--json-payload", default="{}", help="JSON object of request fields")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds")
+    p.add_argument("--wait", type=int, default=20, help="long-poll seconds (1..20)")
+    p.set_defaults(func=_run_rpc_call)
+
+
+def _run_rpc_call(args: argparse.Namespace) -> int:
+    import json
+
+    from sqs_blueprint.rpc import RpcClient, RpcError, RpcTimeout
+
+    try:
+        payload = json.loads(args.json_payload)
+    except ValueError as exc:
+        print(f"sqs-blueprint rpc call: --json-payload is not JSON: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(payload, dict):
+        print("sqs-blueprint rpc call: --json-payload must be a JSON object", file=sys.stderr)
+        return 2
+    client = RpcClient(
+        request_queue_url=args.queue_url,
+        response_queue_prefix=args.prefix,
+        wait_time_seconds=args.wait,
+    )
+    try:
+        with client:
+            answer = client.call({**payload, "type": args.type}, timeout=args.timeout)
+    except (RpcError, RpcTimeout) as exc:
+        print(f"sqs-blueprint rpc call: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer))
+    return 0
+
+
 # Subcommand registrations, in the order `--help` lists them.
-_COMMANDS: list[_Register] = [_add_plan]
+_COMMANDS: list[_Register] = [_add_plan, _add_rpc]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
