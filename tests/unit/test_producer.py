@@ -1,0 +1,221 @@
+"""The batching producer on moto, with failed batch entries injected by botocore hooks."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.config import Config
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sqs_blueprint.payload import PayloadStore
+from sqs_blueprint.producer import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_ENTRIES,
+    Failed,
+    Message,
+    Producer,
+    deduplication_id,
+    pack,
+)
+from sqs_blueprint.records import Record
+
+BUCKET = "payloads"
+
+
+@pytest.fixture
+def sqs(aws: None) -> Any:
+    return boto3.client("sqs", config=Config(retries={"total_max_attempts": 1}))
+
+
+@pytest.fixture
+def s3(aws: None) -> Any:
+    client = boto3.client("s3")
+    client.create_bucket(Bucket=BUCKET)
+    return client
+
+
+def count_calls(client: Any) -> list[str]:
+    calls: list[str] = []
+    client.meta.events.register("before-call.sqs.*", lambda model, **_: calls.append(model.name))
+    return calls
+
+
+def receive_all(sqs: Any, url: str, resolver: PayloadStore | None = None) -> list[Record]:
+    records: list[Record] = []
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            MessageAttributeNames=["All"],
+            AttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return records
+        records += [Record.from_sqs(m, queue_url=url, resolver=resolver) for m in messages]
+
+
+def no_sleep(_: float) -> None:
+    pass
+
+
+def test_small_messages_go_ten_per_request(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    calls = count_calls(sqs)
+    result = Producer(url, sqs_client=sqs).send_many([f"m{i}" for i in range(25)])
+    assert [s.index for s in result.sent] == list(range(25)) and result.failed == []
+    assert calls == ["GetQueueAttributes"] + ["SendMessageBatch"] * 3
+    assert sorted(r.body for r in receive_all(sqs, url)) == sorted(f"m{i}" for i in range(25))
+
+
+def test_batches_are_packed_by_total_bytes(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    calls = count_calls(sqs)
+    body = "x" * 300_000
+    result = Producer(url, sqs_client=sqs, max_message_size=1_048_576).send_many([body] * 5)
+    assert len(result.sent) == 5
+    assert calls == ["SendMessageBatch"] * 2  # 3 x 300 KB, then 2: never over 1 MiB
+
+
+def test_large_messages_are_offloaded_and_resolved(sqs: Any, s3: Any) -> None:
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    store = PayloadStore(BUCKET, s3_client=s3)
+    attrs = {"blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01"}}
+    before = copy.deepcopy(attrs)
+    big, small = "é" * 150_000, "small"
+    messages = [Message(big, attrs), Message(small, attrs)]
+    result = Producer(url, sqs_client=sqs, payloads=store).send_many(messages)
+    assert [s.offloaded for s in result.sent] == [True, False]
+    assert attrs == before
+    got = {r.body: r for r in receive_all(sqs, url, resolver=store)}
+    assert set(got) == {big, small}
+    assert got[big].offloaded and got[big].message_attributes == attrs
+
+
+def test_message_over_the_queue_limit_is_offloaded_below_the_threshold(sqs: Any, s3: Any) -> None:
+    url = sqs.create_queue(QueueName="q", Attributes={"MaximumMessageSize": "1024"})["QueueUrl"]
+    store = PayloadStore(BUCKET, s3_client=s3)
+    result = Producer(url, sqs_client=sqs, payloads=store).send_many(["x" * 2000])
+    assert result.sent[0].offloaded
+
+
+def test_message_over_the_queue_limit_without_store_fails_alone(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName="q", Attributes={"MaximumMessageSize": "1024"})["QueueUrl"]
+    result = Producer(url, sqs_client=sqs).send_many(["x" * 2000, "ok", ""])
+    assert [s.index for s in result.sent] == [1]
+    assert result.failed == [
+        Failed(
+            0,
+            "message is 2,000 bytes, over the queue's maximum of 1,024; "
+            "give the producer a PayloadStore to offload it",
+        ),
+        Failed(2, "message body is empty; SQS needs at least one character"),
+    ]
+
+
+def test_fifo_needs_a_group_and_dedups_on_the_original_body(sqs: Any, s3: Any) -> None:
+    url = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    store = PayloadStore(BUCKET, s3_client=s3, always=True)
+    producer = Producer(url, sqs_client=sqs, payloads=store)
+    result = producer.send_many(
+        [Message("same", group_id="g"), Message("same", group_id="g"), Message("no group")]
+    )
+    assert result.failed == [
+        Failed(2, "a FIFO queue needs a message group id: Message(body, group_id=...)")
+    ]
+    records = receive_all(sqs, url, resolver=store)
+    assert [r.body for r in records] == ["same"]  # both pointers differ; the dedup id does not
+    assert records[0].deduplication_id == deduplication_id("same")
+    assert records[0].group_id == "g"
+    explicit = producer.send_many([Message("same", group_id="g", deduplication_id="d-1")])
+    assert explicit.failed == []
+
+
+class BatchFaults:
+    """Answers the next SendMessageBatch calls with the given per-entry failures."""
+
+    def __init__(self, client: Any) -> None:
+        self.answers: list[tuple[bool, str]] = []  # (sender fault, code) for every entry
+        self.calls = 0
+        self._ids: list[str] = []
+        client.meta.events.register("provide-client-params.sqs.SendMessageBatch", self._ids_of)
+        client.meta.events.register("before-call.sqs.SendMessageBatch", self._answer)
+
+    def _ids_of(self, params: dict[str, Any], **_: Any) -> None:
+        self._ids = [e["Id"] for e in params["Entries"]]
+
+    def _answer(self, **_: Any) -> Any:
+        self.calls += 1
+        if not self.answers:
+            return None
+        sender, code = self.answers.pop(0)
+        failed = [
+            {"Id": i, "SenderFault": sender, "Code": code, "Message": "injected"} for i in self._ids
+        ]
+        ok = AWSResponse("https://sqs", 200, {}, None)
+        return ok, {"Successful": [], "Failed": failed, "ResponseMetadata": {}}
+
+
+def test_failed_entries_are_retried_with_backoff(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    faults = BatchFaults(sqs)
+    faults.answers = [(False, "InternalError"), (False, "InternalError")]
+    slept: list[float] = []
+    producer = Producer(url, sqs_client=sqs, max_message_size=1024, sleep=slept.append)
+    result = producer.send_many(["a", "b"])
+    assert (len(result.sent), result.failed, faults.calls) == (2, [], 3)
+    assert len(slept) == 2
+
+
+def test_entries_still_failing_are_returned_never_dropped(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    faults = BatchFaults(sqs)
+    faults.answers = [(False, "InternalError")] * 10
+    producer = Producer(url, sqs_client=sqs, max_message_size=1024, max_attempts=3, sleep=no_sleep)
+    result = producer.send_many(["a", "b"])
+    assert result.failed == [
+        Failed(0, "InternalError: injected"),
+        Failed(1, "InternalError: injected"),
+    ]
+    assert faults.calls == 3
+
+
+def test_sender_faults_are_not_retried(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    faults = BatchFaults(sqs)
+    faults.answers = [(True, "InvalidParameterValue")]
+    result = Producer(url, sqs_client=sqs, max_message_size=1024).send_many(["a"])
+    assert result.failed == [Failed(0, "InvalidParameterValue: injected")]
+    assert faults.calls == 1
+
+
+def test_fifo_group_stops_after_a_failure(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    faults = BatchFaults(sqs)
+    faults.answers = [(True, "InvalidParameterValue")]
+    messages = [Message(f"m{i}", group_id="g") for i in range(12)]
+    result = Producer(url, sqs_client=sqs, max_message_size=1024).send_many(messages)
+    assert result.sent == []
+    assert result.failed[10] == Failed(10, "not sent: an earlier message of group 'g' failed")
+    assert faults.calls == 1
+
+
+def test_a_failed_call_fails_its_whole_batch(sqs: Any) -> None:
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/missing"
+    result = Producer(url, sqs_client=sqs, max_message_size=1024).send_many(["a", "b"])
+    assert [f.index for f in result.failed] == [0, 1]
+    assert "does not exist" in result.failed[0].error
+
+
+@given(st.lists(st.integers(1, MAX_BATCH_BYTES), max_size=60))
+def test_pack_never_exceeds_ten_entries_or_the_batch_bytes(sizes: list[int]) -> None:
+    batches = pack(sizes)
+    assert [i for b in batches for i in b] == list(range(len(sizes)))
+    for batch in batches:
+        assert 1 <= len(batch) <= MAX_BATCH_ENTRIES
+        assert sum(sizes[i] for i in batch) <= MAX_BATCH_BYTES
