@@ -128,8 +128,68 @@ def _run_rpc_call(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_send(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("send", help="send one message per input line, batched; large ones via S3")
+    p.add_argument("--queue-url", required=True, help="queue to send to")
+    p.add_argument("--bucket", help="S3 bucket for large payloads (Extended Client format)")
+    p.add_argument("--threshold", type=int, default=262_144, help="offload above BYTES")
+    p.add_argument("--always-s3", action="store_true", help="offload every message")
+    p.add_argument("--group-id", help="message group id (FIFO queues)")
+    p.add_argument(
+        "--attribute", action="append", default=[], metavar="NAME=VALUE", help="string attribute"
+    )
+    p.add_argument("--whole", action="store_true", help="send the whole input as one message")
+    p.add_argument("file", nargs="?", default="-", help="input file, or - for stdin")
+    p.set_defaults(func=_run_send)
+
+
+def _run_send(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from sqs_blueprint.payload import PayloadStore
+    from sqs_blueprint.producer import Message, Producer
+
+    def fail(message: str) -> int:
+        print(f"sqs-blueprint send: {message}", file=sys.stderr)
+        return 2
+
+    attributes: dict[str, dict[str, str]] = {}
+    for pair in args.attribute:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            return fail(f"--attribute must be NAME=VALUE, got {pair!r}")
+        attributes[name] = {"DataType": "String", "StringValue": value}
+    if args.always_s3 and not args.bucket:
+        return fail("--always-s3 needs --bucket")
+    try:
+        store = None
+        if args.bucket:
+            store = PayloadStore(args.bucket, threshold=args.threshold, always=args.always_s3)
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
+    except (ValueError, OSError) as exc:
+        return fail(str(exc))
+    lines = [(1, text)] if args.whole else list(enumerate(text.splitlines(), start=1))
+    lines = [(number, body) for number, body in lines if body]
+    messages = [Message(body, attributes, group_id=args.group_id) for _, body in lines]
+    try:
+        result = Producer(args.queue_url, payloads=store).send_many(messages)
+    except (BotoCoreError, ClientError) as exc:
+        print(f"sqs-blueprint send: {exc}", file=sys.stderr)
+        return 1
+    for sent in result.sent:
+        line = lines[sent.index][0]
+        out = {"line": line, "message_id": sent.message_id, "offloaded": sent.offloaded}
+        print(json.dumps(out))
+    for failed in result.failed:
+        print(json.dumps({"line": lines[failed.index][0], "error": failed.error}), file=sys.stderr)
+    return 1 if result.failed else 0
+
+
 # Subcommand registrations, in the order `--help` lists them.
-_COMMANDS: list[_Register] = [_add_plan, _add_rpc]
+_COMMANDS: list[_Register] = [_add_plan, _add_rpc, _add_send]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -219,3 +219,45 @@ def test_pack_never_exceeds_ten_entries_or_the_batch_bytes(sizes: list[int]) -> 
     for batch in batches:
         assert 1 <= len(batch) <= MAX_BATCH_ENTRIES
         assert sum(sizes[i] for i in batch) <= MAX_BATCH_BYTES
+
+
+def test_cli_send_prints_one_line_per_message(
+    sqs: Any, s3: Any, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from sqs_blueprint.cli import main
+
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    source = tmp_path / "in.txt"
+    source.write_text("one\n\n" + "x" * 300_000 + "\n")
+    code = main(["send", "--queue-url", url, "--bucket", BUCKET, "--attribute", "k=v", str(source)])
+    assert code == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(x["line"], x["offloaded"]) for x in lines] == [(1, False), (3, True)]
+    records = receive_all(sqs, url, resolver=PayloadStore(BUCKET, s3_client=s3))
+    assert {r.body for r in records} == {"one", "x" * 300_000}
+    assert records[0].message_attributes == {"k": {"DataType": "String", "StringValue": "v"}}
+    assert main(["send", "--queue-url", url, "--whole", str(source)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+    small = sqs.create_queue(QueueName="small", Attributes={"MaximumMessageSize": "1024"})
+    assert main(["send", "--queue-url", small["QueueUrl"], str(source)]) == 1
+    assert "over the queue's maximum of 1,024" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--attribute", "novalue"], "--attribute must be NAME=VALUE, got 'novalue'"),
+        (["--always-s3"], "--always-s3 needs --bucket"),
+        (["--bucket", "b", "--threshold", "-1"], "threshold must be between 0 and 1,048,576"),
+        (["/nonexistent/file"], "No such file or directory"),
+    ],
+)
+def test_cli_send_rejects_bad_input(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqs_blueprint.cli import main
+
+    assert main(["send", "--queue-url", "https://q", *args]) == 2
+    assert message in capsys.readouterr().err
