@@ -1,0 +1,54 @@
+"""Responder Lambda: answers requests of the reference service (checksum, quote).
+
+Environment: ``RESPONSE_QUEUE_PREFIX``, the name prefix every ``ReplyTo`` queue
+must have. A record whose ``ReplyTo`` is refused, or that hits an
+infrastructure error, is reported in ``batchItemFailures`` so it is retried and
+ends in the request DLQ; bad requests are answered with an error response.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sqs_blueprint.records import Record
+from sqs_blueprint.rpc import Responder, reference_responder
+
+logger = Logger()
+processor = BatchProcessor(event_type=EventType.SQS)
+_responder: Responder | None = None
+
+
+def responder() -> Responder:
+    """The responder, created on first use (tests may set ``_responder``)."""
+    global _responder
+    if _responder is None:
+        _responder = reference_responder(response_queue_prefix=os.environ["RESPONSE_QUEUE_PREFIX"])
+    return _responder
+
+
+def record_handler(record: SQSRecord) -> None:
+    logger.set_correlation_id(record.message_id)
+    try:
+        status = responder().handle(Record.from_lambda(record.raw_event))
+    except Exception:
+        logger.exception("request failed; it will be retried")
+        raise
+    logger.info("answered", extra={"status": status})
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
