@@ -62,7 +62,8 @@ class RequestError(Exception):
 
 
 class ReplyToRefused(Exception):
-    """A request's ``ReplyTo`` is missing or names a queue outside the allowed prefix."""
+    """A request cannot be answered: ``ReplyTo`` is missing or names a queue outside the
+    allowed prefix, or ``CorrelationId`` is missing. Nothing is sent anywhere."""
 
 
 def _check_prefix(prefix: str) -> None:
