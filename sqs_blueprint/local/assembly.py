@@ -1,0 +1,130 @@
+"""Read a CDK cloud assembly (``cdk.out``): its stacks, templates and file assets.
+
+Only the parts a deployment needs: the manifest's stack artifacts in dependency
+order, each stack's template, and the file assets of its asset manifest
+(``<stack>.assets.json``) with their destinations.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_STACK = "aws:cloudformation:stack"
+_ASSETS = "cdk:asset-manifest"
+
+
+class AssemblyError(Exception):
+    """The cloud assembly is missing or not one this module can read."""
+
+
+@dataclass(frozen=True)
+class FileAsset:
+    """One file asset: a local file or directory and where it must be uploaded."""
+
+    asset_id: str
+    source: Path
+    packaging: str  # "file" or "zip"
+    destinations: tuple[tuple[str, str], ...]  # (bucketName, objectKey), placeholders unresolved
+
+    @property
+    def is_directory(self) -> bool:
+        return self.source.is_dir()
+
+
+@dataclass(frozen=True)
+class StackArtifact:
+    """One stack of the assembly, ready to deploy."""
+
+    artifact_id: str
+    stack_name: str
+    template: dict[str, Any]
+    assets: tuple[FileAsset, ...]
+    docker_images: tuple[str, ...]  # ids of container image assets (not published locally)
+
+
+@dataclass(frozen=True)
+class Assembly:
+    directory: Path
+    stacks: tuple[StackArtifact, ...]  # in dependency order
+
+    def stack(self, artifact_id: str) -> StackArtifact:
+        for stack in self.stacks:
+            if stack.artifact_id == artifact_id:
+                return stack
+        known = ", ".join(s.artifact_id for s in self.stacks)
+        raise AssemblyError(f"no stack {artifact_id!r} in {self.directory} (stacks: {known})")
+
+
+def read_assembly(directory: str | Path) -> Assembly:
+    """Read ``directory``/manifest.json and every stack it lists, dependencies first."""
+    root = Path(directory)
+    manifest_path = root / "manifest.json"
+    if not manifest_path.is_file():
+        raise AssemblyError(
+            f"{root} is not a synthesized cloud assembly (no manifest.json); "
+            "run `make synth` (or `cdk synth`) first"
+        )
+    artifacts: dict[str, dict[str, Any]] = _load(manifest_path).get("artifacts", {})
+    stack_ids = [k for k, v in artifacts.items() if v.get("type") == _STACK]
+    if not stack_ids:
+        raise AssemblyError(f"{manifest_path} lists no CloudFormation stacks")
+    order = graphlib.TopologicalSorter(
+        {
+            sid: [d for d in artifacts[sid].get("dependencies", []) if d in stack_ids]
+            for sid in stack_ids
+        }
+    ).static_order()
+    return Assembly(root, tuple(_stack(root, sid, artifacts) for sid in order))
+
+
+def _stack(root: Path, artifact_id: str, artifacts: dict[str, dict[str, Any]]) -> StackArtifact:
+    artifact = artifacts[artifact_id]
+    props = artifact.get("properties", {})
+    assets: list[FileAsset] = []
+    images: list[str] = []
+    for dep in artifact.get("dependencies", []):
+        dep_artifact = artifacts.get(dep, {})
+        if dep_artifact.get("type") != _ASSETS:
+            continue
+        asset_manifest = _load(root / dep_artifact["properties"]["file"])
+        assets += [
+            _file_asset(root, aid, spec) for aid, spec in asset_manifest.get("files", {}).items()
+        ]
+        images += list(asset_manifest.get("dockerImages", {}))
+    return StackArtifact(
+        artifact_id=artifact_id,
+        stack_name=props.get("stackName", artifact_id),
+        template=_load(root / props["templateFile"]),
+        assets=tuple(assets),
+        docker_images=tuple(images),
+    )
+
+
+def _file_asset(root: Path, asset_id: str, spec: dict[str, Any]) -> FileAsset:
+    source = spec["source"]
+    if "path" not in source:
+        raise AssemblyError(
+            f"asset {asset_id} is built by a command ({source}); only path assets can be published"
+        )
+    return FileAsset(
+        asset_id=asset_id,
+        source=root / source["path"],
+        packaging=source.get("packaging", "file"),
+        destinations=tuple(
+            (d["bucketName"], d["objectKey"]) for d in spec.get("destinations", {}).values()
+        ),
+    )
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise AssemblyError(f"{path} is missing; run `make synth` again") from exc
+    except ValueError as exc:
+        raise AssemblyError(f"{path} is not valid JSON: {exc}") from exc
+    return data

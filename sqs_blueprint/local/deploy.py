@@ -1,0 +1,217 @@
+"""Deploy a synthesized cloud assembly into the local cloud, the way ``cdk deploy`` does.
+
+1. publish each stack's file assets to the bucket and key its asset manifest
+   names (directories zipped), creating the bootstrap bucket if needed;
+2. drop what only a bootstrapped AWS account can answer: the
+   ``BootstrapVersion`` parameter and the ``CheckBootstrapVersion`` rule;
+3. create the stack through moto's CloudFormation and wait for it;
+4. report outputs, physical ids, and what moto did not apply (FACTS §7).
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import time
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from sqs_blueprint.local.assembly import Assembly, FileAsset, StackArtifact
+
+if TYPE_CHECKING:
+    from sqs_blueprint.local.server import LocalCloud
+
+_CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+_WAIT_S = 120.0
+
+# What moto accepts but does not apply (FACTS §7), by resource type and, when
+# only one property is ignored, that property.
+_NOT_APPLIED: dict[tuple[str, str | None], str] = {
+    ("AWS::SQS::QueuePolicy", None): "queue policies are stored, not enforced",
+    ("AWS::SQS::Queue", "RedriveAllowPolicy"): "any queue may use the DLQ (not enforced)",
+    ("AWS::SQS::Queue", "KmsMasterKeyId"): "messages are not encrypted with the KMS key",
+    ("AWS::S3::BucketPolicy", None): "bucket policies are stored, not enforced",
+    ("AWS::S3::Bucket", "LifecycleConfiguration"): "lifecycle rules never expire objects",
+    ("AWS::S3::Bucket", "PublicAccessBlockConfiguration"): "public access block not applied",
+    ("AWS::DynamoDB::Table", "TimeToLiveSpecification"): "TTL never deletes items",
+    ("AWS::DynamoDB::Table", "ProvisionedThroughput"): "capacity is not enforced (no throttling)",
+    ("AWS::IAM::Role", None): "IAM permissions are not enforced",
+    ("AWS::IAM::Policy", None): "IAM permissions are not enforced",
+    ("AWS::Lambda::Function", "Layers"): "layers are not loaded; runtimes use local packages",
+    ("AWS::Lambda::Function", "ReservedConcurrentExecutions"): "reserved concurrency ignored",
+    ("AWS::Lambda::EventSourceMapping", "FilterCriteria"): "filters are not applied locally",
+    ("AWS::CloudWatch::Alarm", None): "alarms are never evaluated",
+}
+# Resource types whose absence after creation is expected, not worth reporting.
+_QUIET_TYPES = {"AWS::CDK::Metadata"}
+
+
+class DeployError(Exception):
+    """A stack could not be created in the local cloud."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A feature of the template that the local cloud does not apply."""
+
+    feature: str  # "AWS::S3::Bucket.LifecycleConfiguration" or a resource type
+    effect: str
+    logical_ids: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.feature}: {self.effect} ({', '.join(self.logical_ids)})"
+
+
+@dataclass(frozen=True)
+class DeployedStack:
+    name: str  # the CloudFormation stack name
+    artifact_id: str  # the construct id in the app, e.g. "WriteBuffer"
+    outputs: dict[str, str]
+    resources: dict[str, str]  # logical id -> physical id
+    resource_types: dict[str, str]  # logical id -> resource type
+    skipped: tuple[Skipped, ...] = field(default=())
+
+    def physical_ids(self, resource_type: str) -> list[str]:
+        """Physical ids of every resource of ``resource_type``, e.g. ``AWS::SQS::Queue``."""
+        return [self.resources[lid] for lid, t in self.resource_types.items() if t == resource_type]
+
+
+def deploy_assembly(cloud: LocalCloud, assembly: Assembly) -> list[DeployedStack]:
+    """Publish assets and create every stack of ``assembly``, dependencies first."""
+    deployed = []
+    for stack in assembly.stacks:
+        publish_assets(cloud, stack)
+        deployed.append(_create(cloud, stack))
+    cloud.deployed.extend(deployed)
+    return deployed
+
+
+def publish_assets(cloud: LocalCloud, stack: StackArtifact) -> None:
+    """Upload each file asset of ``stack`` where its asset manifest says."""
+    s3 = cloud.client("s3")
+    buckets: set[str] = set()
+    for asset in stack.assets:
+        body = _package(asset)
+        for bucket_template, key_template in asset.destinations:
+            bucket = _resolve(cloud, bucket_template)
+            key = _resolve(cloud, key_template)
+            if bucket not in buckets:
+                _ensure_bucket(cloud, s3, bucket)
+                buckets.add(bucket)
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+            if asset.packaging == "zip" and asset.is_directory:
+                cloud.code_dirs[key] = asset.source
+
+
+def prepare_template(template: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``template`` without the bootstrap version check moto cannot answer."""
+    out = copy.deepcopy(template)
+    for section, name in (("Parameters", "BootstrapVersion"), ("Rules", "CheckBootstrapVersion")):
+        entries = out.get(section, {})
+        entries.pop(name, None)
+        if section in out and not entries:
+            del out[section]
+    return out
+
+
+def not_applied(template: dict[str, Any], created: set[str] | None = None) -> tuple[Skipped, ...]:
+    """What of ``template`` the local cloud does not apply, from its resource types and
+    properties; with ``created`` (logical ids), also the resources moto did not create."""
+    found: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for logical_id, resource in template.get("Resources", {}).items():
+        rtype = resource.get("Type", "")
+        props = resource.get("Properties", {})
+        if created is not None and logical_id not in created:
+            if rtype not in _QUIET_TYPES and "Condition" not in resource:
+                found[(rtype, "not created by moto's CloudFormation")].append(logical_id)
+            continue
+        if (rtype, None) in _NOT_APPLIED:
+            found[(rtype, _NOT_APPLIED[(rtype, None)])].append(logical_id)
+        for prop in props:
+            if (rtype, prop) in _NOT_APPLIED:
+                found[(f"{rtype}.{prop}", _NOT_APPLIED[(rtype, prop)])].append(logical_id)
+    return tuple(Skipped(feature, effect, tuple(ids)) for (feature, effect), ids in found.items())
+
+
+def _create(cloud: LocalCloud, stack: StackArtifact) -> DeployedStack:
+    cfn = cloud.client("cloudformation")
+    try:
+        cfn.create_stack(
+            StackName=stack.stack_name,
+            TemplateBody=json.dumps(prepare_template(stack.template)),
+            Capabilities=_CAPABILITIES,
+        )
+    except ClientError as exc:
+        raise DeployError(f"stack {stack.stack_name} ({stack.artifact_id}): {exc}") from exc
+    described = _wait(cfn, stack.stack_name)
+    # moto lists a resource it could not create as a row without ids.
+    rows = [
+        r
+        for r in cfn.describe_stack_resources(StackName=stack.stack_name)["StackResources"]
+        if r.get("LogicalResourceId")
+    ]
+    resources = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in rows}
+    return DeployedStack(
+        name=stack.stack_name,
+        artifact_id=stack.artifact_id,
+        outputs={o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])},
+        resources=resources,
+        resource_types={r["LogicalResourceId"]: r["ResourceType"] for r in rows},
+        skipped=not_applied(stack.template, set(resources)),
+    )
+
+
+def _wait(cfn: Any, name: str) -> dict[str, Any]:
+    deadline = time.monotonic() + _WAIT_S
+    while True:
+        described: dict[str, Any] = cfn.describe_stacks(StackName=name)["Stacks"][0]
+        status = described["StackStatus"]
+        if status == "CREATE_COMPLETE":
+            return described
+        if not status.endswith("_IN_PROGRESS"):
+            reasons = [
+                f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}"
+                for e in cfn.describe_stack_events(StackName=name)["StackEvents"]
+                if e.get("ResourceStatus", "").endswith("FAILED")
+            ]
+            raise DeployError(f"stack {name} ended in {status}: {'; '.join(reasons) or '?'}")
+        if time.monotonic() > deadline:
+            raise DeployError(f"stack {name} still {status} after {_WAIT_S:.0f} s")
+        time.sleep(0.2)
+
+
+def _package(asset: FileAsset) -> bytes:
+    if not asset.source.exists():
+        raise DeployError(f"asset {asset.asset_id}: {asset.source} is missing; run `make synth`")
+    if not asset.is_directory:
+        return asset.source.read_bytes()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(asset.source.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(asset.source).as_posix())
+    return buffer.getvalue()
+
+
+def _resolve(cloud: LocalCloud, text: str) -> str:
+    return (
+        text.replace("${AWS::AccountId}", cloud.account_id)
+        .replace("${AWS::Region}", cloud.region)
+        .replace("${AWS::Partition}", "aws")
+    )
+
+
+def _ensure_bucket(cloud: LocalCloud, s3: Any, bucket: str) -> None:
+    kwargs: dict[str, Any] = {}
+    if cloud.region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": cloud.region}
+    try:
+        s3.create_bucket(Bucket=bucket, **kwargs)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
+            raise

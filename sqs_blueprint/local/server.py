@@ -1,0 +1,163 @@
+"""The local cloud: an embedded moto server (or an existing one) and clients for it."""
+
+from __future__ import annotations
+
+import logging
+import urllib.request
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+if TYPE_CHECKING:
+    from sqs_blueprint.local.deploy import DeployedStack
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+DEFAULT_REGION = "us-east-1"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+log = logging.getLogger(__name__)
+
+
+class _DropUnsupported(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("No Moto CloudFormation support")
+
+
+def _quiet_moto() -> None:
+    """Keep moto's noise out of the user's output.
+
+    werkzeug logs every request at INFO through a handler of its own unless its
+    logger has a level. moto's CloudFormation logs and warns about each resource
+    type it cannot create; the deploy reports those as skipped instead.
+    """
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    moto_logger = logging.getLogger("moto")
+    if not any(isinstance(f, _DropUnsupported) for f in moto_logger.filters):
+        moto_logger.addFilter(_DropUnsupported())
+    warnings.filterwarnings(
+        "ignore", message="Tried to parse .* not supported by moto", category=UserWarning
+    )
+
+
+@dataclass
+class LocalCloud:
+    """A moto endpoint plus what has been deployed into it.
+
+    ``LocalCloud.start()`` embeds a fresh moto server in this process;
+    ``LocalCloud.connect(url)`` uses one that is already running.
+    """
+
+    endpoint_url: str
+    region: str = DEFAULT_REGION
+    account_id: str = ACCOUNT_ID
+    deployed: list[DeployedStack] = field(default_factory=list)
+    # Where each published zip asset came from: object key -> local directory.
+    code_dirs: dict[str, Path] = field(default_factory=dict)
+    _server: Any = None  # moto.server.ThreadedMotoServer when embedded
+
+    @classmethod
+    def start(
+        cls, *, port: int = 0, host: str = "127.0.0.1", region: str = DEFAULT_REGION
+    ) -> LocalCloud:
+        """Start an embedded moto server on ``host``:``port`` (0: a free port), with empty state."""
+        from moto.server import ThreadedMotoServer
+
+        _quiet_moto()
+        server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        server.start()
+        bound_host, bound_port = server.get_host_and_port()
+        cloud = cls(endpoint_url=f"http://{bound_host}:{bound_port}", region=region, _server=server)
+        cloud.reset()
+        return cloud
+
+    @classmethod
+    def connect(cls, endpoint_url: str, *, region: str = DEFAULT_REGION) -> LocalCloud:
+        """Use a moto server that is already running at ``endpoint_url``."""
+        return cls(endpoint_url=endpoint_url.rstrip("/"), region=region)
+
+    @property
+    def embedded(self) -> bool:
+        return self._server is not None
+
+    def reset(self) -> None:
+        """Empty every moto backend (moto's own reset endpoint)."""
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+        self.deployed.clear()
+        self.code_dirs.clear()
+
+    def environment(self) -> dict[str, str]:
+        """The variables that point an AWS SDK or the CLI at this cloud."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            **CREDENTIALS,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A boto3 client for ``service`` in this cloud."""
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            **kwargs,
+        )
+
+    def deploy(self, cdk_out: str | Path) -> list[DeployedStack]:
+        """Publish the assets of the assembly in ``cdk_out`` and create all its stacks."""
+        from sqs_blueprint.local.assembly import read_assembly
+        from sqs_blueprint.local.deploy import deploy_assembly
+
+        stacks = deploy_assembly(self, read_assembly(cdk_out))
+        self.detach_moto_triggers()
+        return stacks
+
+    def detach_moto_triggers(self) -> int:
+        """Stop moto from invoking Lambda itself when a message reaches a mapped queue.
+
+        moto's SQS backend (``Queue.add_message``) receives the new message for
+        each mapping in ``queue.lambda_event_source_mappings`` and invokes the
+        function, which needs Docker: without it the invoke fails, the message
+        counts a receive and an error is logged. The mappings stay in the Lambda
+        backend (``list_event_source_mappings`` still shows them) and the local
+        runner polls them instead. Only possible for an embedded server; returns
+        how many queue triggers were detached.
+        """
+        if not self.embedded:
+            log.warning(
+                "moto at %s is not embedded: its own event-source-mapping trigger stays active "
+                "and will try to invoke functions when messages arrive",
+                self.endpoint_url,
+            )
+            return 0
+        from moto.sqs.models import sqs_backends
+
+        detached = 0
+        for queue in sqs_backends[self.account_id][self.region].queues.values():
+            detached += len(queue.lambda_event_source_mappings)
+            queue.lambda_event_source_mappings.clear()
+        return detached
+
+    def stop(self) -> None:
+        """Stop the embedded server (a connected one is left running)."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> LocalCloud:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
