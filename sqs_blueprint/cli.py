@@ -188,8 +188,55 @@ def _run_send(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
+def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("worker", help="long-poll a queue and run a handler on each record")
+    p.add_argument("--queue-url", required=True)
+    p.add_argument(
+        "--handler",
+        required=True,
+        help="module:function taking one record (raise to fail it), or builtin:write-buffer "
+        "(TABLE_NAME, KEY_FIELDS, ... from the environment)",
+    )
+    p.add_argument("--concurrency", type=int, default=4, help="handler threads")
+    p.add_argument("--visibility-timeout", type=int, default=None, help="seconds; queue's if unset")
+    p.add_argument("--max-messages", type=int, default=10, help="per receive (1..10)")
+    p.add_argument("--wait", type=int, default=20, help="long-poll seconds (0..20)")
+    p.add_argument("--drain-timeout", type=float, default=30.0, help="seconds to finish on stop")
+    p.add_argument(
+        "--payload-bucket",
+        default=None,
+        help="the only bucket S3 pointers may name (default: $PAYLOAD_BUCKET)",
+    )
+    p.set_defaults(func=_run_worker)
+
+
+def _run_worker(args: argparse.Namespace) -> int:
+    import os
+
+    from sqs_blueprint.worker import Worker, load_handler, log_json
+
+    log_json()
+    try:
+        worker = Worker(
+            args.queue_url,
+            load_handler(args.handler),
+            concurrency=args.concurrency,
+            visibility_timeout=args.visibility_timeout,
+            max_messages=args.max_messages,
+            wait_time_seconds=args.wait,
+            drain_timeout=args.drain_timeout,
+            payload_bucket=args.payload_bucket or os.environ.get("PAYLOAD_BUCKET") or None,
+        )
+    except ValueError as exc:
+        print(f"sqs-blueprint worker: {exc}", file=sys.stderr)
+        return 2
+    worker.stop_on_signals()
+    worker.run()
+    return 0
+
+
 # Subcommand registrations, in the order `--help` lists them.
-_COMMANDS: list[_Register] = [_add_plan, _add_rpc, _add_send]
+_COMMANDS: list[_Register] = [_add_plan, _add_rpc, _add_send, _add_worker]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
