@@ -1,6 +1,7 @@
 """Settings from the ``sqs-blueprint`` block of cdk.json, as frozen dataclasses.
 
-The block holds shared settings and one entry per stage; ``-c stage=NAME``
+The block holds ``shared`` settings and one entry per stage under ``stages``;
+a stage's settings are merged over the shared ones, key by key. ``-c stage=NAME``
 picks the stage (``dev`` when not given). Unknown stages and unknown keys are
 refused with the path of the key and the keys that are allowed, so a typo never
 silently falls back to a default. No environment lookups, no AWS calls.
@@ -34,10 +35,23 @@ class QueueConfig:
 
 
 @dataclass(frozen=True)
+class TableConfig:
+    """A provisioned table and the Lambda consumer that writes into it (FACTS §2, §3)."""
+
+    write_capacity: int = 10
+    read_capacity: int = 5
+    item_kb: float = 1.0
+    function_timeout_s: int = 30
+    batch_size: int = 10
+    key_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class WriteBufferConfig:
     """The standard queue in front of a provisioned DynamoDB table."""
 
     queue: QueueConfig = field(default_factory=QueueConfig)
+    table: TableConfig = field(default_factory=TableConfig)
 
 
 @dataclass(frozen=True)
@@ -45,7 +59,9 @@ class OrderedConfig:
     """The FIFO pipeline: per-group order, versioned upserts."""
 
     queue: QueueConfig = field(default_factory=QueueConfig)
+    table: TableConfig = field(default_factory=TableConfig)
     high_throughput: bool = False
+    version_field: str = "version"
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,7 @@ class StageConfig:
     name: str
     account: str | None = None
     region: str | None = None
+    powertools_layer_version: int = 27
     write_buffer: WriteBufferConfig = field(default_factory=WriteBufferConfig)
     ordered: OrderedConfig = field(default_factory=OrderedConfig)
 
@@ -67,9 +84,9 @@ def load_stage(context_block: Any, stage: str | None = None) -> StageConfig:
     where = CONTEXT_KEY
     if not isinstance(context_block, Mapping):
         raise ConfigError(f"context '{where}' must be an object with a 'stages' key")
-    unknown = sorted(set(context_block) - {"stages"})
+    unknown = sorted(set(context_block) - {"shared", "stages"})
     if unknown:
-        raise ConfigError(f"unknown key(s) {unknown} in '{where}'; allowed: ['stages']")
+        raise ConfigError(f"unknown key(s) {unknown} in '{where}'; allowed: ['shared', 'stages']")
     stages = context_block.get("stages")
     if not isinstance(stages, Mapping) or not stages:
         raise ConfigError(f"'{where}.stages' must map stage names to settings")
@@ -80,7 +97,13 @@ def load_stage(context_block: Any, stage: str | None = None) -> StageConfig:
             f"Choose one with -c stage=NAME or add '{name}' under '{where}.stages'."
         )
     errors: list[str] = []
-    settings = dict(stages[name] or {})
+    shared = context_block.get("shared") or {}
+    if not isinstance(shared, Mapping):
+        raise ConfigError(f"'{where}.shared' must be an object")
+    chosen = stages[name] or {}
+    if not isinstance(chosen, Mapping):
+        raise ConfigError(f"'{where}.stages.{name}' must be an object")
+    settings = _merge(shared, chosen)
     if "name" in settings:
         errors.append(f"'{where}.stages.{name}.name' is not a setting (the stage key is its name)")
     settings["name"] = name
@@ -88,6 +111,15 @@ def load_stage(context_block: Any, stage: str | None = None) -> StageConfig:
     if errors:
         raise ConfigError("invalid stage configuration:\n" + "\n".join(f"  - {e}" for e in errors))
     return config
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base``, recursing into objects present in both."""
+    merged = dict(base)
+    for key, value in override.items():
+        both = isinstance(value, Mapping) and isinstance(base.get(key), Mapping)
+        merged[key] = _merge(base[key], value) if both else value
+    return merged
 
 
 def _build(cls: type[T], data: Any, path: str, errors: list[str]) -> T:

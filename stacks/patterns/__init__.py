@@ -1,6 +1,15 @@
 """Reusable constructs. Import them from here: ``from stacks.patterns import QueueWithDlq``."""
 
 from stacks.patterns._validation import InvalidPropsError
+from stacks.patterns.consumer import SqsLambdaConsumer
+from stacks.patterns.payload_bucket import LargePayloadBucket
 from stacks.patterns.queue_pair import QueueWithDlq
+from stacks.patterns.write_buffer import DynamoWriteBuffer
 
-__all__ = ["InvalidPropsError", "QueueWithDlq"]
+__all__ = [
+    "DynamoWriteBuffer",
+    "InvalidPropsError",
+    "LargePayloadBucket",
+    "QueueWithDlq",
+    "SqsLambdaConsumer",
+]

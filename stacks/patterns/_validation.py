@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from aws_cdk import Acknowledgment, Validations
+from constructs import IConstruct
+
 
 class InvalidPropsError(ValueError):
     """Raised when a pattern is built with settings that cannot work."""
@@ -28,3 +31,8 @@ class Problems:
             count = len(self.items)
             noun = "setting" if count == 1 else "settings"
             raise InvalidPropsError(f"{self.construct}: {count} invalid {noun}:\n{lines}")
+
+
+def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
+    """Suppress one cdk-nag finding on ``construct``, with the reason beside it."""
+    Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))

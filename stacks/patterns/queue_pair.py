@@ -77,6 +77,11 @@ class QueueWithDlq(Construct):
 
         self.fifo = fifo
         self.max_receive_count = max_receive_count
+        self.retention_period = retention_period
+        # An imported DLQ's retention is unknown here: assume the SQS maximum.
+        self.dlq_retention_period = (
+            dlq_retention_period if dead_letter_queue is None else Duration.seconds(MAX_RETENTION_S)
+        )
         self._visibility_given = visibility_timeout is not None
 
         if customer_managed_key:

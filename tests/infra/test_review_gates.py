@@ -12,7 +12,12 @@ from aws_cdk import App, Stack, Validations
 from aws_cdk import aws_sqs as sqs
 from cdk_nag import AwsSolutionsChecks
 
-CFN_LINT = [str(Path(sys.executable).with_name("cfn-lint"))]
+ROOT = Path(__file__).resolve().parents[2]
+CFN_LINT = [
+    str(Path(sys.executable).with_name("cfn-lint")),
+    "--config-file",
+    str(ROOT / ".cfnlintrc.yaml"),
+]
 
 
 def test_cdk_nag_is_live_and_fails_synth_on_a_finding(tmp_path: Path) -> None:

@@ -1,0 +1,56 @@
+"""Ordered consumer: FIFO records become versioned upserts, in order.
+
+Powertools' FIFO processor stops at the first failure and reports it and every
+later record, so order within a message group holds. Versioned mode
+(``VERSION_FIELD``) keeps the highest version, so a replayed old message never
+overwrites a newer one.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    SqsFifoPartialProcessor,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sqs_blueprint.records import Record
+from sqs_blueprint.write_buffer import WriteBuffer
+
+MARGIN_S = 2.0
+
+logger = Logger(service="ordered")
+processor = SqsFifoPartialProcessor()
+
+
+class RecordFailed(Exception):
+    """A record could not be written; it and the rest of its batch return to the queue."""
+
+
+@cache
+def buffer() -> WriteBuffer:
+    return WriteBuffer.from_env()
+
+
+def write_one(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    logger.set_correlation_id(record.message_id)
+    wb = buffer()
+    item = Record.from_lambda(record.raw_event, resolver=wb.payloads)
+    deadline = lambda_context.get_remaining_time_in_millis() / 1000 - MARGIN_S
+    outcome = wb.process([item], deadline_s=deadline)
+    if outcome.failed:
+        reason = outcome.failed[record.message_id]
+        logger.warning("record failed", extra={"reason": reason})
+        raise RecordFailed(reason)
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=write_one, processor=processor, context=context
+    )

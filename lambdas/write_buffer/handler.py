@@ -1,0 +1,66 @@
+"""Write buffer: a batch of SQS records becomes batched, idempotent upserts.
+
+The work is done by :class:`sqs_blueprint.write_buffer.WriteBuffer` (shared with
+the EC2 worker and the local cloud); this handler adapts the Lambda event and
+lets Powertools build the partial batch response.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sqs_blueprint.records import split_event
+from sqs_blueprint.write_buffer import WriteBuffer
+
+# Retries stop this long before the function times out, so the response is sent.
+MARGIN_S = 2.0
+
+logger = Logger(service="write-buffer")
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class RecordFailed(Exception):
+    """A record could not be written; it returns to the queue."""
+
+
+@cache
+def buffer() -> WriteBuffer:
+    return WriteBuffer.from_env()
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    wb = buffer()
+    records, failed = split_event(event, resolver=wb.payloads)
+    deadline = context.get_remaining_time_in_millis() / 1000 - MARGIN_S
+    outcome = wb.process(records, deadline_s=deadline)
+    failed.update(outcome.failed)
+    logger.info(
+        "batch written",
+        extra={
+            "records": len(event.get("Records", [])),
+            "written": outcome.written,
+            "duplicates": outcome.duplicates,
+            "failed": len(failed),
+        },
+    )
+
+    def check(record: SQSRecord) -> None:
+        logger.set_correlation_id(record.message_id)
+        if record.message_id in failed:
+            logger.warning("record failed", extra={"reason": failed[record.message_id]})
+            raise RecordFailed(failed[record.message_id])
+
+    return process_partial_response(
+        event=event, record_handler=check, processor=processor, context=context
+    )

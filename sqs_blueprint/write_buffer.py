@@ -1,0 +1,117 @@
+"""The write-buffer consumer, configured from the environment.
+
+One configuration for every runtime that drains a write buffer: the Lambda
+handlers, the EC2 worker's built-in handler and the local cloud. Variables:
+
+- ``TABLE_NAME`` (required): the DynamoDB table, string partition key ``pk``;
+- ``KEY_FIELDS``: comma-separated top-level fields that make the key (the whole
+  body when unset);
+- ``VERSION_FIELD``: versioned mode, keeping the item with the highest version;
+- ``PAYLOAD_BUCKET``: the only bucket S3 pointers may name (none when unset);
+- ``WCU_PER_SECOND``: this consumer's share of the table's write capacity;
+- ``WRITE_DEADLINE_S``: how long one batch may keep retrying (default 20 s).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqs_blueprint.payload import PayloadStore
+from sqs_blueprint.records import Record
+from sqs_blueprint.upsert import BatchOutcome, Upserter, write_records
+
+DEFAULT_DEADLINE_S = 20.0
+
+
+class SettingsError(ValueError):
+    """The environment does not describe a usable write buffer."""
+
+
+@dataclass(frozen=True)
+class WriteBufferSettings:
+    table_name: str
+    key_fields: tuple[str, ...] | None = None
+    version_field: str | None = None
+    payload_bucket: str | None = None
+    wcu_per_second: float | None = None
+    deadline_s: float = DEFAULT_DEADLINE_S
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WriteBufferSettings:
+        env = os.environ if env is None else env
+        table = env.get("TABLE_NAME", "").strip()
+        if not table:
+            raise SettingsError("TABLE_NAME is not set: name the DynamoDB table to write to")
+        fields = tuple(f.strip() for f in env.get("KEY_FIELDS", "").split(",") if f.strip())
+        return cls(
+            table_name=table,
+            key_fields=fields or None,
+            version_field=env.get("VERSION_FIELD", "").strip() or None,
+            payload_bucket=env.get("PAYLOAD_BUCKET", "").strip() or None,
+            wcu_per_second=_positive(env, "WCU_PER_SECOND"),
+            deadline_s=_positive(env, "WRITE_DEADLINE_S") or DEFAULT_DEADLINE_S,
+        )
+
+
+def _positive(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise SettingsError(f"{name}={raw!r}: must be a number greater than 0")
+    return value
+
+
+class WriteBuffer:
+    """Turns records into idempotent upserts; clients are created once and reused."""
+
+    def __init__(
+        self,
+        settings: WriteBufferSettings,
+        *,
+        dynamodb_client: Any = None,
+        s3_client: Any = None,
+    ) -> None:
+        self.settings = settings
+        bucket = settings.payload_bucket
+        # Without PAYLOAD_BUCKET no pointer is trusted: it fails as BucketNotAllowed.
+        self.payloads = PayloadStore(
+            bucket, s3_client=s3_client, allowed_buckets=[bucket] if bucket else []
+        )
+        self._dynamodb = dynamodb_client
+        self._upserter: Upserter | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **clients: Any) -> WriteBuffer:
+        return cls(WriteBufferSettings.from_env(env), **clients)
+
+    def upserter(self, deadline_s: float | None = None) -> Upserter:
+        """An upserter whose retries end within ``deadline_s`` (the batch's time left)."""
+        limit = self.settings.deadline_s if deadline_s is None else deadline_s
+        if self._upserter is None:
+            self._upserter = Upserter(
+                self.settings.table_name,
+                dynamodb_client=self._dynamodb,
+                wcu_per_second=self.settings.wcu_per_second,
+                deadline_seconds=limit,
+            )
+        self._upserter.deadline_seconds = max(0.0, min(limit, self.settings.deadline_s))
+        return self._upserter
+
+    def process(
+        self, records: Sequence[Record], *, deadline_s: float | None = None
+    ) -> BatchOutcome:
+        """Write the records' items; failures are per record, by message id."""
+        return write_records(
+            records,
+            upserter=self.upserter(deadline_s),
+            key_fields=self.settings.key_fields,
+            version_field=self.settings.version_field,
+        )

@@ -1,0 +1,129 @@
+"""The S3 bucket that holds message bodies too large for SQS (FACTS §4).
+
+A consumer never deletes a payload object (fan-out may share one, and the
+Lambda event source deletes only the message), so objects expire by a lifecycle
+rule that outlives every message that may point at them: the source's
+retention plus the DLQ's retention plus a day, so a redriven message still
+finds its payload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration, Names, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.patterns._validation import Problems, acknowledge
+from stacks.patterns.queue_pair import QueueWithDlq
+
+_DAY_S = 86_400
+
+
+def payload_lifetime(queues: Sequence[QueueWithDlq], extra: Duration) -> Duration:
+    """Whole days covering the longest source + DLQ retention, plus ``extra``."""
+    longest = max(
+        q.retention_period.to_seconds() + q.dlq_retention_period.to_seconds() for q in queues
+    )
+    return Duration.days(-(-(longest + extra.to_seconds()) // _DAY_S))
+
+
+class LargePayloadBucket(Construct):
+    """``.bucket``: private, encrypted, TLS-only, objects expire after ``.expiry``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        queues: Sequence[QueueWithDlq],
+        extra_retention: Duration = Duration.days(1),
+        expiry: Duration | None = None,
+        encryption_key: kms.IKey | None = None,
+    ) -> None:
+        super().__init__(scope, id_)
+        problems = Problems(f"LargePayloadBucket '{self.node.path}'")
+        problems.check(
+            len(queues) > 0,
+            "queues",
+            "[]",
+            "the bucket's expiry is derived from the queues whose messages point into it",
+            "pass the QueueWithDlq pairs that carry pointers to this bucket",
+        )
+        problems.raise_if_any()
+        minimum = payload_lifetime(queues, extra_retention)
+        if expiry is not None:
+            problems.check(
+                expiry.to_seconds() >= minimum.to_seconds(),
+                "expiry",
+                f"{expiry.to_days():.0f} days",
+                f"must be at least source retention + DLQ retention + {extra_retention.to_days():.0f} "
+                f"day(s) = {minimum.to_days():.0f} days, or a redriven message loses its payload",
+                f"use expiry=Duration.days({minimum.to_days():.0f}) or more, or leave it unset",
+            )
+            problems.raise_if_any()
+        self.expiry = expiry or minimum
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.KMS
+            if encryption_key
+            else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=encryption_key,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpirePayloads",
+                    expiration=self.expiry,
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+        )
+        acknowledge(
+            self.bucket,
+            "AwsSolutions-S1",
+            (
+                "Payload objects are transient copies of message bodies that expire by "
+                "lifecycle; access is audited with CloudTrail data events where required, "
+                "not with a second logging bucket per pipeline."
+            ),
+        )
+
+    def grant_read(self, role: iam.IRole) -> iam.Policy:
+        """Consumers read payloads; they never delete them (see the module docstring)."""
+        return self._grant(role, "Read", "s3:GetObject", "kms:Decrypt")
+
+    def grant_write(self, role: iam.IRole) -> iam.Policy:
+        """Producers put payloads."""
+        return self._grant(role, "Write", "s3:PutObject", "kms:GenerateDataKey")
+
+    def _grant(self, role: iam.IRole, verb: str, action: str, key_action: str) -> iam.Policy:
+        statements = [
+            iam.PolicyStatement(actions=[action], resources=[self.bucket.arn_for_objects("*")])
+        ]
+        if self.bucket.encryption_key:
+            statements.append(
+                iam.PolicyStatement(
+                    actions=[key_action], resources=[self.bucket.encryption_key.key_arn]
+                )
+            )
+        policy = iam.Policy(
+            self, f"{verb}{Names.unique_id(role.node.default_child or role)}", statements=statements
+        )
+        policy.attach_to_role(role)
+        stack = Stack.of(self)
+        cfn_bucket = self.bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        bucket_id = stack.resolve(stack.get_logical_id(cfn_bucket))
+        acknowledge(
+            policy,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]",
+            f"Payload objects have UUID keys chosen at send time, so {action} is granted on "
+            "the objects of this one bucket; this policy holds nothing else.",
+        )
+        return policy

@@ -1,0 +1,133 @@
+"""SQS in front of a provisioned DynamoDB table: writes never exceed its capacity.
+
+The consumer's maximum concurrency, batch size and per-invocation write budget
+come from :func:`sqs_blueprint.capacity.plan_write_buffer`, so that concurrency
+x budget <= the table's WCU (FACTS §3: never plan on burst capacity). The
+budget reaches the function as ``WCU_PER_SECOND``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import Construct
+
+from sqs_blueprint import capacity
+from stacks.patterns._validation import Problems
+from stacks.patterns.consumer import SqsLambdaConsumer
+from stacks.patterns.payload_bucket import LargePayloadBucket
+from stacks.patterns.queue_pair import QueueWithDlq
+
+# Retries of one batch stop at this share of the function timeout (FACTS §3 backoff).
+_DEADLINE_SHARE = 0.8
+
+
+class DynamoWriteBuffer(Construct):
+    """``.table`` fed from ``queue`` by ``.consumer`` (a :class:`SqsLambdaConsumer`).
+
+    ``.plan`` holds the derived settings. ``handler`` names the function under
+    ``lambdas/``: ``write_buffer`` (batched overwrite) or ``ordered`` (FIFO,
+    versioned by ``version_field``).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        queue: QueueWithDlq,
+        write_capacity: int,
+        powertools_layer_version: int,
+        item_kb: float = 1,
+        read_capacity: int = 5,
+        function_timeout: Duration = Duration.seconds(30),
+        batch_size: int = 10,
+        record_ms: float = capacity.DEFAULT_RECORD_MS,
+        key_fields: Sequence[str] = (),
+        version_field: str | None = None,
+        payload_bucket: LargePayloadBucket | None = None,
+        handler: str = "write_buffer",
+    ) -> None:
+        super().__init__(scope, id_)
+        problems = Problems(f"DynamoWriteBuffer '{self.node.path}'")
+        problems.check(
+            read_capacity >= 1,
+            "read_capacity",
+            read_capacity,
+            "a provisioned table needs at least 1 RCU",
+            "use 1 or more",
+        )
+        problems.check(
+            all(f and "," not in f for f in key_fields),
+            "key_fields",
+            list(key_fields),
+            "names top-level fields, none empty or containing ','",
+            "list the field names, e.g. ['order_id']",
+        )
+        problems.check(
+            not (queue.fifo and handler == "write_buffer"),
+            "handler",
+            handler,
+            "the batched write buffer does not keep FIFO order after a failure",
+            "use handler='ordered' with a version_field for a FIFO queue",
+        )
+        problems.check(
+            handler != "ordered" or bool(version_field),
+            "version_field",
+            version_field,
+            "the ordered consumer upserts in versioned mode and needs the version field",
+            "name the body field that orders updates, e.g. version_field='version'",
+        )
+        try:
+            self.plan = capacity.plan_write_buffer(
+                wcu=write_capacity,
+                item_kb=item_kb,
+                function_timeout_s=function_timeout.to_seconds(),
+                batch_size=batch_size,
+                record_ms=record_ms,
+            )
+        except ValueError as error:
+            problems.items.append(f"capacity plan: {error}.")
+        problems.raise_if_any()
+
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PROVISIONED,
+            read_capacity=read_capacity,
+            write_capacity=write_capacity,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+        )
+        environment = {
+            "TABLE_NAME": self.table.table_name,
+            "WCU_PER_SECOND": f"{self.plan.budget_wcu_per_s:g}",
+            "WRITE_DEADLINE_S": f"{_DEADLINE_SHARE * function_timeout.to_seconds():g}",
+        }
+        if key_fields:
+            environment["KEY_FIELDS"] = ",".join(key_fields)
+        if version_field:
+            environment["VERSION_FIELD"] = version_field
+        if payload_bucket:
+            environment["PAYLOAD_BUCKET"] = payload_bucket.bucket.bucket_name
+        self.consumer = SqsLambdaConsumer(
+            self,
+            "Consumer",
+            queue=queue,
+            handler=handler,
+            function_timeout=function_timeout,
+            powertools_layer_version=powertools_layer_version,
+            batch_size=self.plan.batch_size,
+            max_concurrency=self.plan.max_concurrency,
+            environment=environment,
+            description=f"Drains {queue.node.path} into a {write_capacity}-WCU table",
+        )
+        actions = ["dynamodb:PutItem"] if version_field else ["dynamodb:BatchWriteItem"]
+        self.table.grant(self.consumer.role, *actions)
+        if payload_bucket:
+            payload_bucket.grant_read(self.consumer.role)
