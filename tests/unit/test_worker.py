@@ -1,0 +1,367 @@
+"""The EC2 worker against a real moto server, run as the `sqs-blueprint worker` process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from sqs_blueprint.payload import PayloadStore
+from sqs_blueprint.records import Record
+from sqs_blueprint.worker import (
+    JsonFormatter,
+    Worker,
+    batch_handler,
+    load_handler,
+    per_record,
+)
+
+HERE = Path(__file__).resolve().parent
+REGION = "us-east-1"
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def client(endpoint: str) -> Callable[[str], Any]:
+    def make(service: str) -> Any:
+        return boto3.client(service, endpoint_url=endpoint, region_name=REGION, **CREDENTIALS)
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def sqs(client: Callable[[str], Any]) -> Any:
+    return client("sqs")
+
+
+def new_queue(sqs: Any, **attributes: str) -> str:
+    url: str = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:12]}", Attributes=attributes)[
+        "QueueUrl"
+    ]
+    return url
+
+
+def send(sqs: Any, url: str, bodies: list[dict[str, Any]]) -> list[str]:
+    ids: list[str] = []
+    for start in range(0, len(bodies), 10):
+        entries = [
+            {"Id": str(n), "MessageBody": json.dumps(body)}
+            for n, body in enumerate(bodies[start : start + 10])
+        ]
+        ids += [
+            m["MessageId"]
+            for m in sqs.send_message_batch(QueueUrl=url, Entries=entries)["Successful"]
+        ]
+    return ids
+
+
+def depth(sqs: Any, url: str) -> tuple[int, int]:
+    """(visible, in flight) messages of a queue."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return int(attrs[names[0]]), int(attrs[names[1]])
+
+
+class WorkerProcess:
+    """`sqs-blueprint worker` in a subprocess, its handled records and JSON logs in files."""
+
+    def __init__(self, endpoint: str, tmp: Path, url: str, *args: str, **env: str) -> None:
+        self.handled = tmp / "handled.log"
+        self.logs = tmp / "worker.jsonl"
+        self.handled.touch()
+        environ = {
+            **os.environ,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "PYTHONPATH": str(HERE),
+            "WORKER_TEST_LOG": str(self.handled),
+            **env,
+        }
+        environ.pop("AWS_PROFILE", None)
+        command = [sys.executable, "-m", "sqs_blueprint.cli", "worker", "--queue-url", url]
+        with self.logs.open("w") as err:
+            self.process = subprocess.Popen(
+                [*command, "--wait", "1", *args], env=environ, stdout=err, stderr=err
+            )
+
+    def ids(self, event: str) -> list[str]:
+        lines = self.handled.read_text().splitlines()
+        return [line.split()[1] for line in lines if line.startswith(f"{event} ")]
+
+    def log(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.logs.read_text().splitlines() if line]
+
+    def stop(self, timeout: float = 15) -> dict[str, Any]:
+        """SIGTERM, then the exit code must be 0; the counts logged on exit."""
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout)
+        assert code == 0, self.logs.read_text()
+        (stopped,) = [line for line in self.log() if line["message"] == "worker stopped"]
+        return stopped
+
+
+@pytest.fixture
+def start(endpoint: str, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    started: list[WorkerProcess] = []
+
+    def run(url: str, *args: str, **env: str) -> WorkerProcess:
+        worker = WorkerProcess(endpoint, tmp_path, url, *args, **env)
+        started.append(worker)
+        return worker
+
+    yield run
+    for worker in started:
+        if worker.process.poll() is None:
+            worker.process.kill()
+            worker.process.wait()
+
+
+# ---------------------------------------------------------------- the process on moto
+
+
+def test_processes_hundreds_of_messages_once_and_deletes_them(
+    sqs: Any, start: Callable[..., WorkerProcess]
+) -> None:
+    url = new_queue(sqs)
+    sent = send(sqs, url, [{"n": n} for n in range(300)])
+    worker = start(url, "--handler", "worker_handlers:record", "--concurrency", "8")
+
+    wait_for(lambda: len(worker.ids("done")) == 300, 30, "300 records processed")
+    wait_for(lambda: depth(sqs, url) == (0, 0), 10, "every message deleted")
+    stats = worker.stop()
+
+    assert Counter(worker.ids("done")) == Counter(sent)  # each once
+    assert (stats["processed"], stats["failed"], stats["received"]) == (300, 0, 300)
+    assert all("time" in line and "level" in line for line in worker.log())
+
+
+def test_a_slow_record_keeps_its_visibility_and_is_received_once(
+    sqs: Any, start: Callable[..., WorkerProcess]
+) -> None:
+    url = new_queue(sqs)
+    (sent,) = send(sqs, url, [{"sleep": 5}])
+    # A 2 s visibility and a 5 s job: without the heartbeat the idle thread would get it again.
+    worker = start(
+        url,
+        "--handler",
+        "worker_handlers:record",
+        "--concurrency",
+        "2",
+        "--visibility-timeout",
+        "2",
+    )
+
+    wait_for(lambda: worker.ids("done") == [sent], 15, "the slow record done")
+    wait_for(lambda: depth(sqs, url) == (0, 0), 5, "the slow record deleted")
+    stats = worker.stop()
+
+    assert worker.ids("start") == [sent]
+    assert stats["extended"] == 1 and stats["processed"] == 1
+    extended = [line for line in worker.log() if line["message"] == "visibility extended"]
+    assert len(extended) >= 2 and all(line["message_ids"] == [sent] for line in extended)
+
+
+def test_sigterm_drains_in_flight_gives_back_the_rest_and_loses_nothing(
+    sqs: Any, start: Callable[..., WorkerProcess]
+) -> None:
+    url = new_queue(sqs, VisibilityTimeout="60")
+    sent = send(sqs, url, [{"sleep": 0.5} for _ in range(60)])
+    worker = start(url, "--handler", "worker_handlers:record", "--concurrency", "4")
+    wait_for(lambda: len(worker.ids("done")) >= 8, 15, "a few records processed")
+
+    began = time.monotonic()
+    stats = worker.stop()
+    assert time.monotonic() - began < 5  # in-flight records finish; nothing waits 60 s
+
+    done = worker.ids("done")
+    assert sorted(worker.ids("start")) == sorted(done)  # every started record finished
+    assert stats["processed"] == len(done) and stats["returned"] > 0
+    # Nothing lost: the rest is visible again at once, nothing is left in flight.
+    assert depth(sqs, url) == (60 - len(done), 0)
+    left = set()
+    for _ in range(20):
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        left |= {m["MessageId"] for m in messages}
+    assert left == set(sent) - set(done)
+
+
+def test_failures_come_back_and_reach_the_dlq_after_max_receive_count(
+    sqs: Any, start: Callable[..., WorkerProcess]
+) -> None:
+    dlq = new_queue(sqs)
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2})
+    url = new_queue(sqs, VisibilityTimeout="1", RedrivePolicy=policy)
+    bad = send(sqs, url, [{"fail": True}] * 3)
+    good = send(sqs, url, [{"ok": n} for n in range(3)])
+    worker = start(url, "--handler", "worker_handlers:record", "--concurrency", "2")
+
+    wait_for(lambda: depth(sqs, dlq)[0] == 3, 20, "three messages in the DLQ")
+    wait_for(lambda: depth(sqs, url) == (0, 0), 5, "the source queue empty")
+    stats = worker.stop()
+
+    assert sorted(worker.ids("done")) == sorted(good)
+    assert Counter(worker.ids("start")) == Counter(
+        {**dict.fromkeys(good, 1), **dict.fromkeys(bad, 2)}
+    )
+    assert (stats["processed"], stats["failed"]) == (3, 6)
+    failed = [line for line in worker.log() if line["message"].startswith("record failed")]
+    assert {line["message_id"] for line in failed} == set(bad)
+
+
+def test_builtin_write_buffer_upserts_resolves_pointers_and_refuses_other_buckets(
+    sqs: Any, client: Callable[[str], Any], start: Callable[..., WorkerProcess]
+) -> None:
+    dynamodb, s3 = client("dynamodb"), client("s3")
+    table = f"t-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    allowed, other = f"payloads-{uuid.uuid4().hex[:8]}", f"other-{uuid.uuid4().hex[:8]}"
+    for bucket in (allowed, other):
+        s3.create_bucket(Bucket=bucket)
+    url = new_queue(sqs, VisibilityTimeout="30")
+    send(sqs, url, [{"id": n % 10, "name": f"item {n % 10}"} for n in range(40)])
+    for bucket, body in ((allowed, {"id": 100, "big": "x" * 1000}), (other, {"id": 200})):
+        payload = PayloadStore(bucket, s3_client=s3, always=True).offload(json.dumps(body))
+        sqs.send_message(
+            QueueUrl=url, MessageBody=payload.body, MessageAttributes=payload.message_attributes
+        )
+    worker = start(
+        url,
+        "--handler",
+        "builtin:write-buffer",
+        TABLE_NAME=table,
+        KEY_FIELDS="id",
+        PAYLOAD_BUCKET=allowed,
+    )
+
+    wait_for(lambda: depth(sqs, url) == (0, 1), 20, "all but the refused pointer deleted")
+    stats = worker.stop()
+
+    items = dynamodb.scan(TableName=table)["Items"]
+    assert sorted(int(item["id"]["N"]) for item in items) == [
+        *range(10),
+        100,
+    ]  # duplicates absorbed
+    assert (stats["processed"], stats["failed"]) == (41, 1)
+    (refused,) = [line for line in worker.log() if line["message"].startswith("record failed")]
+    assert "not in the allowed buckets" in refused["reason"]
+
+
+# ---------------------------------------------------------------- the Python API
+
+
+def test_records_still_running_at_the_drain_deadline_are_given_back(
+    sqs: Any, client: Callable[[str], Any]
+) -> None:
+    url = new_queue(sqs, VisibilityTimeout="60")
+    send(sqs, url, [{"stuck": True}])
+    started = threading.Event()
+
+    def stuck(record: Record) -> None:
+        started.set()
+        time.sleep(3)
+
+    worker = Worker(
+        url, stuck, concurrency=1, wait_time_seconds=1, drain_timeout=0.5, sqs_client=sqs
+    )
+    runner = threading.Thread(target=worker.run)
+    runner.start()
+    assert started.wait(10)
+    worker.stop()
+    runner.join(5)
+
+    assert not runner.is_alive()
+    assert worker.stats.returned == 1 and worker.stats.processed == 0
+    assert depth(sqs, url) == (1, 0)
+
+
+def test_per_record_adapter_on_fifo_stops_at_the_first_failure() -> None:
+    seen: list[str] = []
+
+    def handler(record: Record) -> None:
+        seen.append(record.message_id)
+        if record.body == "bad":
+            raise ValueError("bad body")
+
+    records = [
+        Record(message_id=body + str(n), receipt_handle="h", body=body)
+        for n, body in enumerate(["ok", "bad", "ok"])
+    ]
+    assert per_record(handler)(records).keys() == {"bad1"}
+    seen.clear()
+    failed = per_record(handler, fifo=True)(records)
+    assert seen == ["ok0", "bad1"] and failed.keys() == {"bad1", "ok2"}
+    assert failed["bad1"] == "ValueError: bad body"
+
+
+def test_settings_and_handler_specs_are_checked_with_clear_messages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ValueError) as error:
+        Worker("url", print, concurrency=0, max_messages=11, wait_time_seconds=21)
+    for text in ("concurrency must be at least 1", "max_messages must be 1..10", "0..20"):
+        assert text in str(error.value)
+    with pytest.raises(ValueError, match="module:function"):
+        load_handler("no_colon")
+    with pytest.raises(ValueError, match="cannot import module"):
+        load_handler("no_such_module_here:f")
+    with pytest.raises(ValueError, match="has no function 'nope'"):
+        load_handler("json:nope")
+    monkeypatch.delenv("TABLE_NAME", raising=False)
+    with pytest.raises(ValueError, match="TABLE_NAME is not set"):
+        load_handler("builtin:write-buffer")
+
+
+def test_batch_handlers_are_marked_and_json_logs_carry_extras() -> None:
+    @batch_handler
+    def handle(records: Any) -> dict[str, str]:
+        return {}
+
+    assert Worker("url", handle).batched and not Worker("url", print).batched
+    assert Worker("https://sqs/1/q.fifo", print).batched
+    line = logging.LogRecord("w", logging.INFO, "f", 1, "hello %s", ("you",), None)
+    line.message_id = "m-1"
+    assert json.loads(JsonFormatter().format(line))["message_id"] == "m-1"
