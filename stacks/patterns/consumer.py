@@ -38,7 +38,7 @@ POWERTOOLS_ACCOUNT = "017000801446"  # FACTS §6
 def powertools_layer_arn(version: int, architecture: lambda_.Architecture) -> str:
     """The public Powertools v3 layer for this runtime and architecture (FACTS §6)."""
     python = RUNTIME.name.replace(".", "")  # python3.13 -> python313
-    arch = "arm64" if architecture == lambda_.Architecture.ARM_64 else "x86_64"
+    arch = architecture.name  # "arm64" or "x86_64"
     return (
         f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{POWERTOOLS_ACCOUNT}:layer:"
         f"AWSLambdaPowertoolsPythonV3-{python}-{arch}:{version}"
