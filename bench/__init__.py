@@ -1,0 +1,1 @@
+"""Benchmarks that print comparison tables; run them all with ``python -m bench``."""
