@@ -235,8 +235,115 @@ def _run_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_dlq(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dlq = sub.add_parser("dlq", help="inspect a dead-letter queue and redrive its messages")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="COMMAND")
+    p = dlq_sub.add_parser("inspect", help="show dead letters without consuming them")
+    p.add_argument("--queue", required=True, help="DLQ URL, name or ARN")
+    p.add_argument("--limit", type=int, default=20, help="messages to show")
+    p.add_argument("--json", action="store_true", help="one JSON object per message and line")
+    p.set_defaults(func=_run_dlq, dlq_run=_dlq_inspect)
+    p = dlq_sub.add_parser("redrive", help="move dead letters back to their source queue")
+    p.add_argument("--queue", required=True, help="DLQ URL, name or ARN")
+    p.add_argument("--to", help="destination queue (default: the one source the DLQ serves)")
+    p.add_argument("--rate", type=int, help="messages per second (1..500)")
+    p.add_argument(
+        "--client-side", action="store_true", help="receive, send and delete instead of a move task"
+    )
+    choose = p.add_mutually_exclusive_group()
+    choose.add_argument(
+        "--id", dest="ids", nargs="+", action="extend", metavar="ID", help="move only these ids"
+    )
+    choose.add_argument(
+        "--where", metavar="EXPR", help="move only messages whose JSON body matches this JMESPath"
+    )
+    p.add_argument("--wait", type=int, default=1, help="client-side long poll per receive (s)")
+    p.set_defaults(func=_run_dlq, dlq_run=_dlq_redrive)
+    p = dlq_sub.add_parser("cancel", help="cancel a running move task")
+    p.add_argument("--task-handle", required=True, help="as printed by `dlq redrive`")
+    p.set_defaults(func=_run_dlq, dlq_run=_dlq_cancel)
+
+
+def _run_dlq(args: argparse.Namespace) -> int:
+    """Exit 2 for a request that cannot be carried out as asked, 1 for a failing AWS call."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from sqs_blueprint.redrive import RedriveError
+
+    try:
+        code: int = args.dlq_run(args)
+    except RedriveError as exc:
+        print(f"sqs-blueprint dlq {args.dlq_command}: {exc}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as exc:
+        print(f"sqs-blueprint dlq {args.dlq_command}: {exc}", file=sys.stderr)
+        return 1
+    return code
+
+
+def _dlq_inspect(args: argparse.Namespace) -> int:
+    import json
+
+    from sqs_blueprint import redrive
+
+    url = redrive.queue_url(args.queue)
+    sources = redrive.source_queues(url)
+    letters = redrive.inspect(url, limit=args.limit)
+    if args.json:
+        for letter in letters:
+            print(json.dumps({"queue": url, "sources": sources, **letter.to_json()}))
+        return 0
+    print(f"{url} serves: {', '.join(sources) or 'no source queue'}")
+    print(f"{len(letters)} message(s) shown, all handed back (none consumed)")
+    for letter in letters:
+        print(letter.summary())
+    return 0
+
+
+def _dlq_redrive(args: argparse.Namespace) -> int:
+    from sqs_blueprint import redrive
+
+    def say(text: str) -> None:
+        print(f"sqs-blueprint dlq redrive: {text}", file=sys.stderr)
+
+    def started(handle: str) -> None:
+        print(f"task handle: {handle}", flush=True)
+        say(f"cancel with: sqs-blueprint dlq cancel --task-handle {handle}")
+
+    select = redrive.by_ids(args.ids) if args.ids else None
+    if args.where is not None:
+        select = redrive.where(args.where)
+    result = redrive.redrive(
+        args.queue,
+        to=args.to,
+        select=select,
+        rate=args.rate,
+        client_side=args.client_side,
+        progress=redrive.progress_bar(sys.stderr.write),
+        notify=say,
+        started=started,
+        wait_seconds=args.wait,
+    )
+    sys.stderr.write("\n")
+    print(result.summary())
+    for message_id, reason in result.failed.items():
+        say(f"{message_id} stays in the DLQ: {reason}")
+    missing = sorted(set(args.ids or ()) - set(result.moved_ids) - set(result.failed))
+    if missing:
+        say(f"not found in the DLQ: {', '.join(missing)}")
+    return 0 if result.ok and not missing else 1
+
+
+def _dlq_cancel(args: argparse.Namespace) -> int:
+    from sqs_blueprint import redrive
+
+    moved = redrive.cancel(args.task_handle)
+    print(f"cancelling task {args.task_handle}; about {moved} message(s) already moved")
+    return 0
+
+
 # Subcommand registrations, in the order `--help` lists them.
-_COMMANDS: list[_Register] = [_add_plan, _add_rpc, _add_send, _add_worker]
+_COMMANDS: list[_Register] = [_add_plan, _add_rpc, _add_send, _add_worker, _add_dlq]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
