@@ -171,6 +171,7 @@ def log_json(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    logging.getLogger("botocore").setLevel(max(level, logging.WARNING))
 
 
 # ---------------------------------------------------------------- the worker
