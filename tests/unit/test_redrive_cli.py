@@ -1,0 +1,198 @@
+"""`sqs-blueprint dlq ...`: output, messages and exit codes (0 ok, 1 some failed, 2 bad usage)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from sqs_blueprint import redrive as rd
+from sqs_blueprint.cli import main
+from tests.unit.test_redrive import (
+    ARN,
+    DLQ_URL,
+    LIST,
+    drain,
+    fail_sends,
+    make_dlq,
+    put,
+    stub_destination,
+    task,
+)
+
+
+@pytest.fixture
+def sqs(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The client the CLI uses (so tests can hook it); receives never wait (FACTS §7)."""
+    client = boto3.client("sqs")
+    monkeypatch.setattr("sqs_blueprint._clients.boto3.client", lambda *_, **__: client)
+    return client
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["dlq", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_inspect_prints_sources_and_messages_and_consumes_none(
+    sqs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dlq, (source,) = make_dlq(sqs, "orders")
+    put(sqs, dlq, [json.dumps({"n": n}) for n in range(3)])
+
+    code, out, _ = cli(capsys, "inspect", "--queue", "orders-dlq")
+
+    assert code == 0
+    assert out.splitlines()[0] == f"{dlq} serves: {source}"
+    assert "3 message(s) shown" in out and out.count("receives=1") == 3
+    assert len(drain(sqs, dlq)) == 3
+
+
+def test_inspect_json_writes_one_object_per_line(
+    sqs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dlq, (source,) = make_dlq(sqs, "orders")
+    put(sqs, dlq, ["a", "b"])
+
+    code, out, _ = cli(capsys, "inspect", "--queue", dlq, "--json", "--limit", "5")
+
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and sorted(r["body"] for r in rows) == ["a", "b"]
+    assert all(r["queue"] == dlq and r["sources"] == [source] for r in rows)
+
+
+def test_redrive_on_moto_says_it_moves_client_side(
+    sqs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dlq, (source,) = make_dlq(sqs, "orders")
+    put(sqs, dlq, [f"m{n}" for n in range(12)])
+
+    code, out, err = cli(capsys, "redrive", "--queue", "orders-dlq", "--wait", "0")
+
+    assert code == 0
+    assert "no message move tasks" in err and "client-side instead" in err
+    assert out.strip() == "client-side: completed, moved 12, skipped 0, failed 0"
+    assert len(drain(sqs, source)) == 12
+
+
+def test_redrive_by_id_reports_ids_not_found(sqs: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    dlq, (source,) = make_dlq(sqs, "orders")
+    ids = put(sqs, dlq, ["a", "b", "c"])
+
+    code, out, err = cli(capsys, "redrive", "--queue", dlq, "--id", ids[0], "gone", "--wait", "0")
+
+    assert code == 1
+    assert "moved 1, skipped 2" in out and "not found in the DLQ: gone" in err
+    assert [m["Body"] for m in drain(sqs, source)] == ["a"]
+
+
+def test_redrive_where_with_failed_sends_exits_1(
+    sqs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dlq, _ = make_dlq(sqs, "orders")
+    ids = put(sqs, dlq, [json.dumps({"k": k}) for k in ("ok", "bad", "ok")])
+    fail_sends(sqs, "bad")
+
+    code, out, err = cli(capsys, "redrive", "--queue", dlq, "--where", "k", "--wait", "0")
+
+    assert code == 1 and "moved 2, skipped 0, failed 1" in out
+    assert f"{ids[1]} stays in the DLQ: not sent: injected" in err
+
+
+@pytest.mark.parametrize(
+    ("setup", "argv", "message"),
+    [
+        ("shared", ["redrive", "--queue", "shared-dlq"], "serves 2 source queues, choose one"),
+        ("orphan", ["redrive", "--queue", "orphan"], "serves no source queue"),
+        ("one", ["redrive", "--queue", "one-dlq", "--to", "orphan"], "refusing to redrive"),
+        ("one", ["redrive", "--queue", "one-dlq", "--where", "a =="], "not a JMESPath"),
+        ("one", ["redrive", "--queue", "one-dlq", "--rate", "0"], "rate must be 1 .. 500"),
+        ("one", ["redrive", "--queue", "nope"], "queue 'nope' does not exist"),
+        ("one", ["inspect", "--queue", "nope"], "queue 'nope' does not exist"),
+        ("one", ["inspect", "--queue", "one-dlq", "--limit", "0"], "limit must be at least 1"),
+        ("one", ["cancel", "--task-handle", "h"], "no message move tasks"),
+    ],
+)
+def test_bad_usage_exits_2_with_its_message(
+    sqs: Any, capsys: pytest.CaptureFixture[str], setup: str, argv: list[str], message: str
+) -> None:
+    sqs.create_queue(QueueName="orphan")
+    make_dlq(sqs, setup, sources=2 if setup == "shared" else 1)
+
+    code, out, err = cli(capsys, *argv)
+
+    assert (code, out) == (2, "")
+    assert err.startswith(f"sqs-blueprint dlq {argv[0]}: ") and message in err
+
+
+def test_id_and_where_together_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["dlq", "redrive", "--queue", "q", "--id", "a", "--where", "b"])
+    assert info.value.code == 2 and "not allowed with" in capsys.readouterr().err
+
+
+# --- native path through the CLI, with Stubber --------------------------------------
+
+
+@pytest.fixture
+def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
+    client = boto3.client(
+        "sqs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    monkeypatch.setattr("sqs_blueprint._clients.boto3.client", lambda *_, **__: client)
+    monkeypatch.setattr(rd.time, "sleep", lambda _: None)
+    with Stubber(client) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+def test_native_redrive_prints_the_handle_and_a_progress_bar(
+    stub: Stubber, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stub_destination(stub)
+    stub.add_response(
+        "start_message_move_task",
+        {"TaskHandle": "h-1"},
+        {"SourceArn": f"{ARN}:orders-dlq", "MaxNumberOfMessagesPerSecond": 20},
+    )
+    stub.add_response("list_message_move_tasks", task("RUNNING", 15, 60, TaskHandle="h-1"), LIST)
+    stub.add_response("list_message_move_tasks", task("COMPLETED", 60, 60), LIST)
+
+    code, out, err = cli(capsys, "redrive", "--queue", DLQ_URL, "--rate", "20")
+
+    assert code == 0
+    assert out.splitlines() == ["task handle: h-1", "native: completed, moved 60"]
+    assert "cancel with: sqs-blueprint dlq cancel --task-handle h-1" in err
+    bar = "-" * 30
+    assert f"\r[{'#' * 7}{bar[7:]}] 15/60 moved\r[{'#' * 30}] 60/60 moved\n" in err
+
+
+def test_a_failed_native_task_exits_1(stub: Stubber, capsys: pytest.CaptureFixture[str]) -> None:
+    stub_destination(stub)
+    stub.add_response(
+        "start_message_move_task", {"TaskHandle": "h-1"}, {"SourceArn": f"{ARN}:orders-dlq"}
+    )
+    stub.add_response("list_message_move_tasks", task("CANCELLED", 5), LIST)
+
+    code, out, _ = cli(capsys, "redrive", "--queue", DLQ_URL)
+
+    assert code == 1 and "native: cancelled, moved 5" in out
+
+
+def test_cancel_prints_what_was_moved(stub: Stubber, capsys: pytest.CaptureFixture[str]) -> None:
+    stub.add_response(
+        "cancel_message_move_task", {"ApproximateNumberOfMessagesMoved": 9}, {"TaskHandle": "h-1"}
+    )
+    code, out, _ = cli(capsys, "cancel", "--task-handle", "h-1")
+    assert code == 0 and "about 9 message(s) already moved" in out
+
+
+def test_an_aws_error_exits_1(stub: Stubber, capsys: pytest.CaptureFixture[str]) -> None:
+    stub.add_client_error("get_queue_attributes", "AccessDenied", "not allowed", 403)
+    code, _, err = cli(capsys, "redrive", "--queue", DLQ_URL)
+    assert code == 1 and "AccessDenied" in err
