@@ -612,7 +612,6 @@ def _choose(
     messages: list[dict[str, Any]],
     select: Selector | None,
     resolver: PayloadResolver,
-    dlq: _Queue,
     move: _Move,
 ) -> list[dict[str, Any]]:
     """The messages to send now; the others are held until the end of the run."""
@@ -650,7 +649,7 @@ def _client_side(
         while True:
             before = move.seen
             received = _receive(sqs, dlq.url, visibility, wait_seconds)
-            chosen = _choose(received, select, resolver, dlq, move)
+            chosen = _choose(received, select, resolver, move)
             sizes = [message_size(m["Body"], m.get("MessageAttributes")) for m in chosen]
             for indexes in pack(sizes):
                 pacer.wait(len(indexes))
