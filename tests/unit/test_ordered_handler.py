@@ -1,0 +1,112 @@
+"""The ordered (FIFO) Lambda handler on moto: order after a failure, versioned no-ops."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+from sqs_blueprint.producer import Message, Producer
+from sqs_blueprint.write_buffer import WriteBuffer
+from tests.unit.lambda_events import FakeContext, failed_ids, load_handler, receive_event
+
+TABLE = "events"
+
+
+@pytest.fixture
+def env(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    ddb = boto3.client("dynamodb")
+    ddb.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+    )
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(
+        QueueName="events.fifo", Attributes={"FifoQueue": "true", "VisibilityTimeout": "30"}
+    )["QueueUrl"]
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("KEY_FIELDS", "account")
+    monkeypatch.setenv("VERSION_FIELD", "version")
+    handler = load_handler("ordered")
+    handler.buffer = lambda: WriteBuffer.from_env(dynamodb_client=ddb)
+    yield {"sqs": sqs, "url": url, "ddb": ddb, "handler": handler}
+
+
+def send(env: dict[str, Any], group: str, *bodies: dict[str, Any] | str) -> list[str]:
+    messages = [Message(b if isinstance(b, str) else json.dumps(b), group_id=group) for b in bodies]
+    result = Producer(env["url"], sqs_client=env["sqs"]).send_many(messages)
+    assert not result.failed
+    return [s.message_id for s in sorted(result.sent, key=lambda s: s.index)]
+
+
+def stored(env: dict[str, Any]) -> dict[str, int]:
+    rows = env["ddb"].scan(TableName=TABLE)["Items"]
+    return {r["account"]["S"]: int(r["version"]["N"]) for r in rows}
+
+
+def invoke(env: dict[str, Any]) -> dict[str, Any]:
+    """One poll as the event-source mapping does it: successes are deleted."""
+    event = receive_event(env["sqs"], env["url"])
+    response: dict[str, Any] = env["handler"].lambda_handler(event, FakeContext())
+    failed = set(failed_ids(response))
+    for record in event["Records"]:
+        if record["messageId"] not in failed:
+            env["sqs"].delete_message(QueueUrl=env["url"], ReceiptHandle=record["receiptHandle"])
+    return response
+
+
+def test_a_failure_fails_it_and_every_later_record(env: dict[str, Any]) -> None:
+    ids = send(
+        env,
+        "g1",
+        {"account": "a", "version": 1},
+        "not json",
+        {"account": "a", "version": 2},
+        {"account": "b", "version": 1},
+    )
+    response = invoke(env)
+    assert failed_ids(response) == ids[1:]
+    assert stored(env) == {"a": 1}  # version 2 waits behind the poison record, in order
+
+
+def test_an_older_version_is_an_acknowledged_no_op(env: dict[str, Any]) -> None:
+    send(env, "g1", {"account": "a", "version": 5, "note": "new"})
+    assert invoke(env) == {"batchItemFailures": []}
+    send(
+        env,
+        "g1",
+        {"account": "a", "version": 3, "note": "replayed"},
+        {"account": "a", "version": 5, "note": "dup"},
+    )
+    assert invoke(env) == {"batchItemFailures": []}
+    (row,) = env["ddb"].scan(TableName=TABLE)["Items"]
+    assert row["version"]["N"] == "5" and row["note"]["S"] == "new"
+
+
+def test_a_record_without_a_numeric_version_fails(env: dict[str, Any]) -> None:
+    ids = send(env, "g1", {"account": "a", "version": "two"})
+    with pytest.raises(BatchProcessingError):
+        invoke(env)
+    assert stored(env) == {} and len(ids) == 1
+
+
+def test_a_good_batch_keeps_order_within_the_group(env: dict[str, Any]) -> None:
+    send(env, "g1", *({"account": "a", "version": v} for v in range(1, 8)))
+    send(env, "g2", {"account": "z", "version": 1})
+    polls = 0
+    while (
+        env["sqs"].get_queue_attributes(
+            QueueUrl=env["url"], AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+        != "0"
+    ):
+        assert invoke(env) == {"batchItemFailures": []}
+        polls += 1
+    assert 1 <= polls <= 8
+    assert stored(env) == {"a": 7, "z": 1}

@@ -1,0 +1,187 @@
+"""The write-buffer Lambda handler on moto, with real Powertools and Lambda-shaped events."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.exceptions import ClientError
+
+from sqs_blueprint.payload import PayloadStore
+from sqs_blueprint.producer import Message, Producer
+from sqs_blueprint.write_buffer import SettingsError, WriteBuffer, WriteBufferSettings
+from tests.unit.lambda_events import FakeContext, failed_ids, load_handler, receive_event
+
+TABLE, BUCKET, OTHER_BUCKET = "items", "payloads", "elsewhere"
+
+
+@pytest.fixture
+def env(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    ddb = boto3.client("dynamodb")
+    ddb.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 10},
+    )
+    s3 = boto3.client("s3")
+    for bucket in (BUCKET, OTHER_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="ingest")["QueueUrl"]
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("PAYLOAD_BUCKET", BUCKET)
+    monkeypatch.setenv("KEY_FIELDS", "id")
+    calls: list[str] = []
+    ddb.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
+    handler = load_handler("write_buffer")
+    handler.buffer = lambda: WriteBuffer.from_env(dynamodb_client=ddb)
+    yield {"sqs": sqs, "url": url, "ddb": ddb, "s3": s3, "handler": handler, "calls": calls}
+
+
+def send(env: dict[str, Any], *bodies: str, store: PayloadStore | None = None) -> list[str]:
+    result = Producer(env["url"], sqs_client=env["sqs"], payloads=store).send_many(bodies)
+    assert not result.failed
+    return [s.message_id for s in sorted(result.sent, key=lambda s: s.index)]
+
+
+def items(env: dict[str, Any]) -> list[dict[str, Any]]:
+    return env["ddb"].scan(TableName=TABLE)["Items"]  # type: ignore[no-any-return]
+
+
+def invoke(env: dict[str, Any], **context: Any) -> dict[str, Any]:
+    event = receive_event(env["sqs"], env["url"])
+    return env["handler"].lambda_handler(event, FakeContext(**context))  # type: ignore[no-any-return]
+
+
+def test_good_records_are_written_in_one_batched_request(env: dict[str, Any]) -> None:
+    send(env, *(json.dumps({"id": i, "v": i * 1.5}) for i in range(10)))
+    response = invoke(env)
+    assert response == {"batchItemFailures": []}
+    assert len(items(env)) == 10
+    assert env["calls"].count("BatchWriteItem") == 1 and "PutItem" not in env["calls"]
+
+
+def test_duplicates_change_nothing(env: dict[str, Any]) -> None:
+    send(env, '{"id": 1, "a": 1}', '{"a": 1, "id": 1}', '{"id":1,"a":1}', '{"id": 2}')
+    assert invoke(env) == {"batchItemFailures": []}
+    send(env, '{"id": 1, "a": 1}')
+    assert invoke(env) == {"batchItemFailures": []}
+    assert sorted(int(i["id"]["N"]) for i in items(env)) == [1, 2]
+
+
+def test_each_kind_of_poison_fails_alone(env: dict[str, Any]) -> None:
+    good = send(env, '{"id": "ok-1"}', '{"id": "ok-2"}')
+    poison = send(env, "not json", "[1, 2]", '{"no_id": 1}', '{"id": 3, "pk": "mine"}')
+    # A pointer to a missing object, one to a bucket not allowed, and an item over 400 KB.
+    missing = PayloadStore(BUCKET, s3_client=env["s3"], always=True)
+    poison += send(env, '{"id": "gone"}', store=missing)
+    env["s3"].delete_object(
+        Bucket=BUCKET, Key=env["s3"].list_objects_v2(Bucket=BUCKET)["Contents"][0]["Key"]
+    )
+    poison += send(
+        env, '{"id": "foreign"}', store=PayloadStore(OTHER_BUCKET, s3_client=env["s3"], always=True)
+    )
+    poison += send(
+        env,
+        json.dumps({"id": "big", "blob": "x" * 410_000}),
+        store=PayloadStore(BUCKET, s3_client=env["s3"]),
+    )
+    response = invoke(env)
+    assert sorted(failed_ids(response)) == sorted(poison)
+    assert sorted(i["id"]["S"] for i in items(env)) == ["ok-1", "ok-2"]
+    assert set(good).isdisjoint(failed_ids(response))
+
+
+def test_offloaded_bodies_are_resolved(env: dict[str, Any]) -> None:
+    store = PayloadStore(BUCKET, s3_client=env["s3"])
+    body = json.dumps({"id": "large", "blob": "é" * 200_000})
+    send(env, body, store=store)
+    assert invoke(env) == {"batchItemFailures": []}
+    (item,) = items(env)
+    assert item["blob"]["S"] == "é" * 200_000
+
+
+def test_throttling_is_retried_and_nothing_is_lost(env: dict[str, Any]) -> None:
+    throttles = {"left": 3}
+
+    def throttle(**_: Any) -> None:
+        if throttles["left"]:
+            throttles["left"] -= 1
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "ProvisionedThroughputExceededException",
+                        "Message": "slow down",
+                    }
+                },
+                "BatchWriteItem",
+            )
+
+    env["ddb"].meta.events.register("before-call.dynamodb.BatchWriteItem", throttle)
+    send(env, *(json.dumps({"id": i}) for i in range(5)))
+    assert invoke(env) == {"batchItemFailures": []}
+    assert throttles["left"] == 0 and len(items(env)) == 5
+
+
+def test_records_not_written_in_time_are_reported(env: dict[str, Any]) -> None:
+    def always_throttle(**_: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+            "BatchWriteItem",
+        )
+
+    env["ddb"].meta.events.register("before-call.dynamodb.BatchWriteItem", always_throttle)
+    ids = send(env, '{"id": 1}', '{"id": 2}')
+    # 2.5 s left and a 2 s margin: half a second of retries, then the batch is reported.
+    with pytest.raises(BatchProcessingError):
+        invoke(env, remaining_ms=2_500)
+    env["ddb"].meta.events.unregister("before-call.dynamodb.BatchWriteItem", always_throttle)
+    assert items(env) == [] and len(ids) == 2
+
+
+def test_a_batch_with_only_poison_returns_whole(env: dict[str, Any]) -> None:
+    send(env, "nope", "{bad")
+    with pytest.raises(BatchProcessingError):
+        invoke(env)
+
+
+def test_log_lines_carry_the_message_id(env: dict[str, Any]) -> None:
+    stream = io.StringIO()
+    env["handler"].logger.registered_handler.setStream(stream)
+    (bad,) = send(env, "not json")
+    send(env, '{"id": 1}')
+    invoke(env)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    failures = [line for line in lines if line["message"] == "record failed"]
+    assert len(failures) == 1 and failures[0]["correlation_id"] == bad
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({}, "TABLE_NAME is not set"),
+        (
+            {"TABLE_NAME": "t", "WCU_PER_SECOND": "0"},
+            "WCU_PER_SECOND='0': must be a number greater than 0",
+        ),
+        ({"TABLE_NAME": "t", "WRITE_DEADLINE_S": "soon"}, "WRITE_DEADLINE_S='soon'"),
+    ],
+)
+def test_bad_settings_are_refused(variables: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        WriteBufferSettings.from_env(variables)
+
+
+def test_settings_from_env() -> None:
+    settings = WriteBufferSettings.from_env(
+        {"TABLE_NAME": "t", "KEY_FIELDS": " a, b ,", "WCU_PER_SECOND": "2.5", "VERSION_FIELD": "v"}
+    )
+    assert settings == WriteBufferSettings(
+        table_name="t", key_fields=("a", "b"), version_field="v", wcu_per_second=2.5
+    )
