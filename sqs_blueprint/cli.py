@@ -342,8 +342,68 @@ def _dlq_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_local(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    local = sub.add_parser("local", help="the local cloud: synthesized stacks in moto")
+    local_sub = local.add_subparsers(dest="local_command", required=True, metavar="COMMAND")
+    p = local_sub.add_parser(
+        "up", help="deploy cdk.out into moto and run its event-source mappings until Ctrl-C"
+    )
+    p.add_argument("--cdk-out", default="cdk.out", help="the synthesized cloud assembly")
+    p.add_argument("--port", type=int, default=0, help="embedded server port (default: free)")
+    p.add_argument("--endpoint-url", help="deploy into this running moto server instead")
+    p.add_argument("--region", default="us-east-1")
+    p.add_argument("--no-run", action="store_true", help="deploy only, do not run the mappings")
+    p.set_defaults(func=_run_local_up)
+
+
+def _run_local_up(args: argparse.Namespace) -> int:
+    import signal
+    import time
+
+    from sqs_blueprint.local import AssemblyError, DeployError, LocalCloud
+    from sqs_blueprint.local.runner import LocalRunner
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    if args.endpoint_url:
+        cloud = LocalCloud.connect(args.endpoint_url, region=args.region)
+    else:
+        cloud = LocalCloud.start(port=args.port, region=args.region)
+    runner: LocalRunner | None = None
+    try:
+        for stack in cloud.deploy(args.cdk_out):
+            print(f"stack {stack.name} ({stack.artifact_id}): created")
+            for key, value in stack.outputs.items():
+                print(f"  {key} = {value}")
+            for skipped in stack.skipped:
+                print(f"  not applied locally: {skipped}")
+        if not args.no_run:
+            runner = LocalRunner(cloud).start()
+            for m in runner.mappings:
+                print(f"running {m.function_name} <- {m.queue_arn.split(':')[-1]}")
+            print(f"function logs: {runner.log_dir}")
+        print(f"\nlocal cloud at {cloud.endpoint_url}; to use it from another shell:")
+        for key, value in cloud.environment().items():
+            print(f"  export {key}={value}")
+        print("Ctrl-C stops it.", flush=True)
+        while True:
+            time.sleep(3600)
+    except (AssemblyError, DeployError) as exc:
+        print(f"sqs-blueprint local up: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("stopping the local cloud")
+    finally:
+        if runner is not None:
+            runner.stop()
+        cloud.stop()
+    return 0
+
+
 # Subcommand registrations, in the order `--help` lists them.
-_COMMANDS: list[_Register] = [_add_plan, _add_rpc, _add_send, _add_worker, _add_dlq]
+_COMMANDS: list[_Register] = [_add_plan, _add_rpc, _add_send, _add_worker, _add_dlq, _add_local]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -75,7 +75,7 @@ def test_every_queue_is_encrypted_and_tls_only(synthesized: Any) -> None:
     for template in synthesized.templates.values():
         for props in queues(template).values():
             assert props.get("SqsManagedSseEnabled") is True
-        template.resource_count_is("AWS::SQS::QueuePolicy", 2)
+        template.resource_count_is("AWS::SQS::QueuePolicy", len(queues(template)))
         template.all_resources_properties("AWS::SQS::QueuePolicy", SECURE_TRANSPORT_DENY)
 
 
