@@ -290,7 +290,8 @@ class Worker:
 
     def run(self) -> WorkerStats:
         """Receive and process until :meth:`stop`; return the counts."""
-        self._visibility = self.visibility_timeout or self._queue_visibility()
+        # A queue may say 0; the heartbeat needs at least a second to work with.
+        self._visibility = self.visibility_timeout or max(1, self._queue_visibility())
         threads = [
             threading.Thread(target=self._work, name=f"sqs-worker-{n}", daemon=True)
             for n in range(self.concurrency)
