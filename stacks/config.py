@@ -43,6 +43,7 @@ class TableConfig:
     item_kb: float = 1.0
     function_timeout_s: int = 30
     batch_size: int = 10
+    batching_window_s: int = 0
     key_fields: tuple[str, ...] = ()
 
 

@@ -42,6 +42,9 @@ class WriteBufferStack(Stack):
             item_kb=t.item_kb,
             function_timeout=Duration.seconds(t.function_timeout_s),
             batch_size=t.batch_size,
+            max_batching_window=Duration.seconds(t.batching_window_s)
+            if t.batching_window_s
+            else None,
             key_fields=t.key_fields,
             payload_bucket=self.payloads,
             powertools_layer_version=powertools_layer_version,

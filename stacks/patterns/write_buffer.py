@@ -44,6 +44,7 @@ class DynamoWriteBuffer(Construct):
         read_capacity: int = 5,
         function_timeout: Duration = Duration.seconds(30),
         batch_size: int = 10,
+        max_batching_window: Duration | None = None,
         record_ms: float = capacity.DEFAULT_RECORD_MS,
         key_fields: Sequence[str] = (),
         version_field: str | None = None,
@@ -87,6 +88,7 @@ class DynamoWriteBuffer(Construct):
                 function_timeout_s=function_timeout.to_seconds(),
                 batch_size=batch_size,
                 record_ms=record_ms,
+                batching_window_s=max_batching_window.to_seconds() if max_batching_window else 0,
             )
         except ValueError as error:
             problems.items.append(f"capacity plan: {error}.")
@@ -123,6 +125,7 @@ class DynamoWriteBuffer(Construct):
             function_timeout=function_timeout,
             powertools_layer_version=powertools_layer_version,
             batch_size=self.plan.batch_size,
+            max_batching_window=max_batching_window,
             max_concurrency=self.plan.max_concurrency,
             environment=environment,
             description=f"Drains {queue.node.path} into a {write_capacity}-WCU table",

@@ -50,11 +50,13 @@ def test_mapping_uses_the_derived_plan(synthesized: Any) -> None:
         item_kb=table.item_kb,
         function_timeout_s=table.function_timeout_s,
         batch_size=table.batch_size,
+        batching_window_s=table.batching_window_s,
     )
     template = synthesized.templates["WriteBuffer"]
     mapping = only(template, "AWS::Lambda::EventSourceMapping")
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert mapping["BatchSize"] == plan.batch_size
+    assert mapping["BatchSize"] == plan.batch_size == 100
+    assert mapping["MaximumBatchingWindowInSeconds"] == 1
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": plan.max_concurrency}
     assert mapping["EventSourceArn"]["Fn::GetAtt"][0].startswith("IngestQueue")
     env = only(template, "AWS::Lambda::Function")["Environment"]["Variables"]
@@ -74,7 +76,10 @@ def test_visibility_is_six_times_the_timeout(synthesized: Any) -> None:
         source = next(
             q["Properties"] for q in queues.values() if "RedrivePolicy" in q["Properties"]
         )
-        assert source["VisibilityTimeout"] == 6 * timeout == 180
+        window = only(template, "AWS::Lambda::EventSourceMapping").get(
+            "MaximumBatchingWindowInSeconds", 0
+        )
+        assert source["VisibilityTimeout"] == 6 * timeout + window
 
 
 def test_function_runtime_layer_logs_and_architecture(synthesized: Any) -> None:
