@@ -238,7 +238,11 @@ class Upserter:
         self.deadline_seconds = deadline_seconds
         self._client = LazyClient("dynamodb", dynamodb_client, session)
         self._bucket = (
-            TokenBucket(wcu_per_second, clock=clock, sleep=sleep) if wcu_per_second else None
+            # No burst: every write waits for its share of the budget, so the rate stays
+            # within it over any window (FACTS §3: burst capacity is never planned on).
+            TokenBucket(wcu_per_second, burst=0, clock=clock, sleep=sleep)
+            if wcu_per_second
+            else None
         )
         self._base_delay, self._max_delay = base_delay, max_delay
         self._clock, self._sleep, self._jitter = clock, sleep, jitter

@@ -250,9 +250,13 @@ class Worker:
         self.drain_timeout = drain_timeout
         self.stats = WorkerStats()
         self._sqs = LazyClient("sqs", sqs_client, session)
-        allowed = [payload_bucket] if payload_bucket else []
+        # Comma-separated, like the Lambda's PAYLOAD_BUCKET; none: every pointer is refused.
+        allowed = [b.strip() for b in (payload_bucket or "").split(",") if b.strip()]
         self._resolver = PayloadStore(
-            payload_bucket, s3_client=s3_client, session=session, allowed_buckets=allowed
+            allowed[0] if allowed else None,
+            s3_client=s3_client,
+            session=session,
+            allowed_buckets=allowed,
         )
         self._lock = threading.Condition()  # guards _inflight, _pending and stats
         self._inflight: dict[str, _InFlight] = {}  # by receipt handle

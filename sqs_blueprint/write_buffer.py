@@ -7,7 +7,8 @@ handlers, the EC2 worker's built-in handler and the local cloud. Variables:
 - ``KEY_FIELDS``: comma-separated top-level fields that make the key (the whole
   body when unset);
 - ``VERSION_FIELD``: versioned mode, keeping the item with the highest version;
-- ``PAYLOAD_BUCKET``: the only bucket S3 pointers may name (none when unset);
+- ``PAYLOAD_BUCKET``: the buckets S3 pointers may name, comma-separated (none
+  when unset, so every pointer is refused);
 - ``WCU_PER_SECOND``: this consumer's share of the table's write capacity;
 - ``WRITE_DEADLINE_S``: how long one batch may keep retrying (default 20 s).
 """
@@ -35,7 +36,7 @@ class WriteBufferSettings:
     table_name: str
     key_fields: tuple[str, ...] | None = None
     version_field: str | None = None
-    payload_bucket: str | None = None
+    payload_buckets: tuple[str, ...] = ()
     wcu_per_second: float | None = None
     deadline_s: float = DEFAULT_DEADLINE_S
 
@@ -45,15 +46,18 @@ class WriteBufferSettings:
         table = env.get("TABLE_NAME", "").strip()
         if not table:
             raise SettingsError("TABLE_NAME is not set: name the DynamoDB table to write to")
-        fields = tuple(f.strip() for f in env.get("KEY_FIELDS", "").split(",") if f.strip())
         return cls(
             table_name=table,
-            key_fields=fields or None,
+            key_fields=_names(env, "KEY_FIELDS") or None,
             version_field=env.get("VERSION_FIELD", "").strip() or None,
-            payload_bucket=env.get("PAYLOAD_BUCKET", "").strip() or None,
+            payload_buckets=_names(env, "PAYLOAD_BUCKET"),
             wcu_per_second=_positive(env, "WCU_PER_SECOND"),
             deadline_s=_positive(env, "WRITE_DEADLINE_S") or DEFAULT_DEADLINE_S,
         )
+
+
+def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
 
 
 def _positive(env: Mapping[str, str], name: str) -> float | None:
@@ -80,10 +84,10 @@ class WriteBuffer:
         s3_client: Any = None,
     ) -> None:
         self.settings = settings
-        bucket = settings.payload_bucket
         # Without PAYLOAD_BUCKET no pointer is trusted: it fails as BucketNotAllowed.
+        buckets = settings.payload_buckets
         self.payloads = PayloadStore(
-            bucket, s3_client=s3_client, allowed_buckets=[bucket] if bucket else []
+            buckets[0] if buckets else None, s3_client=s3_client, allowed_buckets=buckets
         )
         self._dynamodb = dynamodb_client
         self._upserter: Upserter | None = None

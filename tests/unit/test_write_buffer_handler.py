@@ -180,8 +180,26 @@ def test_bad_settings_are_refused(variables: dict[str, str], message: str) -> No
 
 def test_settings_from_env() -> None:
     settings = WriteBufferSettings.from_env(
-        {"TABLE_NAME": "t", "KEY_FIELDS": " a, b ,", "WCU_PER_SECOND": "2.5", "VERSION_FIELD": "v"}
+        {
+            "TABLE_NAME": "t",
+            "KEY_FIELDS": " a, b ,",
+            "WCU_PER_SECOND": "2.5",
+            "VERSION_FIELD": "v",
+            "PAYLOAD_BUCKET": "one,two",
+        }
     )
     assert settings == WriteBufferSettings(
-        table_name="t", key_fields=("a", "b"), version_field="v", wcu_per_second=2.5
+        table_name="t",
+        key_fields=("a", "b"),
+        version_field="v",
+        payload_buckets=("one", "two"),
+        wcu_per_second=2.5,
     )
+
+
+def test_a_second_allowed_bucket_is_read(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYLOAD_BUCKET", f"{BUCKET},{OTHER_BUCKET}")
+    env["handler"].buffer = lambda: WriteBuffer.from_env(dynamodb_client=env["ddb"])
+    send(env, '{"id": "foreign"}', store=PayloadStore(OTHER_BUCKET, s3_client=env["s3"], always=True))
+    assert invoke(env) == {"batchItemFailures": []}
+    assert [i["id"]["S"] for i in items(env)] == ["foreign"]
