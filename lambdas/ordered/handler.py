@@ -1,7 +1,9 @@
 """Ordered consumer: FIFO records become versioned upserts, in order.
 
-Powertools' FIFO processor stops at the first failure and reports it and every
-later record, so order within a message group holds. Versioned mode
+Powertools' FIFO processor, with ``skip_group_on_error``, reports a failed record
+and every later record of its message group, so order within the group holds,
+while the other groups of the batch go on: a poison message holds back only its
+own group. Versioned mode
 (``VERSION_FIELD``) keeps the highest version, so a replayed old message never
 overwrites a newer one.
 """
@@ -25,11 +27,11 @@ from sqs_blueprint.write_buffer import WriteBuffer
 MARGIN_S = 2.0
 
 logger = Logger(service="ordered")
-processor = SqsFifoPartialProcessor()
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
 class RecordFailed(Exception):
-    """A record could not be written; it and the rest of its batch return to the queue."""
+    """A record could not be written; it and the rest of its group return to the queue."""
 
 
 @cache
