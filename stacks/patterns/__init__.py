@@ -2,6 +2,7 @@
 
 from stacks.patterns._validation import InvalidPropsError
 from stacks.patterns.consumer import SqsLambdaConsumer
+from stacks.patterns.observability import PipelineObservability
 from stacks.patterns.payload_bucket import LargePayloadBucket
 from stacks.patterns.queue_pair import QueueWithDlq
 from stacks.patterns.write_buffer import DynamoWriteBuffer
@@ -10,6 +11,7 @@ __all__ = [
     "DynamoWriteBuffer",
     "InvalidPropsError",
     "LargePayloadBucket",
+    "PipelineObservability",
     "QueueWithDlq",
     "SqsLambdaConsumer",
 ]
