@@ -1,0 +1,284 @@
+"""Request/response over SQS: a request queue, a responder Lambda, reply queues.
+
+Clients send requests to ``.requests`` with the message attributes ``ReplyTo``
+(their response queue's URL) and ``CorrelationId``; the responder
+(``lambdas/responder``) answers each one on its ``ReplyTo`` queue
+(:mod:`sqs_blueprint.rpc` holds the client, the server and the wire format).
+
+Response queues are not part of this construct: each client creates its own
+at run time, named ``<response_queue_prefix><32-character id>``, with a short
+retention (``RpcClient`` asks for 300 s by default) and SQS-managed encryption,
+and deletes it when it leaves. The prefix is the security boundary:
+
+- the responder may send only to queues named with the prefix in its own
+  account and region (IAM), and ``Responder`` refuses any other ``ReplyTo`` at
+  run time as well, so a forged ``ReplyTo`` cannot make it write elsewhere;
+- clients (:meth:`RequestResponse.grant_client`) may create, read and delete
+  only queues named with the prefix;
+- the request queue and its DLQ must not be named with the prefix, or a client
+  could delete them and the responder could answer into them. Give the prefix
+  to nothing else in the account and region.
+
+The request queue follows the consumer rules of :class:`SqsLambdaConsumer`
+(visibility 6 x function timeout, partial batch responses); a request that
+fails repeatedly ends in the request DLQ and its caller gets a timeout.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import Duration, Stack, Token
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct, IConstruct
+
+from stacks.patterns._validation import Problems, acknowledge
+from stacks.patterns.consumer import SqsLambdaConsumer
+from stacks.patterns.queue_pair import QueueWithDlq
+
+# SQS queue names: 1..80 letters, digits, '-' and '_' (sqs_blueprint.rpc keeps the
+# same rule at run time); RpcClient appends a uuid4 hex of 32 characters.
+QUEUE_NAME_MAX = 80
+RESPONSE_QUEUE_ID_LENGTH = 32
+MAX_PREFIX_LENGTH = QUEUE_NAME_MAX - RESPONSE_QUEUE_ID_LENGTH
+_NAME_CHARS = re.compile(r"[A-Za-z0-9_-]+")
+
+# What RpcClient calls on its own response queue (create_queue, receive_message,
+# delete_message_batch, delete_queue); DeleteMessageBatch is authorized as DeleteMessage.
+CLIENT_RESPONSE_QUEUE_ACTIONS = (
+    "sqs:CreateQueue",
+    "sqs:DeleteMessage",
+    "sqs:DeleteQueue",
+    "sqs:ReceiveMessage",
+)
+# What Responder calls: send_message to the ReplyTo URL (no GetQueueUrl: it has the URL).
+RESPONDER_ACTIONS = ("sqs:SendMessage",)
+
+
+class RequestResponse(Construct):
+    """``.requests`` (a :class:`QueueWithDlq`) consumed by ``.responder`` (a
+    :class:`SqsLambdaConsumer` running ``lambdas/<handler>``), answering on queues
+    named ``.response_queue_prefix``; ``.response_queues_arn`` is their ARN pattern.
+
+    Clients get their permissions from :meth:`grant_client` (a principal in this
+    app) or by attaching ``.client_policy`` (a managed policy) to their role.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        response_queue_prefix: str,
+        powertools_layer_version: int,
+        function_timeout: Duration = Duration.seconds(10),
+        max_concurrency: int | None = None,
+        batch_size: int = 10,
+        memory_size: int = 256,
+        max_receive_count: int = 5,
+        retention_period: Duration = Duration.days(1),
+        dlq_retention_period: Duration = Duration.days(14),
+        customer_managed_key: bool = False,
+        handler: str = "responder",
+        environment: Mapping[str, str] | None = None,
+        architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+    ) -> None:
+        super().__init__(scope, id_)
+        problems = Problems(f"RequestResponse '{self.node.path}'")
+        _validate_prefix(problems, response_queue_prefix)
+        problems.check(
+            "RESPONSE_QUEUE_PREFIX" not in (environment or {}),
+            "environment",
+            dict(environment or {}),
+            "RESPONSE_QUEUE_PREFIX is set from response_queue_prefix, which IAM is scoped to",
+            "drop RESPONSE_QUEUE_PREFIX from environment and set response_queue_prefix",
+        )
+        problems.raise_if_any()
+        self.response_queue_prefix = response_queue_prefix
+
+        self.requests = QueueWithDlq(
+            self,
+            "Requests",
+            max_receive_count=max_receive_count,
+            retention_period=retention_period,
+            dlq_retention_period=dlq_retention_period,
+            customer_managed_key=customer_managed_key,
+        )
+        names = [
+            getattr(queue.node.default_child, "queue_name", None)
+            for queue in (self.requests.queue, self.requests.dead_letter_queue)
+        ]
+        clashes = [
+            n
+            for n in names
+            if isinstance(n, str)
+            and not Token.is_unresolved(n)
+            and n.startswith(response_queue_prefix)
+        ]
+        problems.check(
+            not clashes,
+            "response_queue_prefix",
+            response_queue_prefix,
+            f"the request queue names {clashes} start with it, so clients could delete them "
+            "and the responder could answer into them",
+            "choose a prefix that names response queues only",
+        )
+        problems.raise_if_any()
+
+        self.responder = SqsLambdaConsumer(
+            self,
+            "Responder",
+            queue=self.requests,
+            handler=handler,
+            function_timeout=function_timeout,
+            powertools_layer_version=powertools_layer_version,
+            batch_size=batch_size,
+            max_concurrency=max_concurrency,
+            memory_size=memory_size,
+            environment={**(environment or {}), "RESPONSE_QUEUE_PREFIX": response_queue_prefix},
+            architecture=architecture,
+            log_retention=log_retention,
+            description="Answers requests on the response queue each one names",
+        )
+        self.response_queues_arn = Stack.of(self).format_arn(
+            service="sqs", resource=f"{response_queue_prefix}*"
+        )
+        self.reply_policy = iam.Policy(
+            self,
+            "ReplyPolicy",
+            statements=[
+                iam.PolicyStatement(
+                    actions=list(RESPONDER_ACTIONS), resources=[self.response_queues_arn]
+                )
+            ],
+        )
+        self.reply_policy.attach_to_role(self.responder.role)
+        # No request is taken before the responder may answer it.
+        self.responder.event_source_mapping.node.add_dependency(self.reply_policy)
+        self._acknowledge_prefix_wildcard(
+            self.reply_policy,
+            "The responder answers on queues that clients create at run time with names "
+            f"'{response_queue_prefix}<id>', so sqs:SendMessage is granted on that prefix in "
+            "this account and region only; Responder also refuses any ReplyTo outside it.",
+        )
+        # For clients outside this app: attach it to their roles (see grant_client).
+        self.client_policy = iam.ManagedPolicy(
+            self,
+            "ClientPolicy",
+            description=f"Lets an RpcClient call {self.node.path}",
+            statements=self.client_statements(),
+        )
+        self._acknowledge_prefix_wildcard(self.client_policy, _CLIENT_REASON.format(self=self))
+
+    def client_statements(self) -> list[iam.PolicyStatement]:
+        """Exactly what :class:`~sqs_blueprint.rpc.RpcClient` needs: send to the request
+        queue; create, receive from, delete messages of and delete its response queue."""
+        statements = [
+            iam.PolicyStatement(
+                actions=["sqs:SendMessage"], resources=[self.requests.queue.queue_arn]
+            ),
+            iam.PolicyStatement(
+                actions=list(CLIENT_RESPONSE_QUEUE_ACTIONS),
+                resources=[self.response_queues_arn],
+            ),
+        ]
+        key = self.requests.encryption_key
+        if key is not None:
+            statements.append(
+                iam.PolicyStatement(
+                    # A producer of an SSE-KMS queue needs both (SQS developer guide).
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[key.key_arn],
+                )
+            )
+        return statements
+
+    def grant_client(self, principal: iam.IGrantable) -> iam.Grant:
+        """Let ``principal`` run an :class:`~sqs_blueprint.rpc.RpcClient` against this
+        service (see :meth:`client_statements`); the prefix wildcard is acknowledged
+        for cdk-nag on the policy that receives it."""
+        grant: iam.Grant | None = None
+        for statement in self.client_statements():
+            added = iam.Grant.add_to_principal(
+                grantee=principal,
+                actions=statement.actions,
+                resource_arns=statement.resources,
+            )
+            grant = added if grant is None else grant.combine(added)
+        assert grant is not None
+        # The statements land in a policy under the principal's construct (a role's
+        # DefaultPolicy); the acknowledgment there covers this one wildcard only.
+        holder = principal.grant_principal
+        target = holder if isinstance(holder, Construct) else principal
+        if isinstance(target, Construct):
+            self._acknowledge_prefix_wildcard(target, _CLIENT_REASON.format(self=self))
+        return grant
+
+    def _acknowledge_prefix_wildcard(self, construct: IConstruct, reason: str) -> None:
+        resource = _nag_text(self, self.response_queues_arn)
+        acknowledge(construct, f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]", reason)
+
+
+_CLIENT_REASON = (
+    "RpcClient creates, reads and deletes its own response queue, named "
+    "'{self.response_queue_prefix}<id>' at run time, so these actions are granted on that "
+    "prefix in this account and region only."
+)
+
+
+def _nag_text(scope: Construct, value: str) -> str:
+    """``value`` as cdk-nag names it in a finding: tokens as ``<Ref>`` / ``<Id.Attr>``."""
+    return _render(Stack.of(scope).resolve(value))
+
+
+def _render(resolved: Any) -> str:
+    if isinstance(resolved, str):
+        return resolved
+    if isinstance(resolved, dict) and len(resolved) == 1:
+        ((fn, args),) = resolved.items()
+        if fn == "Ref":
+            return f"<{args}>"
+        if fn == "Fn::GetAtt":
+            return f"<{args[0]}.{args[1]}>"
+        if fn == "Fn::Join":
+            return str(args[0]).join(_render(part) for part in args[1])
+    raise ValueError(f"cannot name {resolved!r} as cdk-nag does")
+
+
+def _validate_prefix(problems: Problems, prefix: str) -> None:
+    if Token.is_unresolved(prefix):
+        problems.check(
+            False,
+            "response_queue_prefix",
+            prefix,
+            "must be known at synth (IAM is scoped to it and it is checked here)",
+            "pass a plain string",
+        )
+        return
+    problems.check(
+        bool(prefix),
+        "response_queue_prefix",
+        prefix,
+        "must not be empty: the responder's IAM and ReplyTo check are scoped to it",
+        "use a dedicated prefix such as 'myservice-reply-'",
+    )
+    problems.check(
+        not prefix or _NAME_CHARS.fullmatch(prefix) is not None,
+        "response_queue_prefix",
+        prefix,
+        "SQS queue names hold only letters, digits, '-' and '_'",
+        "drop the other characters",
+    )
+    problems.check(
+        len(prefix) <= MAX_PREFIX_LENGTH,
+        "response_queue_prefix",
+        prefix,
+        f"is {len(prefix)} characters; at most {MAX_PREFIX_LENGTH} leave room for the "
+        f"{RESPONSE_QUEUE_ID_LENGTH}-character id RpcClient appends ({QUEUE_NAME_MAX} in all)",
+        "shorten the prefix",
+    )
