@@ -48,11 +48,20 @@ class TableConfig:
 
 
 @dataclass(frozen=True)
+class AlarmsConfig:
+    """A pipeline's alarms: who hears of them and when the backlog is too old."""
+
+    alarm_email: str | None = None
+    age_share: float = 0.5  # of the source queue's retention
+
+
+@dataclass(frozen=True)
 class WriteBufferConfig:
     """The standard queue in front of a provisioned DynamoDB table."""
 
     queue: QueueConfig = field(default_factory=QueueConfig)
     table: TableConfig = field(default_factory=TableConfig)
+    alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,7 @@ class OrderedConfig:
     table: TableConfig = field(default_factory=TableConfig)
     high_throughput: bool = False
     version_field: str = "version"
+    alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,12 @@ from constructs import Construct
 
 from stacks.config import WriteBufferConfig
 from stacks.outputs import export_queue_pair
-from stacks.patterns import DynamoWriteBuffer, LargePayloadBucket, QueueWithDlq
+from stacks.patterns import (
+    DynamoWriteBuffer,
+    LargePayloadBucket,
+    PipelineObservability,
+    QueueWithDlq,
+)
 
 
 class WriteBufferStack(Stack):
@@ -53,3 +58,15 @@ class WriteBufferStack(Stack):
         CfnOutput(self, "PayloadBucketName", value=self.payloads.bucket.bucket_name)
         CfnOutput(self, "TableName", value=self.buffer.table.table_name)
         CfnOutput(self, "FunctionName", value=self.buffer.consumer.function.function_name)
+        self.observability = PipelineObservability(
+            self,
+            "Observability",
+            queue=self.queues,
+            consumer_function=self.buffer.consumer.function,
+            table=self.buffer.table,
+            age_share=config.alarms.age_share,
+            alarm_email=config.alarms.alarm_email,
+            dashboard_name=self.stack_name,
+        )
+        CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn)
+        CfnOutput(self, "DashboardName", value=self.observability.dashboard.dashboard_name)

@@ -1,0 +1,478 @@
+"""Template assertions for the alarms, alarm topic and dashboard of every pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aws_cdk import App, Duration, Stack
+from aws_cdk import aws_sns as sns
+from aws_cdk.assertions import Match, Template
+
+from stacks.config import load_stage
+from stacks.patterns import (
+    DynamoWriteBuffer,
+    InvalidPropsError,
+    PipelineObservability,
+    QueueWithDlq,
+)
+from stacks.write_buffer_stack import WriteBufferStack
+from tests.infra.conftest import cdk_context
+
+PIPELINES = ("WriteBuffer", "Ordered")
+DAY_S = 86_400
+
+
+def alarms(template: Template) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in template.find_resources("AWS::CloudWatch::Alarm").values()]
+
+
+def refs(stack: Any) -> dict[str, Any]:
+    """How the template refers to each resource an alarm watches (no hard-coded ids)."""
+    pair, consumer = stack.queues, stack.buffer.consumer
+    return {
+        "dlq": stack.resolve(pair.dead_letter_queue.queue_name),
+        "queue": stack.resolve(pair.queue.queue_name),
+        "function": stack.resolve(consumer.function.function_name),
+        "table": stack.resolve(stack.buffer.table.table_name),
+        "topic": stack.resolve(stack.observability.topic.topic_arn),
+    }
+
+
+def join_parts(body: dict[str, Any]) -> list[Any]:
+    parts: list[Any] = body["Fn::Join"][1]
+    return parts
+
+
+def dashboard_text(template: Template) -> str:
+    (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    parts = join_parts(dashboard["Properties"]["DashboardBody"])
+    return "".join(p for p in parts if isinstance(p, str))
+
+
+# ------------------------------------------------------------------ the alarms
+
+
+# (key of refs(), namespace, metric, dimension, statistic, threshold, comparison)
+EXPECTED = [
+    (
+        "dlq",
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "QueueName",
+        "Maximum",
+        1,
+        "GreaterThanOrEqualToThreshold",
+    ),
+    (
+        "queue",
+        "AWS/SQS",
+        "ApproximateAgeOfOldestMessage",
+        "QueueName",
+        "Maximum",
+        0.5 * 4 * DAY_S,  # dev retention: 4 days; default age_share 0.5
+        "GreaterThanThreshold",
+    ),
+    ("function", "AWS/Lambda", "Errors", "FunctionName", "Sum", 0, "GreaterThanThreshold"),
+    ("function", "AWS/Lambda", "Throttles", "FunctionName", "Sum", 0, "GreaterThanThreshold"),
+    (
+        "table",
+        "AWS/DynamoDB",
+        "WriteThrottleEvents",
+        "TableName",
+        "Sum",
+        0,
+        "GreaterThanThreshold",
+    ),
+]
+
+
+@pytest.mark.parametrize("pipeline", PIPELINES)
+@pytest.mark.parametrize(
+    ("target", "namespace", "metric", "dimension", "statistic", "threshold", "comparison"),
+    EXPECTED,
+    ids=[e[2] for e in EXPECTED],
+)
+def test_alarm_watches_the_right_resource_and_notifies_the_topic(
+    synthesized: Any,
+    pipeline: str,
+    target: str,
+    namespace: str,
+    metric: str,
+    dimension: str,
+    statistic: str,
+    threshold: float,
+    comparison: str,
+) -> None:
+    ref = refs(synthesized.stacks[pipeline])
+    synthesized.templates[pipeline].has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": namespace,
+            "MetricName": metric,
+            "Dimensions": [{"Name": dimension, "Value": ref[target]}],
+            "Statistic": statistic,
+            "Threshold": threshold,
+            "ComparisonOperator": comparison,
+            "EvaluationPeriods": 1,
+            "Period": 300,
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [ref["topic"]],
+            "OKActions": [ref["topic"]],
+            "AlarmDescription": Match.string_like_regexp(".+"),
+        },
+    )
+
+
+@pytest.mark.parametrize("pipeline", PIPELINES)
+def test_every_pipeline_has_exactly_these_alarms(synthesized: Any, pipeline: str) -> None:
+    found = sorted(a["MetricName"] for a in alarms(synthesized.templates[pipeline]))
+    assert found == sorted(e[2] for e in EXPECTED)
+    topic = refs(synthesized.stacks[pipeline])["topic"]
+    for alarm in alarms(synthesized.templates[pipeline]):
+        assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic]
+
+
+def test_no_alarm_counts_messages_sent(synthesized: Any, synthesized_prod: Any) -> None:
+    """NumberOfMessagesSent does not count dead-lettered messages: useless on a DLQ."""
+    for synth in (synthesized, synthesized_prod):
+        for template in synth.templates.values():
+            for alarm in alarms(template):
+                names = [alarm.get("MetricName")] + [
+                    q.get("MetricStat", {}).get("Metric", {}).get("MetricName")
+                    for q in alarm.get("Metrics", [])
+                ]
+                assert "NumberOfMessagesSent" not in names, alarm
+
+
+def test_age_threshold_follows_the_stage_retention(synthesized_prod: Any) -> None:
+    # prod keeps messages 7 days (cdk.json); the alarm fires halfway to expiry.
+    for pipeline in PIPELINES:
+        synthesized_prod.templates[pipeline].has_resource_properties(
+            "AWS::CloudWatch::Alarm",
+            {"MetricName": "ApproximateAgeOfOldestMessage", "Threshold": 0.5 * 7 * DAY_S},
+        )
+
+
+# ------------------------------------------------------------------ the topic
+
+
+@pytest.mark.parametrize("pipeline", PIPELINES)
+def test_topic_is_encrypted_with_a_rotated_key_cloudwatch_may_use(
+    synthesized: Any, pipeline: str
+) -> None:
+    template, stack = synthesized.templates[pipeline], synthesized.stacks[pipeline]
+    key = stack.observability.key
+    assert key is not None
+    key_ref = stack.resolve(key.key_arn)
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": key_ref})
+    (key_id, _) = key_ref["Fn::GetAtt"]
+    assert template.find_resources("AWS::KMS::Key")[key_id]["Properties"]["EnableKeyRotation"]
+    cloudwatch_may = Match.object_like(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                "ArnLike": {"aws:SourceArn": Match.any_value()},
+            },
+        }
+    )
+    template.has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "EnableKeyRotation": True,
+            "KeyPolicy": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                "Condition": {
+                                    "StringEquals": {
+                                        "aws:SourceAccount": {"Ref": "AWS::AccountId"}
+                                    },
+                                    "ArnLike": {"aws:SourceArn": Match.any_value()},
+                                },
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+    template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "Topics": [refs(stack)["topic"]],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Principal": "*",
+                                "Action": "sns:Publish",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        ),
+                        cloudwatch_may,
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_alarm_source_arn_is_scoped_to_this_account_and_region(synthesized: Any) -> None:
+    (policy,) = (
+        synthesized.templates["WriteBuffer"].find_resources("AWS::SNS::TopicPolicy").values()
+    )
+    (allow,) = [
+        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"
+    ]
+    parts = join_parts(allow["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert parts == [
+        "arn:",
+        {"Ref": "AWS::Partition"},
+        ":cloudwatch:",
+        {"Ref": "AWS::Region"},
+        ":",
+        {"Ref": "AWS::AccountId"},
+        ":alarm:*",
+    ]
+
+
+@pytest.mark.parametrize("pipeline", PIPELINES)
+def test_outputs_name_the_topic_and_the_dashboard(synthesized: Any, pipeline: str) -> None:
+    stack = synthesized.stacks[pipeline]
+    outputs = synthesized.templates[pipeline].find_outputs("*")
+    assert outputs["AlarmTopicArn"]["Value"] == refs(stack)["topic"]
+    assert outputs["DashboardName"]["Value"] == stack.resolve(
+        stack.observability.dashboard.dashboard_name
+    )
+
+
+def test_no_email_subscription_unless_configured(synthesized: Any) -> None:
+    for template in synthesized.templates.values():
+        template.resource_count_is("AWS::SNS::Subscription", 0)
+
+
+# ------------------------------------------------------------------ the dashboard
+
+
+@pytest.mark.parametrize("pipeline", PIPELINES)
+def test_dashboard_shows_every_metric(synthesized: Any, pipeline: str) -> None:
+    stack = synthesized.stacks[pipeline]
+    template = synthesized.templates[pipeline]
+    template.has_resource_properties(
+        "AWS::CloudWatch::Dashboard", {"DashboardName": stack.stack_name}
+    )
+    text = dashboard_text(template)
+    for metric in (
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateAgeOfOldestMessage",
+        '"Errors"',
+        '"Throttles"',
+        '"Duration"',
+        "ConsumedWriteCapacityUnits",
+        "ProvisionedWriteCapacityUnits",
+    ):
+        assert metric in text, metric
+    # Consumed capacity is a Sum per period, turned into WCU per second.
+    assert '"expression":"consumed / PERIOD(consumed)"' in text
+    assert '"id":"consumed","visible":false,"stat":"Sum"' in text
+    assert '"stat":"p99"' in text
+    assert "NumberOfMessagesSent" not in text
+
+
+@pytest.mark.parametrize("pipeline", PIPELINES)
+def test_dashboard_points_at_this_pipeline(synthesized: Any, pipeline: str) -> None:
+    template = synthesized.templates[pipeline]
+    (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    parts = join_parts(dashboard["Properties"]["DashboardBody"])
+    ref = refs(synthesized.stacks[pipeline])
+    for target in ("queue", "dlq", "function", "table"):
+        assert ref[target] in parts, target
+    # The alarm status widget lists every alarm of the pipeline, by an ARN built
+    # from its name: the local cloud cannot resolve Fn::GetAtt on an alarm.
+    alarm_ids = template.find_resources("AWS::CloudWatch::Alarm")
+    assert len(alarm_ids) == 5
+    assert all({"Ref": a} in parts for a in alarm_ids)
+    assert not any({"Fn::GetAtt": [a, "Arn"]} in parts for a in alarm_ids)
+    assert '"type":"alarm"' in dashboard_text(template)
+
+
+# ------------------------------------------------------------------ construct use
+
+
+def pair_and_buffer(stack: Stack) -> tuple[QueueWithDlq, DynamoWriteBuffer]:
+    pair = QueueWithDlq(stack, "Pair")
+    return pair, DynamoWriteBuffer(
+        stack, "Buffer", queue=pair, write_capacity=10, powertools_layer_version=27
+    )
+
+
+def test_queue_only_gets_queue_alarms_and_graphs(new_stack: Callable[[], Stack]) -> None:
+    stack = new_stack()
+    obs = PipelineObservability(stack, "Obs", queue=QueueWithDlq(stack, "Pair"), age_share=0.25)
+    assert sorted(obs.alarms) == ["DlqDepth", "OldestMessageAge"]
+    template = Template.from_stack(stack)
+    assert sorted(a["MetricName"] for a in alarms(template)) == [
+        "ApproximateAgeOfOldestMessage",
+        "ApproximateNumberOfMessagesVisible",
+    ]
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "ApproximateAgeOfOldestMessage", "Threshold": 0.25 * 4 * DAY_S},
+    )
+    text = dashboard_text(template)
+    assert "AWS/Lambda" not in text and "AWS/DynamoDB" not in text
+
+
+def test_a_given_topic_receives_the_alarms(new_stack: Callable[[], Stack]) -> None:
+    stack = new_stack()
+    topic = sns.Topic(stack, "Ops", enforce_ssl=True)
+    pair, buffer = pair_and_buffer(stack)
+    obs = PipelineObservability(
+        stack,
+        "Obs",
+        queue=pair,
+        consumer_function=buffer.consumer.function,
+        table=buffer.table,
+        topic=topic,
+        period=Duration.minutes(1),
+        evaluation_periods=3,
+    )
+    assert obs.topic is topic and obs.key is None
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::SNS::Topic", 1)
+    template.resource_count_is("AWS::KMS::Key", 0)
+    topic_ref = stack.resolve(topic.topic_arn)
+    for alarm in alarms(template):
+        assert alarm["AlarmActions"] == [topic_ref] and alarm["OKActions"] == [topic_ref]
+        assert alarm["Period"] == 60 and alarm["EvaluationPeriods"] == 3
+    # The topic's policy now lets CloudWatch publish, next to its TLS-only rule.
+    template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Principal": {"Service": "cloudwatch.amazonaws.com"}})]
+                )
+            }
+        },
+    )
+
+
+def test_alarm_email_subscribes_to_the_topic(new_stack: Callable[[], Stack]) -> None:
+    stack = new_stack()
+    obs = PipelineObservability(
+        stack, "Obs", queue=QueueWithDlq(stack, "Pair"), alarm_email="ops@example.com"
+    )
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::SNS::Subscription",
+        {
+            "Protocol": "email",
+            "Endpoint": "ops@example.com",
+            "TopicArn": stack.resolve(obs.topic.topic_arn),
+        },
+    )
+
+
+def test_stage_alarm_settings_reach_the_stack() -> None:
+    block = cdk_context()["sqs-blueprint"]
+    block["stages"]["dev"]["write_buffer"]["alarms"] = {
+        "alarm_email": "oncall@example.com",
+        "age_share": 0.75,
+    }
+    config = load_stage(block, "dev")
+    assert config.write_buffer.alarms.alarm_email == "oncall@example.com"
+    assert config.ordered.alarms.alarm_email is None
+    assert config.ordered.alarms.age_share == 0.5
+    app = App(context={"aws:cdk:bundling-stacks": []})
+    stack = WriteBufferStack(app, "WB", config=config.write_buffer, powertools_layer_version=27)
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"}
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "ApproximateAgeOfOldestMessage", "Threshold": 0.75 * 4 * DAY_S},
+    )
+
+
+# ------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"age_share": 0}, "age_share=0: must be between 0 and 1 (exclusive)"),
+        ({"age_share": 1.0}, "age_share=1.0: must be between 0 and 1 (exclusive)"),
+        (
+            {"period": Duration.seconds(30)},
+            "period='30 s': must be a whole number of minutes",
+        ),
+        (
+            {"period": Duration.seconds(90)},
+            "period='90 s': must be a whole number of minutes",
+        ),
+        (
+            {"evaluation_periods": 0},
+            "evaluation_periods=0: must be at least 1, and evaluation_periods x period (300 s) "
+            "at most 86400 s",
+        ),
+        (
+            {"period": Duration.hours(1), "evaluation_periods": 25},
+            "evaluation_periods=25: must be at least 1, and evaluation_periods x period (3600 s)",
+        ),
+        ({"alarm_email": "ops at example"}, "alarm_email='ops at example': must be one email"),
+        (
+            {"alarm_email": "a@example.com,b@example.com"},
+            "alarm_email='a@example.com,b@example.com': must be one email",
+        ),
+        (
+            {"dashboard_name": "my dashboard!"},
+            "dashboard_name='my dashboard!': CloudWatch dashboard names are 1..255 letters",
+        ),
+    ],
+)
+def test_bad_input(new_stack: Callable[[], Stack], props: dict[str, Any], message: str) -> None:
+    stack = new_stack()
+    pair = QueueWithDlq(stack, "Pair")
+    with pytest.raises(InvalidPropsError) as error:
+        PipelineObservability(stack, "Obs", queue=pair, **props)
+    assert f"PipelineObservability 'Test/Obs': 1 invalid setting:\n  - {message}" in str(
+        error.value
+    )
+
+
+def test_fifo_topic_is_refused(new_stack: Callable[[], Stack]) -> None:
+    stack = new_stack()
+    topic = sns.Topic.from_topic_arn(stack, "Fifo", "arn:aws:sns:eu-west-1:111122223333:ops.fifo")
+    with pytest.raises(InvalidPropsError) as error:
+        PipelineObservability(stack, "Obs", queue=QueueWithDlq(stack, "Pair"), topic=topic)
+    assert (
+        "topic='Test/Fifo': CloudWatch alarms publish only to standard SNS topics, not FIFO "
+        "topics. Fix: pass a standard topic, or leave topic unset to create one."
+    ) in str(error.value)
+
+
+def test_every_problem_is_reported_at_once(new_stack: Callable[[], Stack]) -> None:
+    stack = new_stack()
+    with pytest.raises(InvalidPropsError) as error:
+        PipelineObservability(
+            stack,
+            "Obs",
+            queue=QueueWithDlq(stack, "Pair"),
+            age_share=2,
+            alarm_email="nobody",
+            period=Duration.seconds(10),
+        )
+    text = str(error.value)
+    assert text.startswith("PipelineObservability 'Test/Obs': 3 invalid settings:")
+    assert "age_share=2" in text and "alarm_email='nobody'" in text and "period='10 s'" in text
