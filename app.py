@@ -11,6 +11,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from stacks.config import CONTEXT_KEY, StageConfig, load_stage
 from stacks.ordered_stack import OrderedStack
+from stacks.request_response_stack import RequestResponseStack
 from stacks.write_buffer_stack import WriteBufferStack
 
 
@@ -48,6 +49,15 @@ def _stacks(app: App, config: StageConfig) -> list[Stack]:
             stack_name=f"{prefix}-ordered",
             env=env,
             description="sqs-blueprint: FIFO queue with an ordered, versioned consumer",
+        ),
+        RequestResponseStack(
+            app,
+            "RequestResponse",
+            config=config.request_response,
+            powertools_layer_version=config.powertools_layer_version,
+            stack_name=f"{prefix}-request-response",
+            env=env,
+            description="sqs-blueprint: request queue, responder and per-client response queues",
         ),
     ]
 

@@ -76,6 +76,20 @@ class OrderedConfig:
 
 
 @dataclass(frozen=True)
+class RequestResponseConfig:
+    """The request queue, its responder, and the prefix of the clients' response queues.
+
+    ``response_queue_prefix`` left unset becomes ``<stack name>-reply-``.
+    """
+
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    response_queue_prefix: str | None = None
+    function_timeout_s: int = 10
+    batch_size: int = 10
+    max_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
 class StageConfig:
     """Everything one deployment stage needs."""
 
@@ -85,6 +99,7 @@ class StageConfig:
     powertools_layer_version: int = 27
     write_buffer: WriteBufferConfig = field(default_factory=WriteBufferConfig)
     ordered: OrderedConfig = field(default_factory=OrderedConfig)
+    request_response: RequestResponseConfig = field(default_factory=RequestResponseConfig)
 
 
 T = TypeVar("T")

@@ -5,6 +5,7 @@ from stacks.patterns.consumer import SqsLambdaConsumer
 from stacks.patterns.observability import PipelineObservability
 from stacks.patterns.payload_bucket import LargePayloadBucket
 from stacks.patterns.queue_pair import QueueWithDlq
+from stacks.patterns.request_response import RequestResponse
 from stacks.patterns.write_buffer import DynamoWriteBuffer
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     "LargePayloadBucket",
     "PipelineObservability",
     "QueueWithDlq",
+    "RequestResponse",
     "SqsLambdaConsumer",
 ]

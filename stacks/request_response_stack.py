@@ -1,0 +1,59 @@
+"""The request/response service: a request queue, a responder, reply-queue permissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Stack
+from constructs import Construct
+
+from stacks.config import RequestResponseConfig
+from stacks.outputs import export_queue_pair
+from stacks.patterns import RequestResponse
+from stacks.patterns._validation import Problems
+from stacks.patterns.request_response import MAX_PREFIX_LENGTH
+
+
+class RequestResponseStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: RequestResponseConfig,
+        powertools_layer_version: int,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        q = config.queue
+        prefix = config.response_queue_prefix
+        if prefix is None:
+            prefix = f"{self.stack_name}-reply-"
+            problems = Problems(f"RequestResponseStack '{self.node.path}'")
+            problems.check(
+                len(prefix) <= MAX_PREFIX_LENGTH,
+                "response_queue_prefix (derived from the stack name)",
+                prefix,
+                f"is {len(prefix)} characters; at most {MAX_PREFIX_LENGTH} leave room for the "
+                "id RpcClient appends",
+                "set sqs-blueprint.stages.<stage>.request_response.response_queue_prefix "
+                "in cdk.json",
+            )
+            problems.raise_if_any()
+        self.service = RequestResponse(
+            self,
+            "Rpc",
+            response_queue_prefix=prefix,
+            powertools_layer_version=powertools_layer_version,
+            function_timeout=Duration.seconds(config.function_timeout_s),
+            batch_size=config.batch_size,
+            max_concurrency=config.max_concurrency,
+            max_receive_count=q.max_receive_count,
+            retention_period=Duration.days(q.retention_days),
+            dlq_retention_period=Duration.days(q.dlq_retention_days),
+            customer_managed_key=q.customer_managed_key,
+        )
+        export_queue_pair(self, "Request", self.service.requests)
+        CfnOutput(self, "ResponseQueuePrefix", value=self.service.response_queue_prefix)
+        CfnOutput(self, "FunctionName", value=self.service.responder.function.function_name)
+        CfnOutput(self, "ClientPolicyArn", value=self.service.client_policy.managed_policy_arn)
