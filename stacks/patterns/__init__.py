@@ -6,10 +6,12 @@ from stacks.patterns.observability import PipelineObservability
 from stacks.patterns.payload_bucket import LargePayloadBucket
 from stacks.patterns.queue_pair import QueueWithDlq
 from stacks.patterns.request_response import RequestResponse
+from stacks.patterns.workers import Ec2QueueWorkers
 from stacks.patterns.write_buffer import DynamoWriteBuffer
 
 __all__ = [
     "DynamoWriteBuffer",
+    "Ec2QueueWorkers",
     "InvalidPropsError",
     "LargePayloadBucket",
     "PipelineObservability",
