@@ -12,6 +12,7 @@ from cdk_nag import AwsSolutionsChecks
 from stacks.config import CONTEXT_KEY, StageConfig, load_stage
 from stacks.ordered_stack import OrderedStack
 from stacks.request_response_stack import RequestResponseStack
+from stacks.workers_stack import WorkersStack
 from stacks.write_buffer_stack import WriteBufferStack
 
 
@@ -58,6 +59,14 @@ def _stacks(app: App, config: StageConfig) -> list[Stack]:
             stack_name=f"{prefix}-request-response",
             env=env,
             description="sqs-blueprint: request queue, responder and per-client response queues",
+        ),
+        WorkersStack(
+            app,
+            "Workers",
+            config=config.workers,
+            stack_name=f"{prefix}-workers",
+            env=env,
+            description="sqs-blueprint: EC2 workers that scale on backlog per instance",
         ),
     ]
 

@@ -90,6 +90,31 @@ class RequestResponseConfig:
 
 
 @dataclass(frozen=True)
+class WorkersConfig:
+    """EC2 workers draining a standard queue into a provisioned table.
+
+    The defaults agree with each other: 10 WCU shared by at most 2 instances is
+    5 one-KB writes a second per instance, so ``seconds_per_message`` is 0.2,
+    and a 120 s acceptable latency gives a target of 600 visible messages per
+    instance. ``nat_gateways``: see stacks/workers_stack.py.
+    """
+
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    write_capacity: int = 10
+    read_capacity: int = 5
+    key_fields: tuple[str, ...] = ()
+    instance_type: str = "t4g.small"
+    min_capacity: int = 1
+    max_capacity: int = 2
+    concurrency: int = 4
+    max_processing_time_s: int = 60
+    acceptable_latency_s: int = 120
+    seconds_per_message: float = 0.2
+    instance_warmup_s: int = 180
+    nat_gateways: int = 1
+
+
+@dataclass(frozen=True)
 class StageConfig:
     """Everything one deployment stage needs."""
 
@@ -100,6 +125,7 @@ class StageConfig:
     write_buffer: WriteBufferConfig = field(default_factory=WriteBufferConfig)
     ordered: OrderedConfig = field(default_factory=OrderedConfig)
     request_response: RequestResponseConfig = field(default_factory=RequestResponseConfig)
+    workers: WorkersConfig = field(default_factory=WorkersConfig)
 
 
 T = TypeVar("T")

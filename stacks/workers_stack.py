@@ -1,0 +1,121 @@
+"""The EC2 workers pipeline: a standard queue pair drained into DynamoDB by an
+Auto Scaling group that scales on backlog per instance.
+
+Network: a VPC over two AZs with public subnets and private subnets that reach
+out through ONE NAT gateway, plus free gateway endpoints for S3 and DynamoDB.
+Why one NAT rather than none with interface endpoints: the instances install
+boto3 from PyPI at boot, which no VPC endpoint serves, and the endpoints they
+would otherwise need (SQS, and ssm, ssmmessages and ec2messages for Session
+Manager) cost about as much as a NAT gateway each when placed in two AZs, so
+one NAT (about 33 USD a month) is the cheaper safe default. The S3 and
+DynamoDB endpoints keep payload and table traffic off the NAT's per-GB charge.
+A NAT in one AZ is a single point of failure for egress; set
+``nat_gateways: 2`` in cdk.json where that matters. Flow logs go to CloudWatch
+Logs for a month.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.config import WorkersConfig
+from stacks.outputs import export_queue_pair
+from stacks.patterns import Ec2QueueWorkers, LargePayloadBucket, QueueWithDlq
+
+_AZS = 2
+
+
+class WorkersStack(Stack):
+    def __init__(self, scope: Construct, id_: str, *, config: WorkersConfig, **kwargs: Any) -> None:
+        super().__init__(scope, id_, **kwargs)
+        q = config.queue
+        self.queues = QueueWithDlq(
+            self,
+            "Jobs",
+            max_receive_count=q.max_receive_count,
+            retention_period=Duration.days(q.retention_days),
+            dlq_retention_period=Duration.days(q.dlq_retention_days),
+            customer_managed_key=q.customer_managed_key,
+        )
+        self.payloads = LargePayloadBucket(self, "Payloads", queues=[self.queues])
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PROVISIONED,
+            read_capacity=config.read_capacity,
+            write_capacity=config.write_capacity,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+        )
+
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=_AZS,
+            nat_gateways=config.nat_gateways,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(
+                    name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24
+                ),
+                ec2.SubnetConfiguration(
+                    name="Workers", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=24
+                ),
+            ],
+            gateway_endpoints={
+                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3),
+                "DynamoDB": ec2.GatewayVpcEndpointOptions(
+                    service=ec2.GatewayVpcEndpointAwsService.DYNAMODB
+                ),
+            },
+        )
+        flow_logs = logs.LogGroup(
+            self,
+            "FlowLogs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.vpc.add_flow_log(
+            "FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs)
+        )
+
+        self.workers = Ec2QueueWorkers(
+            self,
+            "Workers",
+            queue=self.queues,
+            vpc=self.vpc,
+            table=self.table,
+            table_write_capacity=config.write_capacity,
+            key_fields=config.key_fields,
+            payload_bucket=self.payloads,
+            instance_type=ec2.InstanceType(config.instance_type),
+            min_capacity=config.min_capacity,
+            max_capacity=config.max_capacity,
+            concurrency=config.concurrency,
+            max_processing_time=Duration.seconds(config.max_processing_time_s),
+            acceptable_latency=Duration.seconds(config.acceptable_latency_s),
+            seconds_per_message=config.seconds_per_message,
+            instance_warmup=Duration.seconds(config.instance_warmup_s),
+        )
+
+        export_queue_pair(self, "Jobs", self.queues)
+        CfnOutput(self, "PayloadBucketName", value=self.payloads.bucket.bucket_name)
+        CfnOutput(self, "TableName", value=self.table.table_name)
+        CfnOutput(
+            self,
+            "AutoScalingGroupName",
+            value=self.workers.auto_scaling_group.auto_scaling_group_name,
+        )
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The region's first two AZs, resolved at deploy: synth looks nothing up (FACTS §8)."""
+        return [Fn.select(i, Fn.get_azs()) for i in range(_AZS)]
