@@ -41,6 +41,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from aws_cdk import (
+    Annotations,
     ArnFormat,
     AssetHashType,
     BundlingOptions,
@@ -344,6 +345,14 @@ class Ec2QueueWorkers(Construct):
         self.auto_scaling_group.node.add_dependency(selected.internet_connectivity_established)
         self._grant_lifecycle()
         self._acknowledge_group()
+        if min_capacity == 0:
+            Annotations.of(self.auto_scaling_group).add_warning_v2(
+                "sqs-blueprint:WorkersFromZero",
+                "min_capacity is 0: with no instance in service the backlog per instance is the "
+                f"whole backlog, and target tracking may not start an instance while it stays "
+                f"below the target ({self.target_backlog_per_instance:g} messages). Keep "
+                "min_capacity at 1, or add a step scaling policy on the queue's visible messages.",
+            )
 
         # ------------------------------------------------------------------ scaling
         self.scaling_policy = autoscaling.CfnScalingPolicy(

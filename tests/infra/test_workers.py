@@ -611,3 +611,23 @@ def test_stack_with_an_account_and_region_looks_nothing_up() -> None:
     assert {render_az(s["Properties"]["AvailabilityZone"]) for s in subnets.values()} == {"0", "1"}
     manifest = json.loads((Path(app.synth().directory) / "manifest.json").read_text())
     assert "missing" not in manifest  # no context lookup left for the CLI to make
+
+
+def test_scaling_from_zero_is_warned_about(new_stack: Callable[[], Stack]) -> None:
+    stack = new_stack()
+    workers(stack, min_capacity=0)
+    Annotations.from_stack(stack).has_warning(
+        "*", Match.string_like_regexp("min_capacity is 0: .* below the target \\(120 messages\\)")
+    )
+
+
+def test_encrypted_queue_lets_the_workers_decrypt(new_stack: Callable[[], Stack]) -> None:
+    stack = new_stack()
+    workers(stack, QueueWithDlq(stack, "Pair", customer_managed_key=True))
+    statements = [
+        s
+        for p in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    (kms,) = [s for s in statements if s["Action"] == "kms:Decrypt"]
+    assert kms["Resource"]["Fn::GetAtt"][0].startswith("PairKey")
