@@ -1,0 +1,393 @@
+"""Local event-source mappings: poll the deployed SQS mappings and invoke the real
+handlers, each function in its own runtime process, with Lambda's semantics (FACTS §2).
+
+- batch size and batching window: keep receiving until the batch is full or the
+  window closes (no window: one receive);
+- ``ScalingConfig.MaximumConcurrency`` parallel pollers, each with its own runtime;
+- successes deleted; with ``ReportBatchItemFailures`` the reported records stay
+  in the queue; an error, an invalid response or a timeout keeps the whole batch,
+  invisible until its visibility timeout expires, as Lambda does;
+- the move to the DLQ after ``maxReceiveCount`` is moto's own (FACTS §7);
+- FIFO order: moto blocks a group while one of its messages is in flight and a
+  batch is handed over in the order received.
+A changed function configuration (``update_function_configuration``) restarts
+that function's runtime before its next batch.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlparse
+
+from sqs_blueprint.local.events import RECEIVE_ARGS, lambda_record
+from sqs_blueprint.local.runtime import FunctionConfig, InvokeTimeout, Runtime, RuntimeFailure
+from sqs_blueprint.local.server import LocalCloud
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY = 5  # FACTS §2: Lambda starts with 5 concurrent batches per queue
+_SQS_BATCH = 10  # FACTS §1: ReceiveMessage / DeleteMessageBatch entries
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    """One SQS event-source mapping as the runner polls it."""
+
+    uuid: str
+    queue_arn: str
+    queue_url: str
+    function_arn: str
+    batch_size: int
+    window_s: float
+    report_failures: bool
+    concurrency: int
+
+    @property
+    def function_name(self) -> str:
+        return self.function_arn.split(":")[6]
+
+
+@dataclass
+class FunctionStats:
+    batches: int = 0
+    records: int = 0
+    deleted: int = 0
+    failures_reported: int = 0  # records named in batchItemFailures
+    errors: int = 0  # batches returned whole: exception, invalid response, failed start
+    timeouts: int = 0  # batches returned whole because the function timed out
+    restarts: int = 0  # runtimes replaced after a timeout, a crash or a new configuration
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunStats:
+    functions: dict[str, FunctionStats]
+    drained: bool = False
+    elapsed_s: float = 0.0
+
+    def total(self, name: str) -> int:
+        """The sum of one counter (e.g. ``"records"``) over every function."""
+        return sum(int(getattr(s, name)) for s in self.functions.values())
+
+
+class LocalRunner:
+    """Runs every enabled SQS event-source mapping of ``cloud`` until stopped.
+
+    ``with LocalRunner(cloud) as runner: ... runner.drain(30)``.
+    Runtime logs (handler output, tracebacks) go to ``log_dir/<function>.log``.
+    """
+
+    def __init__(
+        self,
+        cloud: LocalCloud,
+        *,
+        max_pollers: int = 10,
+        idle_s: float = 0.2,
+        log_dir: str | Path | None = None,
+    ) -> None:
+        self.cloud = cloud
+        self.max_pollers = max_pollers
+        self.idle_s = idle_s
+        self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="sqs-blueprint-local-"))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.mappings: list[MappingConfig] = []
+        self._stats: dict[str, FunctionStats] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._pollers: list[_Poller] = []
+
+    def start(self) -> LocalRunner:
+        """Discover the mappings and start their pollers."""
+        self.cloud.detach_moto_triggers()
+        self.mappings = discover_mappings(self.cloud, self.max_pollers)
+        for mapping in self.mappings:
+            self._stats.setdefault(mapping.function_name, FunctionStats())
+            for _ in range(mapping.concurrency):
+                poller = _Poller(self, mapping)
+                self._pollers.append(poller)
+                poller.start()
+        log.debug("polling %d mapping(s) with %d poller(s)", len(self.mappings), len(self._pollers))
+        return self
+
+    def stop(self) -> None:
+        """Stop polling and kill every runtime; batches in flight reappear later."""
+        self._stopping.set()
+        for poller in self._pollers:
+            poller.kill_runtime()
+        for poller in self._pollers:
+            poller.join()
+        self._pollers.clear()
+
+    def stats(self, *, drained: bool = False, elapsed_s: float = 0.0) -> RunStats:
+        with self._lock:
+            return RunStats(copy.deepcopy(self._stats), drained, elapsed_s)
+
+    def drain(self, timeout_s: float = 60.0, until: Callable[[], bool] | None = None) -> RunStats:
+        """Wait until ``until()`` is true (default: every mapped queue is empty,
+        in flight included) or ``timeout_s`` passes; ``drained`` says which."""
+        check = until or self.queues_empty
+        started = time.monotonic()
+        while True:
+            done = check()
+            elapsed = time.monotonic() - started
+            if done or elapsed >= timeout_s:
+                return self.stats(drained=done, elapsed_s=elapsed)
+            time.sleep(0.2)
+
+    def queues_empty(self) -> bool:
+        sqs = self.cloud.client("sqs")
+        names = [
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ]
+        for mapping in self.mappings:
+            attrs = sqs.get_queue_attributes(QueueUrl=mapping.queue_url, AttributeNames=names)
+            if any(int(v) for v in attrs["Attributes"].values()):
+                return False
+        return True
+
+    def update_environment(
+        self, function_name: str, changes: Mapping[str, str | None]
+    ) -> dict[str, str]:
+        """Set (or, with None, remove) environment variables of a function; its
+        runtimes restart with them before their next batch. Returns the new set."""
+        lam = self.cloud.client("lambda")
+        current = lam.get_function_configuration(FunctionName=function_name)
+        variables: dict[str, str] = dict(current.get("Environment", {}).get("Variables", {}))
+        for key, value in changes.items():
+            if value is None:
+                variables.pop(key, None)
+            else:
+                variables[key] = value
+        lam.update_function_configuration(
+            FunctionName=function_name, Environment={"Variables": variables}
+        )
+        return variables
+
+    def _record(self, function_name: str, update: Callable[[FunctionStats], None]) -> None:
+        with self._lock:
+            update(self._stats[function_name])
+
+    def __enter__(self) -> LocalRunner:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def discover_mappings(cloud: LocalCloud, max_pollers: int = 10) -> list[MappingConfig]:
+    """Every enabled mapping of an SQS queue to a function in ``cloud``."""
+    lam, sqs = cloud.client("lambda"), cloud.client("sqs")
+    found = []
+    for page in lam.get_paginator("list_event_source_mappings").paginate():
+        for esm in page["EventSourceMappings"]:
+            arn = esm.get("EventSourceArn", "")
+            if not arn.startswith("arn:aws:sqs:") or esm.get("State") != "Enabled":
+                log.debug("not polling mapping %s (%s, %s)", esm["UUID"], arn, esm.get("State"))
+                continue
+            _, _, _, _, account, queue_name = arn.split(":")
+            url = sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account)
+            wanted = (esm.get("ScalingConfig") or {}).get("MaximumConcurrency")
+            concurrency = min(int(wanted or DEFAULT_CONCURRENCY), max_pollers)
+            if wanted and int(wanted) > max_pollers:
+                log.info("mapping %s: %s pollers instead of %s", esm["UUID"], max_pollers, wanted)
+            found.append(
+                MappingConfig(
+                    uuid=esm["UUID"],
+                    queue_arn=arn,
+                    queue_url=url["QueueUrl"],
+                    function_arn=esm["FunctionArn"],
+                    batch_size=int(esm.get("BatchSize") or _SQS_BATCH),
+                    window_s=float(esm.get("MaximumBatchingWindowInSeconds") or 0),
+                    report_failures="ReportBatchItemFailures"
+                    in (esm.get("FunctionResponseTypes") or []),
+                    concurrency=concurrency,
+                )
+            )
+    return found
+
+
+def function_config(cloud: LocalCloud, lam: Any, function: str) -> FunctionConfig:
+    """A function's configuration, its code mapped back to the published asset directory."""
+    described = lam.get_function(FunctionName=function)
+    conf = described["Configuration"]
+    key = urlparse(described["Code"].get("Location", "")).path.lstrip("/")
+    code_dir = cloud.code_dirs.get(key)
+    if code_dir is None:
+        raise RuntimeFailure(
+            f"{conf['FunctionName']}: its code (object {key!r}) was not published by this "
+            "local cloud; deploy the assembly with LocalCloud.deploy first"
+        )
+    return FunctionConfig(
+        name=conf["FunctionName"],
+        arn=conf["FunctionArn"],
+        handler=conf["Handler"],
+        timeout_s=float(conf.get("Timeout", 3)),
+        memory_mb=int(conf.get("MemorySize", 128)),
+        code_dir=code_dir,
+        environment=dict(conf.get("Environment", {}).get("Variables", {})),
+    )
+
+
+class InvalidResponse(Exception):
+    pass
+
+
+def failed_ids(result: Any, batch_ids: list[str], report_failures: bool) -> set[str]:
+    """The records to leave in the queue, from a handler's successful return value.
+
+    FACTS §2: without ReportBatchItemFailures any return is a success; with it,
+    a null/empty response or failure list is a success, and a malformed one or
+    an unknown itemIdentifier fails the whole batch (:class:`InvalidResponse`).
+    """
+    if not report_failures or not result:
+        return set()
+    if not isinstance(result, dict):
+        raise InvalidResponse(f"response is not an object: {result!r:.200}")
+    failures = result.get("batchItemFailures") or []
+    if not isinstance(failures, list):
+        raise InvalidResponse(f"batchItemFailures is not a list: {failures!r:.200}")
+    out = set()
+    for item in failures:
+        ident = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not ident or ident not in batch_ids:
+            raise InvalidResponse(f"invalid batch item failure: {item!r:.200}")
+        out.add(ident)
+    return out
+
+
+class _Poller(threading.Thread):
+    """One concurrent batch of a mapping: receive, invoke, delete, again."""
+
+    def __init__(self, runner: LocalRunner, mapping: MappingConfig) -> None:
+        super().__init__(name=f"poller-{mapping.function_name}", daemon=True)
+        self.runner = runner
+        self.mapping = mapping
+        self.runtime: Runtime | None = None
+        self._stopping = runner._stopping
+
+    def run(self) -> None:
+        cloud = self.runner.cloud
+        sqs, lam = cloud.client("sqs"), cloud.client("lambda")
+        idle = self.runner.idle_s
+        while not self._stopping.is_set():
+            try:
+                messages = self._collect(sqs)
+                if messages:
+                    self._handle(sqs, lam, messages)
+                    idle = self.runner.idle_s
+                else:  # back off while the queue stays empty, up to 1 s
+                    self._stopping.wait(idle)
+                    idle = min(2 * idle, max(1.0, self.runner.idle_s))
+            except Exception:
+                if self._stopping.is_set():
+                    break
+                log.exception("poller of %s failed; retrying", self.mapping.function_name)
+                self._stopping.wait(1.0)
+        self.kill_runtime()
+
+    def kill_runtime(self) -> None:
+        runtime, self.runtime = self.runtime, None
+        if runtime is not None:
+            runtime.stop()
+
+    def _collect(self, sqs: Any) -> list[dict[str, Any]]:
+        """Receive until the batch is full or the batching window closes."""
+        m = self.mapping
+        messages: list[dict[str, Any]] = []
+        closes = time.monotonic() + m.window_s
+        while len(messages) < m.batch_size and not self._stopping.is_set():
+            got = sqs.receive_message(
+                QueueUrl=m.queue_url,
+                MaxNumberOfMessages=min(_SQS_BATCH, m.batch_size - len(messages)),
+                WaitTimeSeconds=0,  # FACTS §7: moto spins on long polls of blocked FIFO groups
+                **RECEIVE_ARGS,
+            ).get("Messages", [])
+            messages += got
+            left = closes - time.monotonic()
+            if not messages or left <= 0:
+                break
+            if not got:
+                self._stopping.wait(min(self.runner.idle_s, left))
+        return messages
+
+    def _handle(self, sqs: Any, lam: Any, messages: list[dict[str, Any]]) -> None:
+        m = self.mapping
+        ids = [msg["MessageId"] for msg in messages]
+        event = {
+            "Records": [
+                lambda_record(msg, m.queue_arn, self.runner.cloud.region) for msg in messages
+            ]
+        }
+        stats = FunctionStats(batches=1, records=len(messages))
+        try:
+            runtime = self._runtime(lam, stats)
+            response = runtime.invoke(event, request_id=str(uuid.uuid4()))
+            if "errorType" in response:
+                raise InvalidResponse(f"{response['errorType']}: {response.get('errorMessage')}")
+            failed = failed_ids(response.get("result"), ids, m.report_failures)
+            stats.failures_reported = len(failed)
+        except InvokeTimeout as exc:
+            self.runtime = None
+            stats.timeouts, stats.last_error, failed = 1, str(exc), set(ids)
+        except (RuntimeFailure, InvalidResponse) as exc:
+            if isinstance(exc, RuntimeFailure):
+                self.kill_runtime()
+            stats.errors, stats.last_error, failed = 1, str(exc), set(ids)
+        if self._stopping.is_set():
+            return
+        if stats.last_error:
+            log.debug("%s: batch of %d returned: %s", m.function_name, len(ids), stats.last_error)
+        done = [msg for msg in messages if msg["MessageId"] not in failed]
+        stats.deleted = _delete(sqs, m.queue_url, done)
+        self.runner._record(m.function_name, lambda s: _add(s, stats))
+
+    def _runtime(self, lam: Any, stats: FunctionStats) -> Runtime:
+        """This poller's runtime, replaced when the function's configuration changed."""
+        config = function_config(self.runner.cloud, lam, self.mapping.function_arn)
+        if self.runtime is not None and self.runtime.config != config:
+            self.kill_runtime()
+            stats.restarts = 1
+        if self.runtime is None:
+            log_file = self.runner.log_dir / f"{config.name}.log"
+            self.runtime = Runtime(config, self.runner.cloud.environment(), log_file)
+        return self.runtime
+
+
+def _delete(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> int:
+    deleted = 0
+    for start in range(0, len(messages), _SQS_BATCH):
+        chunk = messages[start : start + _SQS_BATCH]
+        response = sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
+            ],
+        )
+        deleted += len(response.get("Successful", []))
+        for failure in response.get("Failed", []):
+            log.warning("could not delete a processed message: %s", failure.get("Message"))
+    return deleted
+
+
+def _add(total: FunctionStats, batch: FunctionStats) -> None:
+    for name in ("batches", "records", "deleted", "failures_reported", "errors", "timeouts"):
+        setattr(total, name, getattr(total, name) + getattr(batch, name))
+    total.restarts += batch.restarts + batch.timeouts
+    total.last_error = batch.last_error or total.last_error
