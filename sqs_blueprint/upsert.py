@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -168,14 +169,17 @@ class TokenBucket:
         self._clock = clock
         self._sleep = sleep
         self._last = clock()
+        self._lock = threading.Lock()
 
     def acquire(self, units: float) -> None:
-        now = self._clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self._last) * self.rate)
-        self._last = now
-        self.tokens -= units
-        if self.tokens < 0:
-            self._sleep(-self.tokens / self.rate)
+        """Take ``units``, sleeping off any debt. Thread-safe: callers wait in turn."""
+        with self._lock:
+            now = self._clock()
+            self.tokens = min(self.capacity, self.tokens + (now - self._last) * self.rate)
+            self._last = now
+            self.tokens -= units
+            if self.tokens < 0:
+                self._sleep(-self.tokens / self.rate)
 
 
 # ---------------------------------------------------------------- writing

@@ -342,3 +342,4 @@ def test_write_batches_never_exceed_25_items_or_16_mb(specs: list[tuple[int, boo
         assert len(chunk) <= MAX_BATCH_ITEMS
         assert sum(e.size for e in chunk) <= 16 * 1024 * 1024
         assert len(chunk) == 1 or not any(e.alone for e in chunk)
+
