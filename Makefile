@@ -47,8 +47,10 @@ deploy: setup
 destroy: setup
 	$(CDK) destroy --all -c stage=$(STAGE)
 
+# The demo deploys the `local` stage (sized for a laptop) into the embedded local cloud.
 demo: setup
-	$(BIN)/sqs-blueprint demo
+	$(CDK) synth --quiet -c stage=local --output cdk.out.local
+	$(BIN)/sqs-blueprint demo --cdk-out cdk.out.local
 
 bench: setup
 	$(BIN)/python -m bench

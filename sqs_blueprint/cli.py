@@ -402,8 +402,32 @@ def _run_local_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "demo", help="the blueprint end to end on the local cloud (make demo synthesizes first)"
+    )
+    p.add_argument("--cdk-out", default="cdk.out", help="the synthesized cloud assembly")
+    p.add_argument("--messages", type=int, default=200, help="ordinary write-buffer messages")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.set_defaults(func=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from sqs_blueprint.local import demo
+
+    return demo.main(args.cdk_out, args.messages, args.json)
+
+
 # Subcommand registrations, in the order `--help` lists them.
-_COMMANDS: list[_Register] = [_add_plan, _add_rpc, _add_send, _add_worker, _add_dlq, _add_local]
+_COMMANDS: list[_Register] = [
+    _add_demo,
+    _add_plan,
+    _add_rpc,
+    _add_send,
+    _add_worker,
+    _add_dlq,
+    _add_local,
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

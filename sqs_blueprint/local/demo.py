@@ -1,0 +1,439 @@
+"""The blueprint end to end on the local cloud: ``sqs-blueprint demo``.
+
+Deploys the synthesized stacks into an embedded moto server, drives a workload
+through the write buffer and the ordered pipeline (ordinary messages,
+duplicates, bodies large enough to go through S3, poison messages), waits for
+the dead letters, inspects them, applies the fix, redrives them to their source,
+and proves that nothing was lost and nothing written twice.
+
+The poison of the write buffer is a partner whose payloads live in a bucket of
+its own: the consumer trusts only the buckets named in ``PAYLOAD_BUCKET``, so
+those records fail, reach the DLQ after maxReceiveCount, and land once the
+operator adds the partner's bucket to the function's configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqs_blueprint import capacity
+from sqs_blueprint.local.deploy import DeployedStack
+from sqs_blueprint.local.runner import LocalRunner
+from sqs_blueprint.local.server import LocalCloud
+from sqs_blueprint.payload import PayloadStore
+from sqs_blueprint.producer import Message, Producer
+from sqs_blueprint.redrive import inspect, redrive
+from sqs_blueprint.upsert import item_key
+
+PARTNER_BUCKET = "partner-payloads"
+LARGE_BODY_BYTES = 300_000  # over the 262,144-byte threshold (FACTS §4)
+ACCOUNTS = 10
+
+
+class DemoError(Exception):
+    """The demo could not run (for example, no synthesized app)."""
+
+
+@dataclass
+class Pipeline:
+    """What the demo needs of one deployed stack."""
+
+    stack: DeployedStack
+    queue_url: str
+    dlq_url: str
+    table: str
+    function: str
+
+    @classmethod
+    def of(cls, stacks: list[DeployedStack], artifact_id: str, prefix: str) -> Pipeline:
+        stack = next((s for s in stacks if s.artifact_id == artifact_id), None)
+        if stack is None:
+            raise DemoError(f"the assembly has no {artifact_id} stack; run `make synth`")
+        out = stack.outputs
+        return cls(
+            stack,
+            out[f"{prefix}QueueUrl"],
+            out[f"{prefix}DeadLetterQueueUrl"],
+            out["TableName"],
+            out["FunctionName"],
+        )
+
+
+@dataclass
+class Summary:
+    produced: int = 0
+    unique: int = 0
+    written: int = 0
+    duplicates_absorbed: int = 0
+    offloaded: int = 0
+    dead_lettered: int = 0
+    redriven: int = 0
+    lost: int = 0
+    written_twice: int = 0
+    max_write_rate_wcu: float = 0.0
+    provisioned_wcu: int = 0
+    batch_size: int = 0
+    max_concurrency: int = 0
+    visibility_timeout_s: int = 0
+    local_visibility_timeout_s: int = 0
+    ordered: dict[str, Any] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+
+class _Out:
+    """Plain lines for people (stderr for progress), nothing with --json."""
+
+    def __init__(self, quiet: bool, stream: TextIO = sys.stdout) -> None:
+        self.quiet = quiet
+        self.stream = stream
+
+    def line(self, text: str = "") -> None:
+        if not self.quiet:
+            print(text, file=self.stream, flush=True)
+
+    def progress(self, label: str, done: int, total: int) -> None:
+        if self.quiet or total <= 0:
+            return
+        width = 30
+        filled = min(width, width * done // total)
+        end = "\n" if done >= total else ""
+        print(
+            f"\r  {label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def run_demo(cdk_out: str | Path, *, messages: int = 200, quiet: bool = False) -> Summary:
+    """Run the whole story once; ``Summary.lost`` must be 0."""
+    if messages < 20:
+        raise DemoError(f"--messages must be at least 20, got {messages}")
+    if not (Path(cdk_out) / "manifest.json").is_file():
+        raise DemoError(f"no synthesized app in {cdk_out}: run `make synth STAGE=local` first")
+    out = _Out(quiet)
+    started = time.monotonic()
+    with LocalCloud.start() as cloud:
+        out.line(f"1. Deploy {cdk_out} into the local cloud at {cloud.endpoint_url}")
+        stacks = cloud.deploy(cdk_out)
+        for stack in stacks:
+            out.line(f"   {stack.name}: {len(stack.resources)} resources")
+            for skipped in stack.skipped:
+                out.line(f"     not applied locally: {skipped}")
+        buffer = Pipeline.of(stacks, "WriteBuffer", "Ingest")
+        ordered = Pipeline.of(stacks, "Ordered", "Events")
+        summary = _settings(cloud, buffer)
+        summary.local_visibility_timeout_s = _shorten_visibility(cloud, [buffer, ordered], summary)
+        out.line(
+            f"   local time: source queues' visibility {summary.visibility_timeout_s} s -> "
+            f"{summary.local_visibility_timeout_s} s so retries fit in the demo "
+            "(AWS keeps the deployed value)"
+        )
+        with LocalRunner(cloud) as runner:
+            _story(cloud, runner, buffer, ordered, summary, messages, out)
+    summary.elapsed_s = round(time.monotonic() - started, 1)
+    return summary
+
+
+def _story(
+    cloud: LocalCloud,
+    runner: LocalRunner,
+    buffer: Pipeline,
+    ordered: Pipeline,
+    summary: Summary,
+    messages: int,
+    out: _Out,
+) -> None:
+    sqs, s3, ddb = cloud.client("sqs"), cloud.client("s3"), cloud.client("dynamodb")
+    s3.create_bucket(Bucket=PARTNER_BUCKET)
+    bucket = buffer.stack.outputs["PayloadBucketName"]
+    key_fields = _key_fields(cloud, buffer.function)
+
+    out.line("2. Produce")
+    plan = _buffer_workload(messages)
+    expected = {item_key(json.loads(m.body), key_fields) for m, _ in plan}
+    poison_keys = {
+        item_key(json.loads(m.body), key_fields) for m, kind in plan if kind == "partner"
+    }
+    sent = _send(sqs, s3, buffer.queue_url, bucket, plan)
+    summary.produced, summary.offloaded = len(plan), sent
+    summary.unique = len(expected)
+    summary.duplicates_absorbed = summary.produced - summary.unique
+    counts = {
+        k: sum(1 for _, kind in plan if kind == k)
+        for k in ("ordinary", "duplicate", "large", "partner")
+    }
+    out.line(
+        f"   write buffer: {counts['ordinary']} ordinary, {counts['duplicate']} duplicates, "
+        f"{counts['large']} large (through S3), {counts['partner']} with payloads in "
+        f"{PARTNER_BUCKET} (not trusted yet)"
+    )
+    events, final_versions = _ordered_workload(messages)
+    Producer(ordered.queue_url, sqs_client=sqs).send_many(events)
+    out.line(
+        f"   ordered: {len(events)} versioned updates for {ACCOUNTS} accounts, one per account "
+        "group, old versions replayed, and one malformed update"
+    )
+
+    out.line("3. Drain (the real handlers, run by the local event-source mappings)")
+    meter = _WriteMeter(ddb, buffer.table)
+    good = expected - poison_keys
+
+    def first_pass_done() -> bool:
+        present = meter.sample()
+        out.progress("written", len(present & good), len(good))
+        return (
+            good <= present
+            and _depth(sqs, buffer.dlq_url) >= len(poison_keys)
+            and _depth(sqs, ordered.dlq_url) >= 1
+            and _empty(sqs, ordered.queue_url)
+        )
+
+    runner.drain(timeout_s=150, until=first_pass_done)
+    summary.dead_lettered = _depth(sqs, buffer.dlq_url)
+    out.line(f"   {summary.dead_lettered} dead letters in {_name(buffer.dlq_url)}")
+
+    out.line("4. Inspect the dead letters (nothing is consumed)")
+    letters = inspect(buffer.dlq_url, sqs_client=sqs, resolver=PayloadStore(s3_client=s3), limit=10)
+    for letter in letters[:5]:
+        out.line(f"   {letter.summary()}")
+    if len(letters) > 5:
+        out.line(f"   ... and {len(letters) - 5} more")
+
+    out.line(f"5. Fix: trust {PARTNER_BUCKET} in {buffer.function}'s PAYLOAD_BUCKET")
+    runner.update_environment(buffer.function, {"PAYLOAD_BUCKET": f"{bucket},{PARTNER_BUCKET}"})
+
+    out.line("6. Redrive the dead letters to their source")
+    result = redrive(buffer.dlq_url, sqs_client=sqs, notify=lambda text: out.line(f"   {text}"))
+    summary.redriven = result.moved
+    out.line(f"   {result.summary()}")
+
+    def all_written() -> bool:
+        present = meter.sample()
+        out.progress("written", len(present & expected), len(expected))
+        return expected <= present
+
+    runner.drain(timeout_s=90, until=all_written)
+    present = meter.sample()
+    summary.written = len(present & expected)
+    summary.written_twice = len(present - expected)
+    summary.lost = len(expected - present - _keys_in(sqs, s3, buffer.dlq_url, key_fields))
+    summary.max_write_rate_wcu = meter.max_rate()
+    summary.ordered = _ordered_result(ddb, sqs, ordered, final_versions)
+    summary.lost += summary.ordered["lost"]
+
+
+def _buffer_workload(n: int) -> list[tuple[Message, str]]:
+    """(message, kind) pairs: ordinary records, exact and reordered duplicates, large
+    bodies, and records whose payloads a partner put in its own bucket."""
+    plan: list[tuple[Message, str]] = []
+    for i in range(n):
+        record = {"order_id": f"o-{i:05d}", "customer": f"c-{i % 37}", "amount": round(i * 1.25, 2)}
+        plan.append((Message(json.dumps(record)), "ordinary"))
+        if i % 5 == 0:  # the same logical record again, fields in another order
+            plan.append((Message(json.dumps(dict(reversed(record.items())))), "duplicate"))
+    for i in range(max(2, n // 20)):
+        large = {"order_id": f"big-{i}", "attachment": "x" * LARGE_BODY_BYTES}
+        plan.append((Message(json.dumps(large)), "large"))
+    for i in range(max(2, n // 20)):
+        plan.append(
+            (Message(json.dumps({"order_id": f"partner-{i}", "note": "p" * 100})), "partner")
+        )
+    return plan
+
+
+def _send(sqs: Any, s3: Any, url: str, bucket: str, plan: list[tuple[Message, str]]) -> int:
+    """Send the workload; returns how many bodies went through S3."""
+    ours = Producer(url, sqs_client=sqs, payloads=PayloadStore(bucket, s3_client=s3))
+    partner = Producer(
+        url, sqs_client=sqs, payloads=PayloadStore(PARTNER_BUCKET, s3_client=s3, always=True)
+    )
+    offloaded = 0
+    for producer, kinds in ((ours, {"ordinary", "duplicate", "large"}), (partner, {"partner"})):
+        result = producer.send_many(m for m, kind in plan if kind in kinds)
+        if result.failed:
+            raise DemoError(f"{len(result.failed)} messages could not be sent: {result.failed[0]}")
+        offloaded += sum(1 for s in result.sent if s.offloaded)
+    return offloaded
+
+
+def _ordered_workload(n: int) -> tuple[list[Message], dict[str, int]]:
+    """Versioned updates per account (one message group each), replays of old
+    versions, and a malformed last update for one account."""
+    per_account = max(2, n // (2 * ACCOUNTS))
+    messages: list[Message] = []
+    final: dict[str, int] = {}
+    for a in range(ACCOUNTS):
+        account = f"acct-{a}"
+        for version in range(1, per_account + 1):
+            body = {"account": account, "version": version, "balance": version * 10}
+            messages.append(Message(json.dumps(body), group_id=account))
+        replay = {"account": account, "version": 1, "balance": 10, "replayed": True}
+        messages.append(Message(json.dumps(replay), group_id=account))
+        final[account] = per_account
+    messages.append(
+        Message(json.dumps({"account": "acct-3", "version": "latest"}), group_id="acct-3")
+    )
+    return messages, final
+
+
+class _WriteMeter:
+    """Samples which items a table holds, to measure the write rate over time."""
+
+    def __init__(self, ddb: Any, table: str) -> None:
+        self.ddb, self.table = ddb, table
+        self.samples: list[tuple[float, int]] = []
+        self.keys: set[str] = set()
+
+    def sample(self) -> set[str]:
+        keys: set[str] = set()
+        for page in self.ddb.get_paginator("scan").paginate(
+            TableName=self.table, ProjectionExpression="pk"
+        ):
+            keys.update(item["pk"]["S"] for item in page["Items"])
+        self.samples.append((time.monotonic(), len(keys)))
+        self.keys = keys
+        return keys
+
+    def max_rate(self, window_s: float = 2.0) -> float:
+        """The highest items-per-second over any window of ``window_s`` (1 KB items: WCU/s)."""
+        best = 0.0
+        for i, (t0, n0) in enumerate(self.samples):
+            for t1, n1 in self.samples[i + 1 :]:
+                if t1 - t0 >= window_s:
+                    best = max(best, (n1 - n0) / (t1 - t0))
+                    break
+        return round(best, 1)
+
+
+def _settings(cloud: LocalCloud, buffer: Pipeline) -> Summary:
+    lam, ddb, sqs = cloud.client("lambda"), cloud.client("dynamodb"), cloud.client("sqs")
+    (mapping,) = lam.list_event_source_mappings(FunctionName=buffer.function)["EventSourceMappings"]
+    table = ddb.describe_table(TableName=buffer.table)["Table"]
+    visibility = sqs.get_queue_attributes(
+        QueueUrl=buffer.queue_url, AttributeNames=["VisibilityTimeout"]
+    )["Attributes"]["VisibilityTimeout"]
+    return Summary(
+        provisioned_wcu=int(table["ProvisionedThroughput"]["WriteCapacityUnits"]),
+        batch_size=int(mapping["BatchSize"]),
+        max_concurrency=int(mapping.get("ScalingConfig", {}).get("MaximumConcurrency", 0)),
+        visibility_timeout_s=int(visibility),
+    )
+
+
+def _shorten_visibility(cloud: LocalCloud, pipelines: Iterable[Pipeline], summary: Summary) -> int:
+    """A visibility long enough for one paced batch, short enough for quick retries."""
+    lam = cloud.client("lambda")
+    env = lam.get_function_configuration(FunctionName=next(iter(pipelines)).function)
+    budget = float(env["Environment"]["Variables"].get("WCU_PER_SECOND", "0") or 0)
+    batch_s = summary.batch_size * capacity.wcu_per_item(1) / budget if budget else 1.0
+    seconds = max(5, int(2 * batch_s) + 2)
+    sqs = cloud.client("sqs")
+    for pipeline in pipelines:
+        sqs.set_queue_attributes(
+            QueueUrl=pipeline.queue_url, Attributes={"VisibilityTimeout": str(seconds)}
+        )
+    return seconds
+
+
+def _key_fields(cloud: LocalCloud, function: str) -> list[str] | None:
+    env = cloud.client("lambda").get_function_configuration(FunctionName=function)
+    raw = env.get("Environment", {}).get("Variables", {}).get("KEY_FIELDS", "")
+    fields = [f.strip() for f in raw.split(",") if f.strip()]
+    return fields or None
+
+
+def _depth(sqs: Any, url: str) -> int:
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return sum(int(attrs[n]) for n in names)
+
+
+def _empty(sqs: Any, url: str) -> bool:
+    return _depth(sqs, url) == 0
+
+
+def _keys_in(sqs: Any, s3: Any, dlq_url: str, key_fields: list[str] | None) -> set[str]:
+    """Keys of the records still waiting in a DLQ (kept, so not lost)."""
+    resolver = PayloadStore(s3_client=s3)
+    keys = set()
+    for letter in inspect(dlq_url, sqs_client=sqs, resolver=resolver, limit=1000):
+        if letter.body is not None:
+            try:
+                keys.add(item_key(json.loads(letter.body), key_fields))
+            except (ValueError, TypeError):
+                continue
+    return keys
+
+
+def _ordered_result(ddb: Any, sqs: Any, ordered: Pipeline, final: dict[str, int]) -> dict[str, Any]:
+    rows = ddb.scan(TableName=ordered.table)["Items"]
+    stored = {r["account"]["S"]: int(r["version"]["N"]) for r in rows}
+    wrong = sorted(a for a, v in final.items() if stored.get(a) != v)
+    return {
+        "accounts": len(final),
+        "latest_versions_kept": len(final) - len(wrong),
+        "dead_lettered": _depth(sqs, ordered.dlq_url),
+        "lost": len(wrong),
+    }
+
+
+def _name(url: str) -> str:
+    return url.rsplit("/", 1)[-1]
+
+
+def render(summary: Summary) -> str:
+    """The closing table."""
+    ordered = summary.ordered
+    rows: list[tuple[str, str]] = [
+        ("produced", str(summary.produced)),
+        ("unique", str(summary.unique)),
+        ("written", str(summary.written)),
+        ("duplicates absorbed", str(summary.duplicates_absorbed)),
+        ("offloaded to S3", str(summary.offloaded)),
+        ("dead-lettered", str(summary.dead_lettered)),
+        ("redriven", str(summary.redriven)),
+        ("lost", str(summary.lost)),
+        ("written twice", str(summary.written_twice)),
+        (
+            "highest write rate",
+            f"{summary.max_write_rate_wcu:g} WCU/s of {summary.provisioned_wcu} provisioned",
+        ),
+        ("batch size", str(summary.batch_size)),
+        ("max concurrency", str(summary.max_concurrency)),
+        (
+            "visibility timeout",
+            f"{summary.visibility_timeout_s} s deployed "
+            f"({summary.local_visibility_timeout_s} s locally)",
+        ),
+        (
+            "ordered pipeline",
+            f"{ordered.get('latest_versions_kept', 0)}/{ordered.get('accounts', 0)} accounts at "
+            f"their latest version, {ordered.get('dead_lettered', 0)} malformed update "
+            "dead-lettered",
+        ),
+        ("elapsed", f"{summary.elapsed_s:g} s"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
+
+
+def main(cdk_out: str, messages: int, as_json: bool, write: Callable[[str], None] = print) -> int:
+    """The CLI's entry: 0 when nothing was lost, 1 otherwise, 2 when the demo could not run."""
+    try:
+        summary = run_demo(cdk_out, messages=messages, quiet=as_json)
+    except DemoError as error:
+        print(f"sqs-blueprint demo: {error}", file=sys.stderr)
+        return 2
+    if as_json:
+        write(json.dumps(asdict(summary)))
+    else:
+        write("7. Summary")
+        write(render(summary))
+    return 1 if summary.lost else 0
