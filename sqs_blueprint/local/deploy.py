@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from sqs_blueprint.local.assembly import Assembly, FileAsset, StackArtifact
 
@@ -109,14 +109,48 @@ def publish_assets(cloud: LocalCloud, stack: StackArtifact) -> None:
 
 
 def prepare_template(template: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``template`` without the bootstrap version check moto cannot answer."""
+    """A copy of ``template`` that moto can create: without the bootstrap version
+    check it cannot answer, and with KMS key tags in the shape moto 5.2 reads."""
     out = copy.deepcopy(template)
     for section, name in (("Parameters", "BootstrapVersion"), ("Rules", "CheckBootstrapVersion")):
         entries = out.get(section, {})
         entries.pop(name, None)
         if section in out and not entries:
             del out[section]
+    _drop_custom_resources(out)
+    for resource in out.get("Resources", {}).values():
+        if resource.get("Type") == "AWS::KMS::Key":
+            # moto's KMS CloudFormation handler expects TagKey/TagValue (KeyError on Key).
+            props = resource.get("Properties", {})
+            props["Tags"] = [
+                {"TagKey": t["Key"], "TagValue": t["Value"]} for t in props.get("Tags", [])
+            ]
     return out
+
+
+def is_custom_resource(resource_type: str) -> bool:
+    return resource_type.startswith("Custom::") or (
+        resource_type == "AWS::CloudFormation::CustomResource"
+    )
+
+
+def _drop_custom_resources(template: dict[str, Any]) -> None:
+    """Remove custom resources: their providers are Lambda functions moto would run in
+    Docker and wait for forever. One whose value another resource reads is an error."""
+    resources: dict[str, Any] = template.get("Resources", {})
+    custom = {lid for lid, r in resources.items() if is_custom_resource(r.get("Type", ""))}
+    for lid in custom:
+        del resources[lid]
+    for resource in resources.values():
+        depends = resource.get("DependsOn")
+        if isinstance(depends, list):
+            resource["DependsOn"] = [d for d in depends if d not in custom]
+        elif depends in custom:
+            del resource["DependsOn"]
+    text = json.dumps(template)
+    for lid in custom:  # {"Ref": id} or {"Fn::GetAtt": [id, ...]}
+        if f'{{"Ref": "{lid}"}}' in text or f'"Fn::GetAtt": ["{lid}", ' in text:
+            raise DeployError(f"custom resource {lid} cannot run locally and its value is used")
 
 
 def not_applied(template: dict[str, Any], created: set[str] | None = None) -> tuple[Skipped, ...]:
@@ -126,6 +160,9 @@ def not_applied(template: dict[str, Any], created: set[str] | None = None) -> tu
     for logical_id, resource in template.get("Resources", {}).items():
         rtype = resource.get("Type", "")
         props = resource.get("Properties", {})
+        if is_custom_resource(rtype):
+            found[(rtype, "custom resource not run locally")].append(logical_id)
+            continue
         if created is not None and logical_id not in created:
             if rtype not in _QUIET_TYPES and "Condition" not in resource:
                 found[(rtype, "not created by moto's CloudFormation")].append(logical_id)
@@ -146,7 +183,7 @@ def _create(cloud: LocalCloud, stack: StackArtifact) -> DeployedStack:
             TemplateBody=json.dumps(prepare_template(stack.template)),
             Capabilities=_CAPABILITIES,
         )
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:  # a moto crash arrives as an HTML page
         raise DeployError(f"stack {stack.stack_name} ({stack.artifact_id}): {exc}") from exc
     described = _wait(cfn, stack.stack_name)
     # moto lists a resource it could not create as a row without ids.

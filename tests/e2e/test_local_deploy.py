@@ -95,3 +95,19 @@ def test_function_code_is_published_zipped_to_the_bootstrap_bucket(
 def test_a_missing_assembly_says_to_synthesize(tmp_path: Path) -> None:
     with pytest.raises(AssemblyError, match=r"no manifest\.json.*make synth"):
         read_assembly(tmp_path)
+
+
+def test_custom_resources_are_dropped_and_kms_tags_reshaped_for_moto() -> None:
+    template = {
+        "Resources": {
+            "Restrict": {"Type": "Custom::VpcRestrictDefaultSG", "Properties": {}},
+            "Key": {"Type": "AWS::KMS::Key", "Properties": {"Tags": [{"Key": "a", "Value": "b"}]}},
+            "Queue": {"Type": "AWS::SQS::Queue", "DependsOn": ["Restrict", "Key"]},
+        }
+    }
+    prepared = prepare_template(template)
+    assert set(prepared["Resources"]) == {"Key", "Queue"}
+    assert prepared["Resources"]["Queue"]["DependsOn"] == ["Key"]
+    assert prepared["Resources"]["Key"]["Properties"]["Tags"] == [{"TagKey": "a", "TagValue": "b"}]
+    [custom] = [s for s in not_applied(template) if s.feature.startswith("Custom::")]
+    assert custom.effect == "custom resource not run locally"
