@@ -62,6 +62,15 @@ class MoveTasksUnsupported(RedriveError):
     """The service has no message move tasks (FACTS §7: moto)."""
 
 
+def _brief(error: Exception) -> str:
+    """One short line for an error: a ClientError's code, else its first line."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        return f"{error.operation_name} answered {code}" if code else type(error).__name__
+    first = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {first[:120]}"
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -453,7 +462,7 @@ def start_move(
     except (NotImplementedError, ClientError) as error:
         if _no_move_tasks(error):
             raise MoveTasksUnsupported(
-                f"the service has no message move tasks ({type(error).__name__}: {error})"
+                f"the service has no message move tasks ({_brief(error)})"
             ) from error
         raise
     return handle

@@ -8,6 +8,7 @@ object) becomes one item keyed by ``pk``, the SHA-256 of its canonical JSON.
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 import random
 import threading
@@ -171,15 +172,24 @@ class TokenBucket:
         self._last = clock()
         self._lock = threading.Lock()
 
-    def acquire(self, units: float) -> None:
-        """Take ``units``, sleeping off any debt. Thread-safe: callers wait in turn."""
+    def acquire(self, units: float, max_wait: float = math.inf) -> bool:
+        """Take ``units``, sleeping off any debt; thread-safe, callers wait in turn.
+
+        When the wait would be longer than ``max_wait`` seconds, take nothing and
+        return False at once.
+        """
         with self._lock:
             now = self._clock()
-            self.tokens = min(self.capacity, self.tokens + (now - self._last) * self.rate)
+            tokens = min(self.capacity, self.tokens + (now - self._last) * self.rate)
             self._last = now
-            self.tokens -= units
-            if self.tokens < 0:
-                self._sleep(-self.tokens / self.rate)
+            wait = max(0.0, (units - tokens) / self.rate)
+            if wait > max_wait:
+                self.tokens = tokens
+                return False
+            self.tokens = tokens - units
+            if wait:
+                self._sleep(wait)
+            return True
 
 
 # ---------------------------------------------------------------- writing
@@ -251,9 +261,21 @@ class Upserter:
         self._base_delay, self._max_delay = base_delay, max_delay
         self._clock, self._sleep, self._jitter = clock, sleep, jitter
 
-    def _pace(self, wcu: int) -> None:
-        if self._bucket is not None:
-            self._bucket.acquire(wcu)
+    def _pace(self, wcu: int, deadline: float) -> bool:
+        """Wait for ``wcu`` of the budget; False if that would pass the deadline."""
+        if self._bucket is None:
+            return True
+        return self._bucket.acquire(wcu, max_wait=max(0.0, deadline - self._clock()))
+
+    def _out_of_time(self, entries: Sequence[_Entry], result: PutResult) -> None:
+        rate = self._bucket.rate if self._bucket else 0
+        for e in entries:
+            self._fail(
+                e,
+                f"not written before the deadline: the write budget of {rate:g} WCU/s "
+                "has no room left for it in this batch",
+                result,
+            )
 
     def _backoff(self, attempt: int, deadline: float) -> None:
         """Exponential backoff with full jitter, never past the deadline."""
@@ -295,8 +317,11 @@ class Upserter:
         while pending:
             retry: list[_Entry] = []
             backoff = False
-            for chunk in _chunks(pending):
-                self._pace(sum(e.wcu for e in chunk))
+            chunks = _chunks(pending)
+            for position, chunk in enumerate(chunks):
+                if not self._pace(sum(e.wcu for e in chunk), deadline):
+                    self._out_of_time([e for c in chunks[position:] for e in c], result)
+                    break
                 request = [{"PutRequest": {"Item": e.item}} for e in chunk]
                 try:
                     response = self._client().batch_write_item(
@@ -366,7 +391,9 @@ class Upserter:
         absorbed = len(entry.indexes) - 1
         attempt = 0
         while True:
-            self._pace(entry.wcu)  # FACTS §3: a failed conditional write costs the same
+            if not self._pace(entry.wcu, deadline):  # FACTS §3: a failed write costs the same
+                self._out_of_time([entry], result)
+                return
             try:
                 self._client().put_item(
                     TableName=self.table_name,

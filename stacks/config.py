@@ -69,7 +69,7 @@ class OrderedConfig:
     """The FIFO pipeline: per-group order, versioned upserts."""
 
     queue: QueueConfig = field(default_factory=QueueConfig)
-    table: TableConfig = field(default_factory=TableConfig)
+    table: TableConfig = field(default_factory=lambda: TableConfig(key_fields=("account",)))
     high_throughput: bool = False
     version_field: str = "version"
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig)

@@ -61,7 +61,7 @@ class Assembly:
 
 def read_assembly(directory: str | Path) -> Assembly:
     """Read ``directory``/manifest.json and every stack it lists, dependencies first."""
-    root = Path(directory)
+    root = Path(directory).resolve()  # runtimes run with their own working directory
     manifest_path = root / "manifest.json"
     if not manifest_path.is_file():
         raise AssemblyError(

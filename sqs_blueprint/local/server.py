@@ -23,8 +23,16 @@ log = logging.getLogger(__name__)
 
 
 class _DropUnsupported(logging.Filter):
+    """Drops moto's notes on what it does not support: callers report those themselves
+    (the deploy lists skipped resources; redrive says it moves client-side)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("No Moto CloudFormation support")
+        message = record.getMessage()
+        if message.startswith("No Moto CloudFormation support"):
+            return False
+        if record.exc_info and isinstance(record.exc_info[1], NotImplementedError):
+            return False  # Flask's log of an action moto lacks
+        return "NotImplementedError: " not in message  # werkzeug's log of the same
 
 
 def _quiet_moto() -> None:
@@ -35,9 +43,10 @@ def _quiet_moto() -> None:
     type it cannot create; the deploy reports those as skipped instead.
     """
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    moto_logger = logging.getLogger("moto")
-    if not any(isinstance(f, _DropUnsupported) for f in moto_logger.filters):
-        moto_logger.addFilter(_DropUnsupported())
+    for name in ("moto", "werkzeug"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropUnsupported) for f in logger.filters):
+            logger.addFilter(_DropUnsupported())
     warnings.filterwarnings(
         "ignore", message="Tried to parse .* not supported by moto", category=UserWarning
     )

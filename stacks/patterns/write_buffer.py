@@ -75,6 +75,15 @@ class DynamoWriteBuffer(Construct):
             "use handler='ordered' with a version_field for a FIFO queue",
         )
         problems.check(
+            not version_field or (bool(key_fields) and version_field not in key_fields),
+            "key_fields",
+            list(key_fields),
+            "versioned mode keeps the newest version of each entity, so the key must name "
+            "the entity and leave the version out (the whole body would make every version "
+            "its own item)",
+            "list the fields that identify the entity, e.g. key_fields=['account']",
+        )
+        problems.check(
             handler != "ordered" or bool(version_field),
             "version_field",
             version_field,

@@ -139,6 +139,7 @@ def test_ordered_writes_versioned_with_put_item(synthesized: Any) -> None:
     template = synthesized.templates["Ordered"]
     env = only(template, "AWS::Lambda::Function")["Environment"]["Variables"]
     assert env["VERSION_FIELD"] == "version"
+    assert env["KEY_FIELDS"] == "account"
     actions = [s["Action"] for s in policy_statements(template)]
     assert "dynamodb:PutItem" in actions and "dynamodb:BatchWriteItem" not in actions
     mapping = only(template, "AWS::Lambda::EventSourceMapping")
@@ -327,6 +328,16 @@ def buffer(stack: Stack, pair: QueueWithDlq | None = None, **props: Any) -> Dyna
             True,
             {"handler": "ordered"},
             "version_field=None: the ordered consumer upserts in versioned mode",
+        ),
+        (
+            True,
+            {"handler": "ordered", "version_field": "version"},
+            "key_fields=[]: versioned mode keeps the newest version of each entity",
+        ),
+        (
+            True,
+            {"handler": "ordered", "version_field": "v", "key_fields": ["account", "v"]},
+            "key_fields=['account', 'v']: versioned mode",
         ),
         (False, {"read_capacity": 0}, "read_capacity=0: a provisioned table needs at least 1 RCU"),
         (False, {"key_fields": ["a,b"]}, "key_fields=['a,b']: names top-level fields"),

@@ -343,3 +343,27 @@ def test_write_batches_never_exceed_25_items_or_16_mb(specs: list[tuple[int, boo
         assert sum(e.size for e in chunk) <= 16 * 1024 * 1024
         assert len(chunk) == 1 or not any(e.alone for e in chunk)
 
+
+def test_pacing_stops_at_the_deadline_and_reports_the_rest(ddb: Any) -> None:
+    t = FakeTime()
+    items = [to_item({"id": i}) for i in range(100)]  # 1 WCU each
+    result = upserter(ddb, t, wcu_per_second=25, deadline_seconds=2.0).put_many(items)
+    # No burst: 25 WCU per second for 2 s is two batches of 25; the rest is reported, not slept on.
+    assert result.written == 50 and t.now <= 2.0
+    assert sorted(result.failed) == list(range(50, 100))
+    assert all("write budget of 25 WCU/s" in reason for reason in result.failed.values())
+
+
+def test_versioned_pacing_stops_at_the_deadline(ddb: Any) -> None:
+    t = FakeTime()
+    items = [to_item({"id": i, "v": 1}, ["id"]) for i in range(10)]
+    result = upserter(ddb, t, wcu_per_second=2, deadline_seconds=2.0).put_versioned(items, "v")
+    assert result.written == 4 and len(result.failed) == 6 and t.now <= 2.0
+
+
+def test_token_bucket_refuses_a_wait_past_its_limit() -> None:
+    t = FakeTime()
+    bucket = TokenBucket(10, burst=0, clock=t.clock, sleep=t.sleep)
+    assert bucket.acquire(5, max_wait=1.0) and t.now == pytest.approx(0.5)
+    assert not bucket.acquire(20, max_wait=1.0) and t.now == pytest.approx(0.5)
+    assert bucket.acquire(10, max_wait=1.0) and t.now == pytest.approx(1.5)

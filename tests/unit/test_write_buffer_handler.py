@@ -197,9 +197,13 @@ def test_settings_from_env() -> None:
     )
 
 
-def test_a_second_allowed_bucket_is_read(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_second_allowed_bucket_is_read(
+    env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PAYLOAD_BUCKET", f"{BUCKET},{OTHER_BUCKET}")
     env["handler"].buffer = lambda: WriteBuffer.from_env(dynamodb_client=env["ddb"])
-    send(env, '{"id": "foreign"}', store=PayloadStore(OTHER_BUCKET, s3_client=env["s3"], always=True))
+    send(
+        env, '{"id": "foreign"}', store=PayloadStore(OTHER_BUCKET, s3_client=env["s3"], always=True)
+    )
     assert invoke(env) == {"batchItemFailures": []}
     assert [i["id"]["S"] for i in items(env)] == ["foreign"]
