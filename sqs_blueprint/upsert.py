@@ -8,8 +8,8 @@ object) becomes one item keyed by ``pk``, the SHA-256 of its canonical JSON.
 from __future__ import annotations
 
 import hashlib
-import math
 import json
+import math
 import random
 import threading
 import time

@@ -60,8 +60,9 @@ class LargePayloadBucket(Construct):
                 expiry.to_seconds() >= minimum.to_seconds(),
                 "expiry",
                 f"{expiry.to_days():.0f} days",
-                f"must be at least source retention + DLQ retention + {extra_retention.to_days():.0f} "
-                f"day(s) = {minimum.to_days():.0f} days, or a redriven message loses its payload",
+                "must be at least source retention + DLQ retention + "
+                f"{extra_retention.to_days():.0f} day(s) = {minimum.to_days():.0f} days, "
+                "or a redriven message loses its payload",
                 f"use expiry=Duration.days({minimum.to_days():.0f}) or more, or leave it unset",
             )
             problems.raise_if_any()

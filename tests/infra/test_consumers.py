@@ -219,7 +219,7 @@ def test_assets_are_hashed_on_their_output(synthesized: Any) -> None:
 
 
 def test_unknown_handler_is_refused() -> None:
-    with pytest.raises(FileNotFoundError, match="no Lambda handler at lambdas/nope/handler.py"):
+    with pytest.raises(FileNotFoundError, match=r"no Lambda handler at lambdas/nope/handler\.py"):
         function_code("nope")
 
 
@@ -244,7 +244,8 @@ def consumer(stack: Stack, pair: QueueWithDlq | None = None, **props: Any) -> Sq
         (
             False,
             {"batch_size": 11},
-            "batch_size=11: a batch of more than 10 records needs a batching window of at least 1 s",
+            "batch_size=11: a batch of more than 10 records needs a batching window of at "
+            "least 1 s",
         ),
         (False, {"batch_size": 0}, "batch_size=0: must be 1..10000"),
         (

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from botocore.exceptions import ClientError
 
 from sqs_blueprint.payload import PayloadStore
-from sqs_blueprint.producer import Message, Producer
+from sqs_blueprint.producer import Producer
 from sqs_blueprint.write_buffer import SettingsError, WriteBuffer, WriteBufferSettings
 from tests.unit.lambda_events import FakeContext, failed_ids, load_handler, receive_event
 
