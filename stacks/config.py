@@ -87,6 +87,7 @@ class RequestResponseConfig:
     function_timeout_s: int = 10
     batch_size: int = 10
     max_concurrency: int | None = None
+    alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class WorkersConfig:
     seconds_per_message: float = 0.2
     instance_warmup_s: int = 180
     nat_gateways: int = 1
+    alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
 
 
 @dataclass(frozen=True)

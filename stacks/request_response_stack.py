@@ -1,4 +1,5 @@
-"""The request/response service: a request queue, a responder, reply-queue permissions."""
+"""The request/response service: a request queue, a responder, reply-queue permissions,
+and the pipeline's alarms and dashboard (the request queue, its DLQ, the responder)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from constructs import Construct
 
 from stacks.config import RequestResponseConfig
 from stacks.outputs import export_queue_pair
-from stacks.patterns import RequestResponse
+from stacks.patterns import PipelineObservability, RequestResponse
 from stacks.patterns._validation import Problems
 from stacks.patterns.request_response import MAX_PREFIX_LENGTH
 
@@ -57,3 +58,14 @@ class RequestResponseStack(Stack):
         CfnOutput(self, "ResponseQueuePrefix", value=self.service.response_queue_prefix)
         CfnOutput(self, "FunctionName", value=self.service.responder.function.function_name)
         CfnOutput(self, "ClientPolicyArn", value=self.service.client_policy.managed_policy_arn)
+        self.observability = PipelineObservability(
+            self,
+            "Observability",
+            queue=self.service.requests,
+            consumer_function=self.service.responder.function,
+            age_share=config.alarms.age_share,
+            alarm_email=config.alarms.alarm_email,
+            dashboard_name=self.stack_name,
+        )
+        CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn)
+        CfnOutput(self, "DashboardName", value=self.observability.dashboard.dashboard_name)

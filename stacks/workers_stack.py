@@ -12,6 +12,10 @@ DynamoDB endpoints keep payload and table traffic off the NAT's per-GB charge.
 A NAT in one AZ is a single point of failure for egress; set
 ``nat_gateways: 2`` in cdk.json where that matters. Flow logs go to CloudWatch
 Logs for a month.
+
+Alarms (DLQ depth, age of the oldest job, table write throttles) go to the
+stack's alarm topic; the dashboard adds the instances in service and the
+backlog per instance against the scaling target.
 """
 
 from __future__ import annotations
@@ -26,7 +30,12 @@ from constructs import Construct
 
 from stacks.config import WorkersConfig
 from stacks.outputs import export_queue_pair
-from stacks.patterns import Ec2QueueWorkers, LargePayloadBucket, QueueWithDlq
+from stacks.patterns import (
+    Ec2QueueWorkers,
+    LargePayloadBucket,
+    PipelineObservability,
+    QueueWithDlq,
+)
 
 _AZS = 2
 
@@ -114,6 +123,19 @@ class WorkersStack(Stack):
             "AutoScalingGroupName",
             value=self.workers.auto_scaling_group.auto_scaling_group_name,
         )
+        self.observability = PipelineObservability(
+            self,
+            "Observability",
+            queue=self.queues,
+            table=self.table,
+            auto_scaling_group=self.workers.auto_scaling_group,
+            backlog_target=self.workers.target_backlog_per_instance,
+            age_share=config.alarms.age_share,
+            alarm_email=config.alarms.alarm_email,
+            dashboard_name=self.stack_name,
+        )
+        CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn)
+        CfnOutput(self, "DashboardName", value=self.observability.dashboard.dashboard_name)
 
     @property
     def availability_zones(self) -> list[str]:

@@ -19,6 +19,10 @@ The topic the construct creates is encrypted with a customer managed KMS key
 managed ``alias/aws/sns`` key, whose policy cannot be changed to let it. The
 key and topic policies let CloudWatch alarms of this account and region use
 them, and the topic refuses requests without TLS.
+
+The dashboard graphs what the alarms watch, plus in-flight messages, the
+consumer's duration and, for EC2 workers (``auto_scaling_group``), the
+instances in service and the backlog per instance that the group scales on.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import re
 
 from aws_cdk import ArnFormat, Aws, Duration, Stack, Token
+from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -51,10 +56,14 @@ class PipelineObservability(Construct):
     """Alarms (``.alarms``, by name), their topic (``.topic``) and ``.dashboard``.
 
     ``consumer_function`` and ``table`` are optional: their alarms and graphs
-    are added only when given. Pass ``topic`` to send the alarms to an
-    existing standard topic instead of creating one; its policies must then
-    let CloudWatch publish (done here when the topic and its key belong to this
-    app). ``alarm_email`` subscribes an address to the topic.
+    are added only when given. ``auto_scaling_group`` (EC2 workers) adds graphs
+    of its instances in service and of the backlog per instance, with
+    ``backlog_target`` (the scaling target) drawn on the latter; the group needs
+    its GroupInServiceInstances metric enabled (Ec2QueueWorkers does that).
+    Pass ``topic`` to send the alarms to an existing standard topic instead of
+    creating one; its policies must then let CloudWatch publish (done here when
+    the topic and its key belong to this app). ``alarm_email`` subscribes an
+    address to the topic.
     """
 
     def __init__(
@@ -65,6 +74,8 @@ class PipelineObservability(Construct):
         queue: QueueWithDlq,
         consumer_function: lambda_.IFunction | None = None,
         table: dynamodb.ITable | None = None,
+        auto_scaling_group: autoscaling.IAutoScalingGroup | None = None,
+        backlog_target: float | None = None,
         topic: sns.ITopic | None = None,
         age_share: float = 0.5,
         alarm_email: str | None = None,
@@ -82,6 +93,8 @@ class PipelineObservability(Construct):
             period=period,
             evaluation_periods=evaluation_periods,
             dashboard_name=dashboard_name,
+            auto_scaling_group=auto_scaling_group,
+            backlog_target=backlog_target,
         )
         problems.raise_if_any()
         self.queue = queue
@@ -171,7 +184,7 @@ class PipelineObservability(Construct):
         self.dashboard = cloudwatch.Dashboard(
             self, "Dashboard", dashboard_name=dashboard_name, default_interval=Duration.hours(3)
         )
-        self._add_widgets(queue, consumer_function, table)
+        self._add_widgets(queue, consumer_function, table, auto_scaling_group, backlog_target)
 
     def _alarm(
         self,
@@ -201,6 +214,8 @@ class PipelineObservability(Construct):
         queue: QueueWithDlq,
         function: lambda_.IFunction | None,
         table: dynamodb.ITable | None,
+        group: autoscaling.IAutoScalingGroup | None,
+        backlog_target: float | None,
     ) -> None:
         source, dlq = queue.queue, queue.dead_letter_queue
         maximum = cloudwatch.Stats.MAXIMUM
@@ -266,6 +281,8 @@ class PipelineObservability(Construct):
                     ],
                 )
             )
+        if group is not None:
+            graphs += _worker_graphs(queue, group, backlog_target)
         # The widget names alarms by ARN; built from their names (Ref) rather than
         # Fn::GetAtt Arn, which the local cloud (moto) cannot resolve.
         stack = Stack.of(self)
@@ -287,6 +304,38 @@ class PipelineObservability(Construct):
         )
         for start in range(0, len(graphs), 3):
             self.dashboard.add_widgets(*graphs[start : start + 3])
+
+
+def _worker_graphs(
+    queue: QueueWithDlq,
+    group: autoscaling.IAutoScalingGroup,
+    backlog_target: float | None,
+) -> list[cloudwatch.IWidget]:
+    """Instances in service, and visible messages per instance in service.
+
+    The same ratio the workers' target tracking policy follows, with the same
+    guard against a zero divisor; averaged per period, as a graph should be.
+    """
+    in_service = cloudwatch.Metric(
+        namespace="AWS/AutoScaling",
+        metric_name="GroupInServiceInstances",
+        dimensions_map={"AutoScalingGroupName": group.auto_scaling_group_name},
+        statistic=cloudwatch.Stats.AVERAGE,
+        label="In service",
+    )
+    visible = queue.queue.metric_approximate_number_of_messages_visible(
+        statistic=cloudwatch.Stats.AVERAGE
+    )
+    backlog = cloudwatch.MathExpression(
+        expression="visible / IF(inservice > 0, inservice, 1)",
+        using_metrics={"visible": visible, "inservice": in_service},
+        label="Backlog per instance",
+    )
+    target = (backlog_target, "Scaling target") if backlog_target is not None else None
+    return [
+        _graph("Workers in service", [in_service]),
+        _graph("Backlog per instance (messages)", [backlog], annotation=target),
+    ]
 
 
 def _graph(
@@ -349,6 +398,8 @@ def _validate(
     period: Duration,
     evaluation_periods: int,
     dashboard_name: str | None,
+    auto_scaling_group: autoscaling.IAutoScalingGroup | None,
+    backlog_target: float | None,
 ) -> None:
     check = problems.check
     check(
@@ -390,6 +441,21 @@ def _validate(
             alarm_email,
             "must be one email address",
             "give an address such as ops@example.com, or None for no subscription",
+        )
+    if backlog_target is not None:
+        check(
+            auto_scaling_group is not None,
+            "backlog_target",
+            backlog_target,
+            "is drawn on the backlog-per-instance graph, which needs auto_scaling_group",
+            "pass the workers' auto_scaling_group too, or leave backlog_target unset",
+        )
+        check(
+            backlog_target > 0,
+            "backlog_target",
+            backlog_target,
+            "must be more than 0 (visible messages per instance in service)",
+            "pass the scaling target, e.g. Ec2QueueWorkers.target_backlog_per_instance",
         )
     if dashboard_name is not None and not Token.is_unresolved(dashboard_name):
         check(

@@ -7,20 +7,38 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, Duration, Stack
+from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 
-from stacks.config import load_stage
+from stacks.config import StageConfig, load_stage
+from stacks.ordered_stack import OrderedStack
 from stacks.patterns import (
     DynamoWriteBuffer,
     InvalidPropsError,
     PipelineObservability,
     QueueWithDlq,
 )
+from stacks.request_response_stack import RequestResponseStack
+from stacks.workers_stack import WorkersStack
 from stacks.write_buffer_stack import WriteBufferStack
 from tests.infra.conftest import cdk_context
 
-PIPELINES = ("WriteBuffer", "Ordered")
+# Every stack of the app, and what each one's alarms watch besides its queue
+# pair: a consumer function, a table, or both.
+WATCHES = {
+    "WriteBuffer": ("function", "table"),
+    "Ordered": ("function", "table"),
+    "RequestResponse": ("function",),
+    "Workers": ("table",),
+}
+PIPELINES = tuple(WATCHES)
+CONFIG_KEYS = {
+    "WriteBuffer": "write_buffer",
+    "Ordered": "ordered",
+    "RequestResponse": "request_response",
+    "Workers": "workers",
+}
 DAY_S = 86_400
 
 
@@ -29,15 +47,28 @@ def alarms(template: Template) -> list[dict[str, Any]]:
 
 
 def refs(stack: Any) -> dict[str, Any]:
-    """How the template refers to each resource an alarm watches (no hard-coded ids)."""
-    pair, consumer = stack.queues, stack.buffer.consumer
-    return {
+    """How the template refers to each resource an alarm watches (no hard-coded ids).
+
+    Read from each stack's own attributes, not from the observability
+    construct, so a pipeline wired to the wrong queue, function or table fails.
+    """
+    if isinstance(stack, RequestResponseStack):
+        pair, function, table = stack.service.requests, stack.service.responder.function, None
+    elif isinstance(stack, WorkersStack):
+        pair, function, table = stack.queues, None, stack.table
+    else:
+        assert isinstance(stack, WriteBufferStack | OrderedStack), stack
+        pair, function, table = stack.queues, stack.buffer.consumer.function, stack.buffer.table
+    found = {
         "dlq": stack.resolve(pair.dead_letter_queue.queue_name),
         "queue": stack.resolve(pair.queue.queue_name),
-        "function": stack.resolve(consumer.function.function_name),
-        "table": stack.resolve(stack.buffer.table.table_name),
         "topic": stack.resolve(stack.observability.topic.topic_arn),
     }
+    if function is not None:
+        found["function"] = stack.resolve(function.function_name)
+    if table is not None:
+        found["table"] = stack.resolve(table.table_name)
+    return found
 
 
 def join_parts(body: dict[str, Any]) -> list[Any]:
@@ -88,11 +119,28 @@ EXPECTED = [
 ]
 
 
-@pytest.mark.parametrize("pipeline", PIPELINES)
+def expected_for(pipeline: str) -> list[tuple[Any, ...]]:
+    """The queue alarms everywhere; Lambda and table alarms where the pipeline has them."""
+    watched = ("dlq", "queue", *WATCHES[pipeline])
+    return [e for e in EXPECTED if e[0] in watched]
+
+
+ALARM_CASES = [(pipeline, *e) for pipeline in PIPELINES for e in expected_for(pipeline)]
+
+
 @pytest.mark.parametrize(
-    ("target", "namespace", "metric", "dimension", "statistic", "threshold", "comparison"),
-    EXPECTED,
-    ids=[e[2] for e in EXPECTED],
+    (
+        "pipeline",
+        "target",
+        "namespace",
+        "metric",
+        "dimension",
+        "statistic",
+        "threshold",
+        "comparison",
+    ),
+    ALARM_CASES,
+    ids=[f"{c[0]}-{c[3]}" for c in ALARM_CASES],
 )
 def test_alarm_watches_the_right_resource_and_notifies_the_topic(
     synthesized: Any,
@@ -128,7 +176,9 @@ def test_alarm_watches_the_right_resource_and_notifies_the_topic(
 @pytest.mark.parametrize("pipeline", PIPELINES)
 def test_every_pipeline_has_exactly_these_alarms(synthesized: Any, pipeline: str) -> None:
     found = sorted(a["MetricName"] for a in alarms(synthesized.templates[pipeline]))
-    assert found == sorted(e[2] for e in EXPECTED)
+    assert found == sorted(e[2] for e in expected_for(pipeline))
+    # What the stack has, it alarms on: no function or table goes unwatched.
+    assert set(refs(synthesized.stacks[pipeline])) == {"dlq", "queue", "topic", *WATCHES[pipeline]}
     topic = refs(synthesized.stacks[pipeline])["topic"]
     for alarm in alarms(synthesized.templates[pipeline]):
         assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic]
@@ -137,6 +187,7 @@ def test_every_pipeline_has_exactly_these_alarms(synthesized: Any, pipeline: str
 def test_no_alarm_counts_messages_sent(synthesized: Any, synthesized_prod: Any) -> None:
     """NumberOfMessagesSent does not count dead-lettered messages: useless on a DLQ."""
     for synth in (synthesized, synthesized_prod):
+        assert set(synth.templates) == set(PIPELINES)
         for template in synth.templates.values():
             for alarm in alarms(template):
                 names = [alarm.get("MetricName")] + [
@@ -147,11 +198,15 @@ def test_no_alarm_counts_messages_sent(synthesized: Any, synthesized_prod: Any) 
 
 
 def test_age_threshold_follows_the_stage_retention(synthesized_prod: Any) -> None:
-    # prod keeps messages 7 days (cdk.json); the alarm fires halfway to expiry.
+    # prod keeps the write buffer's and the ordered pipeline's messages 7 days
+    # (cdk.json), the others the default 4; the alarm fires halfway to expiry.
+    prod = load_stage(cdk_context()["sqs-blueprint"], "prod")
+    assert prod.write_buffer.queue.retention_days == 7
     for pipeline in PIPELINES:
+        days = getattr(prod, CONFIG_KEYS[pipeline]).queue.retention_days
         synthesized_prod.templates[pipeline].has_resource_properties(
             "AWS::CloudWatch::Alarm",
-            {"MetricName": "ApproximateAgeOfOldestMessage", "Threshold": 0.5 * 7 * DAY_S},
+            {"MetricName": "ApproximateAgeOfOldestMessage", "Threshold": 0.5 * days * DAY_S},
         )
 
 
@@ -275,17 +330,20 @@ def test_dashboard_shows_every_metric(synthesized: Any, pipeline: str) -> None:
         "ApproximateNumberOfMessagesVisible",
         "ApproximateNumberOfMessagesNotVisible",
         "ApproximateAgeOfOldestMessage",
-        '"Errors"',
-        '"Throttles"',
-        '"Duration"',
-        "ConsumedWriteCapacityUnits",
-        "ProvisionedWriteCapacityUnits",
     ):
         assert metric in text, metric
-    # Consumed capacity is a Sum per period, turned into WCU per second.
-    assert '"expression":"consumed / PERIOD(consumed)"' in text
-    assert '"id":"consumed","visible":false,"stat":"Sum"' in text
-    assert '"stat":"p99"' in text
+    has_function = "function" in WATCHES[pipeline]
+    for metric in ('"AWS/Lambda","Errors"', '"AWS/Lambda","Throttles"', '"AWS/Lambda","Duration"'):
+        assert (metric in text) == has_function, metric
+    assert ('"stat":"p99"' in text) == has_function
+    has_table = "table" in WATCHES[pipeline]
+    for metric in ("ConsumedWriteCapacityUnits", "ProvisionedWriteCapacityUnits"):
+        assert (metric in text) == has_table, metric
+    if has_table:
+        # Consumed capacity is a Sum per period, turned into WCU per second.
+        assert '"expression":"consumed / PERIOD(consumed)"' in text
+        assert '"id":"consumed","visible":false,"stat":"Sum"' in text
+    assert ("GroupInServiceInstances" in text) == (pipeline == "Workers")
     assert "NumberOfMessagesSent" not in text
 
 
@@ -295,15 +353,36 @@ def test_dashboard_points_at_this_pipeline(synthesized: Any, pipeline: str) -> N
     (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
     parts = join_parts(dashboard["Properties"]["DashboardBody"])
     ref = refs(synthesized.stacks[pipeline])
-    for target in ("queue", "dlq", "function", "table"):
+    for target in ("queue", "dlq", *WATCHES[pipeline]):
         assert ref[target] in parts, target
     # The alarm status widget lists every alarm of the pipeline, by an ARN built
     # from its name: the local cloud cannot resolve Fn::GetAtt on an alarm.
     alarm_ids = template.find_resources("AWS::CloudWatch::Alarm")
-    assert len(alarm_ids) == 5
+    assert len(alarm_ids) == len(expected_for(pipeline))
     assert all({"Ref": a} in parts for a in alarm_ids)
     assert not any({"Fn::GetAtt": [a, "Arn"]} in parts for a in alarm_ids)
     assert '"type":"alarm"' in dashboard_text(template)
+
+
+def test_workers_dashboard_shows_instances_and_backlog_per_instance(synthesized: Any) -> None:
+    stack = synthesized.stacks["Workers"]
+    template = synthesized.templates["Workers"]
+    (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    parts = join_parts(dashboard["Properties"]["DashboardBody"])
+    group = stack.resolve(stack.workers.auto_scaling_group.auto_scaling_group_name)
+    assert group in parts
+    text = dashboard_text(template)
+    # The ratio the scaling policy tracks, with the same zero-divisor guard,
+    # and the policy's target drawn on it.
+    assert '"title":"Workers in service"' in text
+    assert '"expression":"visible / IF(inservice > 0, inservice, 1)"' in text
+    assert '"id":"visible","visible":false' in text and '"id":"inservice","visible":false' in text
+    target = stack.workers.target_backlog_per_instance
+    assert target == 600  # dev defaults: 120 s latency / 0.2 s per message
+    assert f'{{"value":{target:g},"label":"Scaling target"' in text
+    (policy,) = template.find_resources("AWS::AutoScaling::ScalingPolicy").values()
+    tracking = policy["Properties"]["TargetTrackingConfiguration"]
+    assert tracking["TargetValue"] == target
 
 
 # ------------------------------------------------------------------ construct use
@@ -331,6 +410,20 @@ def test_queue_only_gets_queue_alarms_and_graphs(new_stack: Callable[[], Stack])
     )
     text = dashboard_text(template)
     assert "AWS/Lambda" not in text and "AWS/DynamoDB" not in text
+    assert "AWS/AutoScaling" not in text
+
+
+def test_a_group_adds_worker_graphs_without_alarms(new_stack: Callable[[], Stack]) -> None:
+    stack = new_stack()
+    group = autoscaling.AutoScalingGroup.from_auto_scaling_group_name(stack, "Group", "workers")
+    obs = PipelineObservability(
+        stack, "Obs", queue=QueueWithDlq(stack, "Pair"), auto_scaling_group=group
+    )
+    assert sorted(obs.alarms) == ["DlqDepth", "OldestMessageAge"]
+    text = dashboard_text(Template.from_stack(stack))
+    assert '"AWS/AutoScaling","GroupInServiceInstances","AutoScalingGroupName","workers"' in text
+    assert '"expression":"visible / IF(inservice > 0, inservice, 1)"' in text
+    assert "Scaling target" not in text  # no backlog_target given
 
 
 def test_a_given_topic_receives_the_alarms(new_stack: Callable[[], Stack]) -> None:
@@ -383,19 +476,36 @@ def test_alarm_email_subscribes_to_the_topic(new_stack: Callable[[], Stack]) -> 
     )
 
 
-def test_stage_alarm_settings_reach_the_stack() -> None:
+def build_pipeline(pipeline: str, config: StageConfig) -> Stack:
+    app = App(context={"aws:cdk:bundling-stacks": []})
+    if pipeline == "WriteBuffer":
+        return WriteBufferStack(app, "WB", config=config.write_buffer, powertools_layer_version=27)
+    if pipeline == "Ordered":
+        return OrderedStack(app, "Ord", config=config.ordered, powertools_layer_version=27)
+    if pipeline == "RequestResponse":
+        return RequestResponseStack(
+            app, "RR", config=config.request_response, powertools_layer_version=27
+        )
+    return WorkersStack(app, "Wk", config=config.workers)
+
+
+@pytest.mark.parametrize("pipeline", PIPELINES)
+def test_stage_alarm_settings_reach_the_stack(pipeline: str) -> None:
     block = cdk_context()["sqs-blueprint"]
-    block["stages"]["dev"]["write_buffer"]["alarms"] = {
+    key = CONFIG_KEYS[pipeline]
+    block["stages"]["dev"].setdefault(key, {})["alarms"] = {
         "alarm_email": "oncall@example.com",
         "age_share": 0.75,
     }
     config = load_stage(block, "dev")
-    assert config.write_buffer.alarms.alarm_email == "oncall@example.com"
-    assert config.ordered.alarms.alarm_email is None
-    assert config.ordered.alarms.age_share == 0.5
-    app = App(context={"aws:cdk:bundling-stacks": []})
-    stack = WriteBufferStack(app, "WB", config=config.write_buffer, powertools_layer_version=27)
-    template = Template.from_stack(stack)
+    for other in CONFIG_KEYS.values():
+        alarms_config = getattr(config, other).alarms
+        if other == key:
+            assert alarms_config.alarm_email == "oncall@example.com"
+            assert alarms_config.age_share == 0.75
+        else:
+            assert alarms_config.alarm_email is None and alarms_config.age_share == 0.5
+    template = Template.from_stack(build_pipeline(pipeline, config))
     template.has_resource_properties(
         "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"}
     )
@@ -449,6 +559,31 @@ def test_bad_input(new_stack: Callable[[], Stack], props: dict[str, Any], messag
     assert f"PipelineObservability 'Test/Obs': 1 invalid setting:\n  - {message}" in str(
         error.value
     )
+
+
+def test_backlog_target_needs_a_group(new_stack: Callable[[], Stack]) -> None:
+    stack = new_stack()
+    with pytest.raises(InvalidPropsError) as error:
+        PipelineObservability(stack, "Obs", queue=QueueWithDlq(stack, "Pair"), backlog_target=600)
+    assert (
+        "backlog_target=600: is drawn on the backlog-per-instance graph, which needs "
+        "auto_scaling_group. Fix: pass the workers' auto_scaling_group too, or leave "
+        "backlog_target unset."
+    ) in str(error.value)
+
+
+def test_backlog_target_must_be_positive(new_stack: Callable[[], Stack]) -> None:
+    stack = new_stack()
+    group = autoscaling.AutoScalingGroup.from_auto_scaling_group_name(stack, "Group", "workers")
+    with pytest.raises(InvalidPropsError) as error:
+        PipelineObservability(
+            stack,
+            "Obs",
+            queue=QueueWithDlq(stack, "Pair"),
+            auto_scaling_group=group,
+            backlog_target=0,
+        )
+    assert "1 invalid setting:\n  - backlog_target=0: must be more than 0" in str(error.value)
 
 
 def test_fifo_topic_is_refused(new_stack: Callable[[], Stack]) -> None:
