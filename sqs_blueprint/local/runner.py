@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -85,6 +85,7 @@ class LocalRunner:
 
     ``with LocalRunner(cloud) as runner: ... runner.drain(30)``.
     Runtime logs (handler output, tracebacks) go to ``log_dir/<function>.log``.
+    ``functions`` limits the runner to the mappings of those function names.
     """
 
     def __init__(
@@ -94,8 +95,10 @@ class LocalRunner:
         max_pollers: int = 10,
         idle_s: float = 0.2,
         log_dir: str | Path | None = None,
+        functions: Collection[str] | None = None,
     ) -> None:
         self.cloud = cloud
+        self.functions = frozenset(functions) if functions is not None else None
         self.max_pollers = max_pollers
         self.idle_s = idle_s
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="sqs-blueprint-local-"))
@@ -109,7 +112,11 @@ class LocalRunner:
     def start(self) -> LocalRunner:
         """Discover the mappings and start their pollers."""
         self.cloud.detach_moto_triggers()
-        self.mappings = discover_mappings(self.cloud, self.max_pollers)
+        self.mappings = [
+            m
+            for m in discover_mappings(self.cloud, self.max_pollers)
+            if self.functions is None or m.function_name in self.functions
+        ]
         for mapping in self.mappings:
             self._stats.setdefault(mapping.function_name, FunctionStats())
             for _ in range(mapping.concurrency):

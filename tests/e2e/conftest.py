@@ -39,7 +39,9 @@ def deployed(cloud: LocalCloud, fixture_assembly: Path) -> DeployedStack:
 def runner(
     cloud: LocalCloud, deployed: DeployedStack, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalRunner]:
-    with LocalRunner(cloud, log_dir=tmp_path_factory.mktemp("function-logs")) as started:
+    functions = deployed.physical_ids("AWS::Lambda::Function")
+    logs = tmp_path_factory.mktemp("function-logs")
+    with LocalRunner(cloud, log_dir=logs, functions=functions) as started:
         yield started
 
 
