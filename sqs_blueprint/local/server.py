@@ -74,7 +74,7 @@ def _fifo_redelivery_in_order() -> None:
         return original(self, queue_name, *args, **kwargs)
 
     receive_message._frees_timed_out = True  # type: ignore[attr-defined]
-    SQSBackend.receive_message = receive_message
+    SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
 
 
 @dataclass

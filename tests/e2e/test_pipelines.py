@@ -9,7 +9,6 @@ retries and dead-lettering happen within seconds.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
