@@ -8,8 +8,8 @@ from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
 
 from stacks.config import OrderedConfig
-from stacks.outputs import export_queue_pair
-from stacks.patterns import DynamoWriteBuffer, PipelineObservability, QueueWithDlq
+from stacks.outputs import export_queue_pair, observe
+from stacks.patterns import DynamoWriteBuffer, QueueWithDlq
 
 
 class OrderedStack(Stack):
@@ -51,15 +51,10 @@ class OrderedStack(Stack):
         export_queue_pair(self, "Events", self.queues)
         CfnOutput(self, "TableName", value=self.buffer.table.table_name)
         CfnOutput(self, "FunctionName", value=self.buffer.consumer.function.function_name)
-        self.observability = PipelineObservability(
+        self.observability = observe(
             self,
-            "Observability",
-            queue=self.queues,
+            self.queues,
+            config.alarms,
             consumer_function=self.buffer.consumer.function,
             table=self.buffer.table,
-            age_share=config.alarms.age_share,
-            alarm_email=config.alarms.alarm_email,
-            dashboard_name=self.stack_name,
         )
-        CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn)
-        CfnOutput(self, "DashboardName", value=self.observability.dashboard.dashboard_name)

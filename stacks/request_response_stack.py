@@ -9,8 +9,8 @@ from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
 
 from stacks.config import RequestResponseConfig
-from stacks.outputs import export_queue_pair
-from stacks.patterns import PipelineObservability, RequestResponse
+from stacks.outputs import export_queue_pair, observe
+from stacks.patterns import RequestResponse
 from stacks.patterns._validation import Problems
 from stacks.patterns.request_response import MAX_PREFIX_LENGTH
 
@@ -58,14 +58,9 @@ class RequestResponseStack(Stack):
         CfnOutput(self, "ResponseQueuePrefix", value=self.service.response_queue_prefix)
         CfnOutput(self, "FunctionName", value=self.service.responder.function.function_name)
         CfnOutput(self, "ClientPolicyArn", value=self.service.client_policy.managed_policy_arn)
-        self.observability = PipelineObservability(
+        self.observability = observe(
             self,
-            "Observability",
-            queue=self.service.requests,
+            self.service.requests,
+            config.alarms,
             consumer_function=self.service.responder.function,
-            age_share=config.alarms.age_share,
-            alarm_email=config.alarms.alarm_email,
-            dashboard_name=self.stack_name,
         )
-        CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn)
-        CfnOutput(self, "DashboardName", value=self.observability.dashboard.dashboard_name)

@@ -29,11 +29,10 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.config import WorkersConfig
-from stacks.outputs import export_queue_pair
+from stacks.outputs import export_queue_pair, observe
 from stacks.patterns import (
     Ec2QueueWorkers,
     LargePayloadBucket,
-    PipelineObservability,
     QueueWithDlq,
 )
 
@@ -123,19 +122,14 @@ class WorkersStack(Stack):
             "AutoScalingGroupName",
             value=self.workers.auto_scaling_group.auto_scaling_group_name,
         )
-        self.observability = PipelineObservability(
+        self.observability = observe(
             self,
-            "Observability",
-            queue=self.queues,
+            self.queues,
+            config.alarms,
             table=self.table,
             auto_scaling_group=self.workers.auto_scaling_group,
             backlog_target=self.workers.target_backlog_per_instance,
-            age_share=config.alarms.age_share,
-            alarm_email=config.alarms.alarm_email,
-            dashboard_name=self.stack_name,
         )
-        CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn)
-        CfnOutput(self, "DashboardName", value=self.observability.dashboard.dashboard_name)
 
     @property
     def availability_zones(self) -> list[str]:

@@ -8,11 +8,10 @@ from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
 
 from stacks.config import WriteBufferConfig
-from stacks.outputs import export_queue_pair
+from stacks.outputs import export_queue_pair, observe
 from stacks.patterns import (
     DynamoWriteBuffer,
     LargePayloadBucket,
-    PipelineObservability,
     QueueWithDlq,
 )
 
@@ -58,15 +57,10 @@ class WriteBufferStack(Stack):
         CfnOutput(self, "PayloadBucketName", value=self.payloads.bucket.bucket_name)
         CfnOutput(self, "TableName", value=self.buffer.table.table_name)
         CfnOutput(self, "FunctionName", value=self.buffer.consumer.function.function_name)
-        self.observability = PipelineObservability(
+        self.observability = observe(
             self,
-            "Observability",
-            queue=self.queues,
+            self.queues,
+            config.alarms,
             consumer_function=self.buffer.consumer.function,
             table=self.buffer.table,
-            age_share=config.alarms.age_share,
-            alarm_email=config.alarms.alarm_email,
-            dashboard_name=self.stack_name,
         )
-        CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn)
-        CfnOutput(self, "DashboardName", value=self.observability.dashboard.dashboard_name)
