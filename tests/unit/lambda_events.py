@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import importlib.util
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from sqs_blueprint.local.events import RECEIVE_ARGS, lambda_record
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 
@@ -36,54 +37,22 @@ class FakeContext:
         return self.remaining_ms
 
 
-def _attribute(attr: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "dataType": attr["DataType"],
-        "stringListValues": [],
-        "binaryListValues": [],
-    }
-    if "StringValue" in attr:
-        out["stringValue"] = attr["StringValue"]
-    if "BinaryValue" in attr:
-        out["binaryValue"] = base64.b64encode(attr["BinaryValue"]).decode()
-    return out
-
-
 def receive_event(sqs: Any, queue_url: str, max_messages: int = 10) -> dict[str, Any]:
     """Receive up to ``max_messages`` and shape them as one Lambda event."""
-    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
     messages: list[dict[str, Any]] = []
     while len(messages) < max_messages:
         got = sqs.receive_message(
             QueueUrl=queue_url,
             MaxNumberOfMessages=min(10, max_messages - len(messages)),
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
-            WaitTimeSeconds=0,
+            WaitTimeSeconds=0,  # FACTS §7
+            **RECEIVE_ARGS,
         ).get("Messages", [])
         if not got:
             break
         messages.extend(got)
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {
-                    k: _attribute(v) for k, v in m.get("MessageAttributes", {}).items()
-                },
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": "us-east-1",
-            }
-            for m in messages
-        ]
-    }
+    queue_arn = arn["Attributes"]["QueueArn"]
+    return {"Records": [lambda_record(m, queue_arn, "us-east-1") for m in messages]}
 
 
 def failed_ids(response: dict[str, Any]) -> list[str]:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import json
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -20,26 +17,10 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from moto import mock_aws
 
 from sqs_blueprint.rpc import RpcClient, RpcError
+from tests.unit.lambda_events import FakeContext, load_handler, receive_event
 
 PREFIX = "rpc-resp-"
 REGION = "us-east-1"
-HANDLER_PATH = Path(__file__).parents[2] / "lambdas" / "responder" / "handler.py"
-
-
-def load_handler() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("responder_handler", HANDLER_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "responder"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:responder"
-    aws_request_id: str = "request-1"
 
 
 @pytest.fixture
@@ -54,48 +35,13 @@ def sqs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 @pytest.fixture
 def handler(sqs: Any) -> ModuleType:
-    return load_handler()  # a fresh module: its responder is created lazily inside moto
+    return load_handler("responder")  # a fresh module: its responder is created lazily inside moto
 
 
 @pytest.fixture
 def request_queue(sqs: Any) -> str:
     url: str = sqs.create_queue(QueueName="requests")["QueueUrl"]
     return url
-
-
-def lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
-    """A ReceiveMessage message as a Lambda SQS event record (FACTS §2)."""
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": message.get("Attributes", {}),
-        "messageAttributes": {
-            name: {
-                "stringValue": attr["StringValue"],
-                "stringListValues": [],
-                "binaryListValues": [],
-                "dataType": attr["DataType"],
-            }
-            for name, attr in message.get("MessageAttributes", {}).items()
-        },
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": REGION,
-    }
-
-
-def receive_event(sqs: Any, queue_url: str) -> dict[str, Any]:
-    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-    messages = sqs.receive_message(
-        QueueUrl=queue_url,
-        MaxNumberOfMessages=10,
-        WaitTimeSeconds=0,  # FACTS §7
-        MessageAttributeNames=["All"],
-        AttributeNames=["All"],
-    ).get("Messages", [])
-    return {"Records": [lambda_record(m, arn["Attributes"]["QueueArn"]) for m in messages]}
 
 
 def send_request(sqs: Any, queue_url: str, reply_to: str, body: dict[str, Any]) -> str:
