@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 
 class LazyClient:
@@ -25,3 +26,9 @@ class LazyClient:
             factory = self._session if self._session is not None else boto3
             self._client = factory.client(self._service)
         return self._client
+
+
+def error_text(error: ClientError) -> str:
+    """``Code: Message`` of an AWS error, for reports."""
+    info = error.response.get("Error", {})
+    return f"{info.get('Code', 'Error')}: {info.get('Message', '')}"

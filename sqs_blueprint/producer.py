@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from sqs_blueprint._clients import LazyClient
+from sqs_blueprint._clients import LazyClient, error_text
 from sqs_blueprint.payload import (
     MAX_MESSAGE_SIZE,
     PayloadError,
@@ -104,11 +104,6 @@ def pack(
     if current:
         batches.append(current)
     return batches
-
-
-def _error_text(error: ClientError) -> str:
-    info = error.response.get("Error", {})
-    return f"{info.get('Code', 'Error')}: {info.get('Message', '')}"
 
 
 def _retryable(error: ClientError) -> bool:
@@ -235,7 +230,7 @@ class Producer:
                 if _retryable(error) and not last:
                     continue
                 for p in pending:
-                    result.failed.append(Failed(p.index, _error_text(error)))
+                    result.failed.append(Failed(p.index, error_text(error)))
                 return failed + pending
             for ok in response.get("Successful", []):
                 p = by_id[ok["Id"]]

@@ -21,7 +21,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
-from sqs_blueprint._clients import LazyClient
+from sqs_blueprint._clients import LazyClient, error_text
 from sqs_blueprint.capacity import wcu_per_item
 from sqs_blueprint.records import Record
 
@@ -195,11 +195,6 @@ class TokenBucket:
 # ---------------------------------------------------------------- writing
 
 
-def _error_text(error: ClientError) -> str:
-    info = error.response.get("Error", {})
-    return f"{info.get('Code', 'Error')}: {info.get('Message', '')}"
-
-
 def _throttled(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in THROTTLING_CODES
 
@@ -331,10 +326,10 @@ class Upserter:
                     if _throttled(error):
                         backoff = True
                         for e in chunk:
-                            e.reason = f"throttled ({_error_text(error)})"
+                            e.reason = f"throttled ({error_text(error)})"
                         retry.extend(chunk)
                     elif len(chunk) == 1:
-                        self._fail(chunk[0], _error_text(error), result)
+                        self._fail(chunk[0], error_text(error), result)
                     else:  # isolate the item DynamoDB rejected: write each alone
                         for e in chunk:
                             e.alone = True
@@ -407,7 +402,7 @@ class Upserter:
                 if code == "ConditionalCheckFailedException":
                     result.noops += absorbed + 1
                 elif not _throttled(error):
-                    self._fail(entry, _error_text(error), result)
+                    self._fail(entry, error_text(error), result)
                 elif self._clock() >= deadline:
                     self._fail(entry, "not written before the deadline: throttled", result)
                 else:
