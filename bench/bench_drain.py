@@ -183,25 +183,12 @@ class ProvisionedTable:
 # ---------------------------------------------------------------- the scenario
 
 
-def _within_retention(backend: Any, queue_name: str, message: Any) -> bool:
-    """moto's retention check on each received message, without its pass over the queue.
-
-    moto reads the queue's retention by computing every queue attribute, and the
-    message counts among them walk the whole queue, for each message it hands
-    out: about 60 ms per message at a depth of 600, which would make moto, not
-    the consumer, the bottleneck. The rule is the same: sent time + retention.
-    """
-    from moto.core.utils import unix_time
-
-    queue = backend.get_queue(queue_name)
-    retain_until: float = queue.message_retention_period + message.sent_timestamp / 1000
-    return retain_until > unix_time()
-
-
 @contextmanager
 def cloud() -> Iterator[None]:
     from moto import mock_aws
     from moto.sqs.models import SQSBackend
+
+    from sqs_blueprint.local.moto_fixes import within_retention
 
     env = {
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -211,7 +198,7 @@ def cloud() -> Iterator[None]:
     check = "is_message_valid_based_on_retention_period"
     with (
         mock.patch.dict(os.environ, env),
-        mock.patch.object(SQSBackend, check, _within_retention),
+        mock.patch.object(SQSBackend, check, within_retention),
         mock_aws(),
     ):
         for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):

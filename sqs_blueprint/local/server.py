@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from sqs_blueprint.local import moto_fixes
+
 if TYPE_CHECKING:
     from sqs_blueprint.local.deploy import DeployedStack
 
@@ -52,31 +54,6 @@ def _quiet_moto() -> None:
     )
 
 
-def _fifo_redelivery_in_order() -> None:
-    """Make moto redeliver a FIFO group's timed-out messages in order.
-
-    moto 5.2 frees a timed-out message's group only when its receive loop reaches
-    that message, so when several messages of a group time out together, the
-    group is still marked busy at the first one and the later one is handed out
-    first. SQS hands them out in order. Freeing every timed-out message before
-    the loop restores that.
-    """
-    from moto.sqs.models import SQSBackend
-
-    original = SQSBackend.receive_message
-    if getattr(original, "_frees_timed_out", False):
-        return
-
-    def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
-        queue = self.get_queue(queue_name)
-        for message in [m for m in queue.pending_messages if m.visible]:
-            queue.pending_messages.discard(message)
-        return original(self, queue_name, *args, **kwargs)
-
-    receive_message._frees_timed_out = True  # type: ignore[attr-defined]
-    SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
-
-
 @dataclass
 class LocalCloud:
     """A moto endpoint plus what has been deployed into it.
@@ -101,7 +78,7 @@ class LocalCloud:
         from moto.server import ThreadedMotoServer
 
         _quiet_moto()
-        _fifo_redelivery_in_order()
+        moto_fixes.apply()
         server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         server.start()
         bound_host, bound_port = server.get_host_and_port()
