@@ -11,7 +11,7 @@ STAGE ?= dev
 CDK := $(CURDIR)/node_modules/.bin/cdk
 PYTEST_ARGS ?=
 
-.PHONY: setup synth test lint format deploy destroy demo bench clean
+.PHONY: setup synth test lint format bootstrap deploy destroy demo bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -40,6 +40,9 @@ lint: setup
 format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+bootstrap: setup
+	$(CDK) bootstrap -c stage=$(STAGE)
 
 deploy: setup
 	$(CDK) deploy --all -c stage=$(STAGE)
