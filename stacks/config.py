@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from aws_cdk import Duration
+
 CONTEXT_KEY = "sqs-blueprint"
 DEFAULT_STAGE = "dev"
 
@@ -33,6 +35,15 @@ class QueueConfig:
     dlq_retention_days: int = 14
     customer_managed_key: bool = False
 
+    def props(self) -> dict[str, Any]:
+        """These settings as keyword arguments of ``QueueWithDlq``."""
+        return {
+            "max_receive_count": self.max_receive_count,
+            "retention_period": Duration.days(self.retention_days),
+            "dlq_retention_period": Duration.days(self.dlq_retention_days),
+            "customer_managed_key": self.customer_managed_key,
+        }
+
 
 @dataclass(frozen=True)
 class TableConfig:
@@ -45,6 +56,19 @@ class TableConfig:
     batch_size: int = 10
     batching_window_s: int = 0
     key_fields: tuple[str, ...] = ()
+
+    def props(self) -> dict[str, Any]:
+        """These settings as keyword arguments of ``DynamoWriteBuffer``."""
+        window = self.batching_window_s
+        return {
+            "write_capacity": self.write_capacity,
+            "read_capacity": self.read_capacity,
+            "item_kb": self.item_kb,
+            "function_timeout": Duration.seconds(self.function_timeout_s),
+            "batch_size": self.batch_size,
+            "max_batching_window": Duration.seconds(window) if window else None,
+            "key_fields": self.key_fields,
+        }
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from stacks.config import OrderedConfig
@@ -23,16 +23,12 @@ class OrderedStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
-        q, t = config.queue, config.table
         self.queues = QueueWithDlq(
             self,
             "Events",
             fifo=True,
             high_throughput=config.high_throughput,
-            max_receive_count=q.max_receive_count,
-            retention_period=Duration.days(q.retention_days),
-            dlq_retention_period=Duration.days(q.dlq_retention_days),
-            customer_managed_key=q.customer_managed_key,
+            **config.queue.props(),
         )
         self.buffer = DynamoWriteBuffer(
             self,
@@ -40,12 +36,7 @@ class OrderedStack(Stack):
             queue=self.queues,
             handler="ordered",
             version_field=config.version_field,
-            write_capacity=t.write_capacity,
-            read_capacity=t.read_capacity,
-            item_kb=t.item_kb,
-            function_timeout=Duration.seconds(t.function_timeout_s),
-            batch_size=t.batch_size,
-            key_fields=t.key_fields,
+            **config.table.props(),
             powertools_layer_version=powertools_layer_version,
         )
         export_queue_pair(self, "Events", self.queues)

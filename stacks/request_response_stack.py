@@ -26,7 +26,6 @@ class RequestResponseStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
-        q = config.queue
         prefix = config.response_queue_prefix
         if prefix is None:
             prefix = f"{self.stack_name}-reply-"
@@ -49,10 +48,7 @@ class RequestResponseStack(Stack):
             function_timeout=Duration.seconds(config.function_timeout_s),
             batch_size=config.batch_size,
             max_concurrency=config.max_concurrency,
-            max_receive_count=q.max_receive_count,
-            retention_period=Duration.days(q.retention_days),
-            dlq_retention_period=Duration.days(q.dlq_retention_days),
-            customer_managed_key=q.customer_managed_key,
+            **config.queue.props(),
         )
         export_queue_pair(self, "Request", self.service.requests)
         CfnOutput(self, "ResponseQueuePrefix", value=self.service.response_queue_prefix)

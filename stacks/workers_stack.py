@@ -42,14 +42,10 @@ _AZS = 2
 class WorkersStack(Stack):
     def __init__(self, scope: Construct, id_: str, *, config: WorkersConfig, **kwargs: Any) -> None:
         super().__init__(scope, id_, **kwargs)
-        q = config.queue
         self.queues = QueueWithDlq(
             self,
             "Jobs",
-            max_receive_count=q.max_receive_count,
-            retention_period=Duration.days(q.retention_days),
-            dlq_retention_period=Duration.days(q.dlq_retention_days),
-            customer_managed_key=q.customer_managed_key,
+            **config.queue.props(),
         )
         self.payloads = LargePayloadBucket(self, "Payloads", queues=[self.queues])
         self.table = dynamodb.Table(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from stacks.config import WriteBufferConfig
@@ -27,29 +27,17 @@ class WriteBufferStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
-        q, t = config.queue, config.table
         self.queues = QueueWithDlq(
             self,
             "Ingest",
-            max_receive_count=q.max_receive_count,
-            retention_period=Duration.days(q.retention_days),
-            dlq_retention_period=Duration.days(q.dlq_retention_days),
-            customer_managed_key=q.customer_managed_key,
+            **config.queue.props(),
         )
         self.payloads = LargePayloadBucket(self, "Payloads", queues=[self.queues])
         self.buffer = DynamoWriteBuffer(
             self,
             "Buffer",
             queue=self.queues,
-            write_capacity=t.write_capacity,
-            read_capacity=t.read_capacity,
-            item_kb=t.item_kb,
-            function_timeout=Duration.seconds(t.function_timeout_s),
-            batch_size=t.batch_size,
-            max_batching_window=Duration.seconds(t.batching_window_s)
-            if t.batching_window_s
-            else None,
-            key_fields=t.key_fields,
+            **config.table.props(),
             payload_bucket=self.payloads,
             powertools_layer_version=powertools_layer_version,
         )
