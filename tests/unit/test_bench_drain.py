@@ -15,6 +15,7 @@ from bench.bench_drain import (
     drain,
     naive_consumer,
 )
+from tests.unit.tables import create_table
 
 _ser = TypeSerializer()
 
@@ -34,12 +35,7 @@ def _item(key: str, size: int = 500) -> dict[str, Any]:
 @pytest.fixture
 def client(aws: None) -> Any:
     ddb = boto3.client("dynamodb")
-    ddb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 3},
-    )
+    create_table(ddb, TABLE, wcu=3)
     return ddb
 
 

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from sqs_blueprint.producer import Message, Producer
 from sqs_blueprint.write_buffer import WriteBuffer
 from tests.unit.lambda_events import FakeContext, failed_ids, load_handler, receive_event
+from tests.unit.tables import create_table
 
 TABLE = "events"
 
@@ -20,12 +21,7 @@ TABLE = "events"
 @pytest.fixture
 def env(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     ddb = boto3.client("dynamodb")
-    ddb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
-    )
+    create_table(ddb, TABLE, wcu=5)
     sqs = boto3.client("sqs")
     url = sqs.create_queue(
         QueueName="events.fifo", Attributes={"FifoQueue": "true", "VisibilityTimeout": "30"}

@@ -30,6 +30,7 @@ from sqs_blueprint.upsert import (
     to_item,
     write_records,
 )
+from tests.unit.tables import create_table
 
 TABLE = "items"
 
@@ -153,12 +154,7 @@ def _error(code: str, message: str) -> tuple[AWSResponse, dict[str, Any]]:
 @pytest.fixture
 def ddb(aws: None) -> Iterator[Any]:
     client = boto3.client("dynamodb", config=Config(retries={"total_max_attempts": 1}))
-    client.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(client, TABLE)
     yield client
 
 

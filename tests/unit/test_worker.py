@@ -30,6 +30,7 @@ from sqs_blueprint.worker import (
     load_handler,
     per_record,
 )
+from tests.unit.tables import create_table
 
 HERE = Path(__file__).resolve().parent
 REGION = "us-east-1"
@@ -252,12 +253,7 @@ def test_builtin_write_buffer_upserts_resolves_pointers_and_refuses_other_bucket
 ) -> None:
     dynamodb, s3 = client("dynamodb"), client("s3")
     table = f"t-{uuid.uuid4().hex[:8]}"
-    dynamodb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(dynamodb, table)
     allowed, other = f"payloads-{uuid.uuid4().hex[:8]}", f"other-{uuid.uuid4().hex[:8]}"
     for bucket in (allowed, other):
         s3.create_bucket(Bucket=bucket)

@@ -16,6 +16,7 @@ from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.producer import Producer
 from sqs_blueprint.write_buffer import SettingsError, WriteBuffer, WriteBufferSettings
 from tests.unit.lambda_events import FakeContext, failed_ids, load_handler, receive_event
+from tests.unit.tables import create_table
 
 TABLE, BUCKET, OTHER_BUCKET = "items", "payloads", "elsewhere"
 
@@ -23,12 +24,7 @@ TABLE, BUCKET, OTHER_BUCKET = "items", "payloads", "elsewhere"
 @pytest.fixture
 def env(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     ddb = boto3.client("dynamodb")
-    ddb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 10},
-    )
+    create_table(ddb, TABLE, wcu=10)
     s3 = boto3.client("s3")
     for bucket in (BUCKET, OTHER_BUCKET):
         s3.create_bucket(Bucket=bucket)
