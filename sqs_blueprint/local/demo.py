@@ -30,6 +30,7 @@ from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.producer import Message, Producer
 from sqs_blueprint.redrive import inspect, redrive
 from sqs_blueprint.upsert import item_key
+from sqs_blueprint.write_buffer import WriteBufferSettings
 
 PARTNER_BUCKET = "partner-payloads"
 # Large bodies go through S3 above the producer's threshold. The demo lowers it from
@@ -357,11 +358,11 @@ def _shorten_visibility(cloud: LocalCloud, pipelines: Iterable[Pipeline], summar
     return seconds
 
 
-def _key_fields(cloud: LocalCloud, function: str) -> list[str] | None:
-    env = cloud.client("lambda").get_function_configuration(FunctionName=function)
-    raw = env.get("Environment", {}).get("Variables", {}).get("KEY_FIELDS", "")
-    fields = [f.strip() for f in raw.split(",") if f.strip()]
-    return fields or None
+def _key_fields(cloud: LocalCloud, function: str) -> tuple[str, ...] | None:
+    """The key fields the deployed function reads, parsed as the function parses them."""
+    config = cloud.client("lambda").get_function_configuration(FunctionName=function)
+    variables = config.get("Environment", {}).get("Variables", {})
+    return WriteBufferSettings.from_env(variables).key_fields
 
 
 def _depth(sqs: Any, url: str) -> int:
@@ -374,7 +375,7 @@ def _empty(sqs: Any, url: str) -> bool:
     return _depth(sqs, url) == 0
 
 
-def _keys_in(sqs: Any, s3: Any, dlq_url: str, key_fields: list[str] | None) -> set[str]:
+def _keys_in(sqs: Any, s3: Any, dlq_url: str, key_fields: tuple[str, ...] | None) -> set[str]:
     """Keys of the records still waiting in a DLQ (kept, so not lost)."""
     resolver = PayloadStore(s3_client=s3)
     keys = set()
