@@ -453,6 +453,11 @@ def _fifo_reasons(
         f"b records take b x {record_ms:g} ms, so 1 / {record_ms:g} ms whatever the batch",
         "concurrency": f"a FIFO mapping runs at most one invocation per group: min({groups}, "
         f"max_concurrency {max_concurrency}) ({limits.LAMBDA_SQS_SCALING_URL})",
+        "ceiling_per_s": "the lower of the send-side and consume-side ceilings",
+        "binding": "the side whose ceiling is lower",
+        "headroom": "ceiling / target",
+        "min_messages_per_send": "target / send calls per second, rounded up",
+        "send_calls_per_s": "target / messages per send",
         "producers": f"send calls/s x {send_latency_ms:g} ms per call (Little's law)",
         "busy_invocations": f"target x {record_ms:g} ms: groups and invocations kept busy",
         "monthly_cost_usd": f"FIFO requests at {PRICES_USD['sqs_fifo_per_request'] * 1e6:.2f} "
