@@ -1,27 +1,22 @@
-"""Capacity planning for SQS -> Lambda -> DynamoDB pipelines: pure math.
+"""Capacity planning for SQS pipelines: pure math.
 
-Standard library only, so CDK patterns can call it at synth time. Every
-function validates its inputs and raises ``ValueError`` with the value given,
-the rule and the fix.
+Two plans: a Lambda consumer writing into a provisioned DynamoDB table
+(:func:`plan_write_buffer`) and an ordered FIFO pipeline (:func:`plan_fifo`).
+Standard library only, so CDK patterns can call it at synth time. Limits and
+prices come from :mod:`sqs_blueprint.limits`. Every function validates its
+inputs and raises :class:`~sqs_blueprint.errors.UsageError` with the value
+given, the rule and the fix.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
-# FACTS §2: the queue's visibility timeout is at least six times the function
-# timeout, plus the batching window.
-VISIBILITY_FACTOR = 6
-MAX_VISIBILITY_TIMEOUT_S = 43_200  # FACTS §1
-MAX_BATCHING_WINDOW_S = 300  # FACTS §2
-MAX_BATCH_SIZE = 10_000  # FACTS §2 (standard queues; more than 10 needs a window)
-MAX_BATCH_WITHOUT_WINDOW = 10  # FACTS §2
-MIN_CONCURRENCY, MAX_CONCURRENCY = 2, 1_000  # FACTS §2: ScalingConfig.MaximumConcurrency
-MAX_ITEM_KB = 400  # FACTS §3: DynamoDB item size limit
-MAX_FUNCTION_TIMEOUT_S = 900  # Lambda's maximum function timeout (Lambda quotas)
-SQS_BATCH_ENTRIES = 10  # FACTS §1: entries per SendMessageBatch / DeleteMessageBatch
-SQS_BILLING_CHUNK_KB = 64  # FACTS §1 / §5: every 64 KiB chunk is one request
+from sqs_blueprint import limits
+from sqs_blueprint.errors import UsageError
+from sqs_blueprint.limits import PRICES_USD
 
 # Share of the function timeout a batch may spend writing; the rest is left for
 # start-up, payload fetches and retries of unprocessed items.
@@ -29,53 +24,46 @@ TIMEOUT_HEADROOM = 0.8
 DEFAULT_RECORD_MS = 10.0  # unpaced time one record takes (parse + its share of a batch write)
 HOURS_PER_MONTH = 730
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24
-
-# USD, us-east-1. FACTS §5: check there (and on the AWS pricing pages) before
-# publishing a figure.
-PRICES_USD: dict[str, float] = {
-    "sqs_standard_per_request": 0.40 / 1e6,
-    "sqs_fifo_per_request": 0.50 / 1e6,
-    "lambda_per_request": 0.20 / 1e6,
-    "lambda_arm64_per_gb_s": 0.0000133334,
-    "dynamodb_wcu_hour": 0.00065,
-    "dynamodb_on_demand_per_wru": 0.625 / 1e6,
-    "s3_put": 0.005 / 1_000,
-    "s3_get": 0.0004 / 1_000,
-    "s3_gb_month": 0.023,
-}
+SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
+KIB = 1024
+BILLING_CHUNK_KB = limits.SQS_BILLING_CHUNK_BYTES / KIB
+MAX_MESSAGE_KB = limits.SQS_MAX_MESSAGE_BYTES / KIB
 
 
 def _check_number(
     name: str, value: float, *, minimum: float = 0.0, inclusive: bool = False
 ) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
+        raise UsageError(f"{name} must be a finite number, got {value!r}")
     if value < minimum or (value == minimum and not inclusive):
         rule = "at least" if inclusive else "greater than"
-        raise ValueError(f"{name} must be {rule} {minimum:g}, got {value!r}")
+        raise UsageError(f"{name} must be {rule} {minimum:g}, got {value!r}")
 
 
 def _check_at_most(name: str, value: float, maximum: float, source: str) -> None:
     if value > maximum:
-        raise ValueError(f"{name} must be at most {maximum:g} ({source}), got {value!r}")
+        raise UsageError(f"{name} must be at most {maximum:g} ({source}), got {value!r}")
 
 
 def visibility_timeout(function_timeout_s: float, batching_window_s: float = 0) -> int:
-    """Visibility timeout for a queue consumed by a Lambda function (FACTS §2).
+    """Visibility timeout for a queue consumed by a Lambda function.
 
-    ``6 x function timeout + batching window``, rounded up to whole seconds.
+    ``6 x function timeout + batching window``, rounded up to whole seconds
+    (``limits.LAMBDA_SQS_CONFIGURE_URL``).
     """
     _check_number("function_timeout_s", function_timeout_s)
-    _check_at_most("function_timeout_s", function_timeout_s, MAX_FUNCTION_TIMEOUT_S, "Lambda")
+    _check_at_most("function_timeout_s", function_timeout_s, limits.LAMBDA_MAX_TIMEOUT_S, "Lambda")
     _check_number("batching_window_s", batching_window_s, inclusive=True)
-    _check_at_most("batching_window_s", batching_window_s, MAX_BATCHING_WINDOW_S, "FACTS §2")
-    return math.ceil(VISIBILITY_FACTOR * function_timeout_s + batching_window_s)
+    _check_at_most(
+        "batching_window_s", batching_window_s, limits.LAMBDA_MAX_BATCHING_WINDOW_S, "Lambda"
+    )
+    return math.ceil(limits.LAMBDA_VISIBILITY_FACTOR * function_timeout_s + batching_window_s)
 
 
 def wcu_per_item(item_kb: float) -> int:
-    """Write capacity units one write of an item costs: 1 per KB, rounded up (FACTS §3)."""
+    """Write capacity units one write of an item costs: 1 per KB, rounded up (DynamoDB)."""
     _check_number("item_kb", item_kb)
-    _check_at_most("item_kb", item_kb, MAX_ITEM_KB, "DynamoDB item limit, FACTS §3")
+    _check_at_most("item_kb", item_kb, limits.DYNAMODB_MAX_ITEM_KB, "DynamoDB item limit")
     return math.ceil(item_kb)
 
 
@@ -123,46 +111,48 @@ def plan_write_buffer(
 
     One unpaced invocation writes ``wcu_per_item * 1000 / record_ms`` WCU/s.
     ``max_concurrency`` is the number of such invocations the table can take
-    (rounded up, clamped to 2..1000, FACTS §2), and each invocation is paced to
+    (rounded up, clamped to the mapping's 2..1000), and each invocation is paced to
     ``budget = wcu / max_concurrency``, so all of them together never exceed
-    ``wcu`` (FACTS §3: burst capacity is not planned on). The batch size is
+    ``wcu`` (DynamoDB's burst capacity is best effort: not planned on). The batch size is
     lowered until a batch is written within 80% of the function timeout.
     """
     if isinstance(wcu, bool) or not isinstance(wcu, int) or wcu < 1:
-        raise ValueError(f"wcu must be a whole number of at least 1, got {wcu!r}")
+        raise UsageError(f"wcu must be a whole number of at least 1, got {wcu!r}")
     units = wcu_per_item(item_kb)
     visibility = visibility_timeout(function_timeout_s, batching_window_s)
     _check_number("record_ms", record_ms)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
-    _check_at_most("batch_size", batch_size, MAX_BATCH_SIZE, "FACTS §2")
-    if batch_size > MAX_BATCH_WITHOUT_WINDOW and batching_window_s < 1:
-        raise ValueError(
-            f"batch_size {batch_size} is more than {MAX_BATCH_WITHOUT_WINDOW}: it needs "
-            f"batching_window_s of at least 1 (FACTS §2), got {batching_window_s!r}"
+        raise UsageError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
+    _check_at_most("batch_size", batch_size, limits.LAMBDA_MAX_BATCH_SIZE, "Lambda")
+    unwindowed = limits.LAMBDA_MAX_BATCH_WITHOUT_WINDOW
+    if batch_size > unwindowed and batching_window_s < 1:
+        raise UsageError(
+            f"batch_size {batch_size} is more than {unwindowed}: it needs "
+            f"batching_window_s of at least 1 (Lambda), got {batching_window_s!r}"
         )
 
     notes: list[str] = []
     unpaced_wcu_per_s = units * 1000 / record_ms
     wanted = math.ceil(wcu / unpaced_wcu_per_s)
-    concurrency = min(MAX_CONCURRENCY, max(MIN_CONCURRENCY, wanted))
+    lowest, highest = limits.LAMBDA_MIN_CONCURRENCY, limits.LAMBDA_MAX_CONCURRENCY
+    concurrency = min(highest, max(lowest, wanted))
     if concurrency != wanted:
         notes.append(
             f"max concurrency clamped from {wanted} to {concurrency} (ESM range "
-            f"{MIN_CONCURRENCY}..{MAX_CONCURRENCY}, FACTS §2)"
+            f"{lowest}..{highest})"
         )
     budget = _share(wcu, concurrency)
 
     writing_time_s = TIMEOUT_HEADROOM * function_timeout_s
     if record_ms / 1000 > writing_time_s:
-        raise ValueError(
+        raise UsageError(
             f"record_ms {record_ms:g} is more than {TIMEOUT_HEADROOM:.0%} of the "
             f"{function_timeout_s:g} s function timeout; raise the timeout"
         )
     if units / budget > writing_time_s:
-        raise ValueError(
+        raise UsageError(
             f"table too small: {wcu} WCU shared by the minimum of {concurrency} concurrent "
-            f"invocations (FACTS §2) gives each {budget:g} WCU/s, so one {units}-WCU item "
+            f"invocations gives each {budget:g} WCU/s, so one {units}-WCU item "
             f"takes {units / budget:g} s, more than {TIMEOUT_HEADROOM:.0%} of the "
             f"{function_timeout_s:g} s function timeout; raise the WCU or the timeout"
         )
@@ -192,7 +182,7 @@ def plan_write_buffer(
 
 @dataclass(frozen=True)
 class MonthlyCost:
-    """USD per month (FACTS §5 prices); DynamoDB covers writes only."""
+    """USD per month (``limits.PRICES_USD``); DynamoDB covers writes only."""
 
     sqs: float
     lambda_: float
@@ -209,9 +199,18 @@ class MonthlyCost:
         return self.sqs + self.lambda_ + self.dynamodb_on_demand + self.s3
 
 
+def _chunks_per_message(body_kb: float, per_call: int) -> float:
+    """Billed requests per message when ``per_call`` such messages share one call.
+
+    Every 64 KiB chunk of a call's payload is billed as one request
+    (``limits.SQS_PRICING_URL``).
+    """
+    return math.ceil(per_call * body_kb / BILLING_CHUNK_KB) / per_call
+
+
 def _sqs_requests_per_message(body_kb: float) -> float:
-    """Billed requests per message for one batched call of 10 such messages (FACTS §1, §5)."""
-    return math.ceil(SQS_BATCH_ENTRIES * body_kb / SQS_BILLING_CHUNK_KB) / SQS_BATCH_ENTRIES
+    """Billed requests per message for one batched call of 10 such messages (64 KiB chunks)."""
+    return _chunks_per_message(body_kb, limits.SQS_BATCH_MAX_ENTRIES)
 
 
 def monthly_cost(
@@ -246,7 +245,7 @@ def monthly_cost(
     sqs_requests = (
         2 * inline * _sqs_requests_per_message(plan.item_kb)
         + 2 * offloaded * _sqs_requests_per_message(pointer_kb)
-        + messages / SQS_BATCH_ENTRIES
+        + messages / limits.SQS_BATCH_MAX_ENTRIES
     )
     invocations = messages / plan.batch_size
     gb_seconds = messages * plan.record_ms / 1000 * memory_mb / 1024
@@ -258,3 +257,241 @@ def monthly_cost(
         dynamodb_on_demand=messages * plan.wcu_per_item * p["dynamodb_on_demand_per_wru"],
         s3=offloaded * (p["s3_put"] + p["s3_get"]) + stored_gb * p["s3_gb_month"],
     )
+
+
+# ------------------------------------------------------------------ FIFO pipelines
+
+DEFAULT_SEND_LATENCY_MS = 20.0  # one SendMessageBatch round trip from inside the region
+DEFAULT_MEMORY_MB = 256
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+
+
+@dataclass(frozen=True)
+class FifoCost:
+    """USD per month at a steady rate (``limits.PRICES_USD``, us-east-1)."""
+
+    sqs_requests: float  # billed requests: sends, receives and deletes, 64 KiB chunks
+    sqs: float
+    lambda_: float  # arm64: one invocation per batch, record time x memory
+
+    @property
+    def total(self) -> float:
+        return self.sqs + self.lambda_
+
+
+@dataclass(frozen=True)
+class FifoPlan:
+    """What an ordered FIFO pipeline can carry, and what it takes to carry ``messages_per_s``.
+
+    ``reasons`` says, for each ceiling and requirement, the rule it comes from.
+    """
+
+    messages_per_s: float
+    message_kb: float
+    groups: int
+    record_ms: float
+    batch_size: int
+    high_throughput: bool
+    region: str
+    api_calls_per_s: int  # per API action: SendMessageBatch, ReceiveMessage, DeleteMessageBatch
+    messages_per_send: int  # entries per SendMessageBatch (10, fewer for large messages)
+    send_ceiling_per_s: float
+    group_ceiling_per_s: float  # one group: one batch in flight, records one after another
+    concurrency: int  # concurrent invocations the mapping can reach: min(groups, maximum)
+    consume_ceiling_per_s: float
+    ceiling_per_s: float
+    binding: str  # "send" or "consume": the lower ceiling
+    headroom: float  # ceiling / target
+    min_messages_per_send: int  # smallest send batch that keeps sends within the quota
+    send_calls_per_s: float  # at messages_per_send
+    producers: int  # concurrent senders at send_latency_ms per call (Little's law)
+    busy_invocations: float  # target x record time: groups and concurrency needed
+    monthly_cost_usd: FifoCost
+    reasons: dict[str, str]
+
+
+def _whole(name: str, value: int, minimum: int, maximum: float, rule: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UsageError(f"{name} must be a whole number of at least {minimum}, got {value!r}")
+    _check_at_most(name, value, maximum, rule)
+
+
+def _check_fifo_inputs(
+    messages_per_s: float,
+    message_kb: float,
+    groups: int,
+    record_ms: float,
+    batch_size: int,
+    region: str,
+    max_concurrency: int,
+) -> None:
+    _check_number("messages_per_s", messages_per_s)
+    _check_number("message_kb", message_kb)
+    _check_at_most("message_kb", message_kb, MAX_MESSAGE_KB, "the SQS message size limit, 1 MiB")
+    _whole("groups", groups, 1, math.inf, "no limit")
+    _check_number("record_ms", record_ms)
+    fifo_batch = limits.LAMBDA_FIFO_MAX_BATCH_SIZE
+    _whole("batch_size", batch_size, 1, fifo_batch, "a FIFO event source mapping's maximum")
+    lowest, highest = limits.LAMBDA_MIN_CONCURRENCY, limits.LAMBDA_MAX_CONCURRENCY
+    _whole("max_concurrency", max_concurrency, lowest, highest, "the mapping's MaximumConcurrency")
+    if not isinstance(region, str) or not _REGION.match(region):
+        raise UsageError(f"region must be an AWS region name such as us-east-1, got {region!r}")
+
+
+def _fifo_cost(
+    messages_per_s: float, message_kb: float, record_ms: float, batch_size: int, memory_mb: int
+) -> FifoCost:
+    """Sends of 10 and receives of ``batch_size`` billed per 64 KiB chunk; deletes in batches."""
+    p = PRICES_USD
+    messages = messages_per_s * SECONDS_PER_MONTH
+    per_send = _chunks_per_message(message_kb, _messages_per_send(message_kb))
+    per_receive = _chunks_per_message(message_kb, batch_size)
+    requests = messages * (per_send + per_receive + 1 / batch_size)
+    gb_seconds = messages * record_ms / 1000 * memory_mb / 1024
+    return FifoCost(
+        sqs_requests=requests,
+        sqs=requests * p["sqs_fifo_per_request"],
+        lambda_=messages / batch_size * p["lambda_per_request"]
+        + gb_seconds * p["lambda_arm64_per_gb_s"],
+    )
+
+
+def _messages_per_send(message_kb: float) -> int:
+    """Entries per SendMessageBatch: 10, fewer when 10 would pass the 1 MiB batch total."""
+    return max(1, min(limits.SQS_BATCH_MAX_ENTRIES, math.floor(MAX_MESSAGE_KB / message_kb)))
+
+
+def plan_fifo(
+    *,
+    messages_per_s: float,
+    groups: int,
+    record_ms: float,
+    message_kb: float = 1.0,
+    batch_size: int = 10,
+    high_throughput: bool = False,
+    region: str = "us-east-1",
+    max_concurrency: int = limits.LAMBDA_MAX_CONCURRENCY,
+    send_latency_ms: float = DEFAULT_SEND_LATENCY_MS,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+) -> FifoPlan:
+    """Can a FIFO queue and its Lambda mapping carry ``messages_per_s`` in order?
+
+    Send side: ``api_calls_per_s`` (300 per action; in high-throughput mode the
+    region's quota, and at most 300 per partition, so per group) times the
+    messages each SendMessageBatch carries. Consume side: a group has at most
+    one batch in flight and its records run one after another, so a batch of
+    ``b`` records takes ``b x record_ms``: a group moves ``1 / record_ms``
+    messages per second whatever the batch size. The mapping runs at most
+    ``min(groups, max_concurrency)`` invocations, and ReceiveMessage and
+    DeleteMessageBatch share the same per-action quota. Messages are assumed
+    spread evenly over ``groups``. A target above either ceiling is refused
+    with the limit that binds.
+    """
+    _check_fifo_inputs(
+        messages_per_s, message_kb, groups, record_ms, batch_size, region, max_concurrency
+    )
+    _check_number("send_latency_ms", send_latency_ms)
+    _check_number("memory_mb", memory_mb)
+    calls = limits.fifo_calls_per_s(high_throughput=high_throughput, region=region)
+    per_send = _messages_per_send(message_kb)
+    send = _send_ceiling(calls, per_send, groups, high_throughput, region)
+    concurrency = min(groups, max_concurrency)
+    consume = _consume_ceiling(
+        messages_per_s, calls, groups, max_concurrency, record_ms, batch_size
+    )
+    for side, (ceiling, why, fix) in (("send", send), ("consume", consume)):
+        if messages_per_s > ceiling:
+            raise UsageError(
+                f"target {messages_per_s:,.6g} msg/s is more than the {side}-side ceiling of "
+                f"{ceiling:,.6g} msg/s ({why}); {fix}"
+            )
+    ceiling = min(send[0], consume[0])
+    send_calls = messages_per_s / per_send
+    return FifoPlan(
+        messages_per_s=messages_per_s,
+        message_kb=message_kb,
+        groups=groups,
+        record_ms=record_ms,
+        batch_size=batch_size,
+        high_throughput=high_throughput,
+        region=region,
+        api_calls_per_s=calls,
+        messages_per_send=per_send,
+        send_ceiling_per_s=send[0],
+        group_ceiling_per_s=1000 / record_ms,
+        concurrency=concurrency,
+        consume_ceiling_per_s=consume[0],
+        ceiling_per_s=ceiling,
+        binding="send" if send[0] <= consume[0] else "consume",
+        headroom=ceiling / messages_per_s,
+        min_messages_per_send=math.ceil(messages_per_s / calls),
+        send_calls_per_s=send_calls,
+        producers=max(1, math.ceil(send_calls * send_latency_ms / 1000)),
+        busy_invocations=messages_per_s * record_ms / 1000,
+        monthly_cost_usd=_fifo_cost(messages_per_s, message_kb, record_ms, batch_size, memory_mb),
+        reasons=_fifo_reasons(
+            region, high_throughput, groups, max_concurrency, record_ms, send_latency_ms
+        )
+        | {"send_ceiling_per_s": send[1], "consume_ceiling_per_s": consume[1]},
+    )
+
+
+def _fifo_reasons(
+    region: str,
+    high_throughput: bool,
+    groups: int,
+    max_concurrency: int,
+    record_ms: float,
+    send_latency_ms: float,
+) -> dict[str, str]:
+    """The rule behind each figure of a :class:`FifoPlan` but its two ceilings."""
+    mode = f"high throughput in {region}" if high_throughput else "without high throughput"
+    return {
+        "api_calls_per_s": f"FIFO quota per API action, {mode} ({limits.SQS_MESSAGE_QUOTAS_URL})",
+        "messages_per_send": "SendMessageBatch takes at most 10 entries and 1 MiB in total",
+        "group_ceiling_per_s": "one batch of a group in flight, its records in order: "
+        f"b records take b x {record_ms:g} ms, so 1 / {record_ms:g} ms whatever the batch",
+        "concurrency": f"a FIFO mapping runs at most one invocation per group: min({groups}, "
+        f"max_concurrency {max_concurrency}) ({limits.LAMBDA_SQS_SCALING_URL})",
+        "ceiling_per_s": "the lower of the send-side and consume-side ceilings",
+        "binding": "the side whose ceiling is lower",
+        "headroom": "ceiling / target",
+        "min_messages_per_send": "target / send calls per second, rounded up",
+        "send_calls_per_s": "target / messages per send",
+        "producers": f"send calls/s x {send_latency_ms:g} ms per call (Little's law)",
+        "busy_invocations": f"target x {record_ms:g} ms: groups and invocations kept busy",
+        "monthly_cost_usd": f"FIFO requests at {PRICES_USD['sqs_fifo_per_request'] * 1e6:.2f} "
+        "USD per million (64 KiB chunks): sends, receives, deletes; Lambda arm64",
+    }
+
+
+def _send_ceiling(
+    calls: int, per_send: int, groups: int, high_throughput: bool, region: str
+) -> tuple[float, str, str]:
+    """Messages/s the producers can put into the queue: (ceiling, reason, how to raise it)."""
+    ceiling = calls * per_send
+    why = f"{calls:,} send calls/s x {per_send} messages per call"
+    if not high_throughput:
+        fix = "enable high throughput (DeduplicationScope=messageGroup, perMessageGroupId)"
+        return ceiling, why, fix
+    partition = limits.SQS_FIFO_PARTITION_CALLS_PER_S
+    if groups * partition * per_send < ceiling:
+        why = f"{groups} groups x {partition} calls/s per partition x {per_send} messages per call"
+        return groups * partition * per_send, why, "spread the load over more message groups"
+    return ceiling, why, f"{calls:,} calls/s is the {region} quota: ask AWS for an increase"
+
+
+def _consume_ceiling(
+    target: float, calls: int, groups: int, max_concurrency: int, record_ms: float, batch: int
+) -> tuple[float, str, str]:
+    """Messages/s the mapping can take off the queue in order: (ceiling, reason, fix)."""
+    concurrency = min(groups, max_concurrency)
+    ceiling = concurrency * 1000 / record_ms
+    if calls * batch < ceiling:
+        why = f"{calls:,} receive calls/s x batches of {batch}"
+        return calls * batch, why, "raise the batch size or enable high throughput"
+    why = f"{concurrency} concurrent groups x 1 / {record_ms:g} ms per record"
+    needed = math.ceil(target * record_ms / 1000)
+    if max_concurrency < groups:
+        return ceiling, why, f"raise max_concurrency to at least {needed}"
+    return ceiling, why, f"spread the load over at least {needed} message groups"

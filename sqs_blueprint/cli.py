@@ -25,10 +25,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("plan", help="plan a DynamoDB write buffer: concurrency, batch, cost")
-    p.add_argument("--wcu", type=int, required=True, help="provisioned write capacity units")
-    p.add_argument("--item-kb", type=float, required=True, help="item size in KB")
-    p.add_argument("--function-timeout", type=float, required=True, help="seconds")
+    p = sub.add_parser(
+        "plan",
+        help="plan a pipeline: the write buffer (default) or `plan fifo`",
+        description="Without KIND: plan a DynamoDB write buffer (--wcu, --item-kb, "
+        "--function-timeout). `plan fifo`: what an ordered FIFO pipeline can carry.",
+    )
+    p.add_argument("--wcu", type=int, help="provisioned write capacity units (required)")
+    p.add_argument("--item-kb", type=float, help="item size in KB (required)")
+    p.add_argument("--function-timeout", type=float, help="seconds (required)")
     p.add_argument("--batch-size", type=int, default=10)
     p.add_argument("--batching-window", type=float, default=0, help="seconds")
     p.add_argument("--record-ms", type=float, default=None, help="unpaced ms per record")
@@ -36,7 +41,89 @@ def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--messages-per-day", type=float, default=None)
     p.add_argument("--offloaded-share", type=float, default=0.0, help="0..1 sent through S3")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_run_plan)
+    p.set_defaults(func=_run_plan, plan_parser=p)
+    kinds = p.add_subparsers(dest="plan_kind", metavar="KIND")
+    _add_plan_fifo(kinds)
+
+
+def _add_plan_fifo(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from sqs_blueprint import capacity, limits
+
+    f = kinds.add_parser(
+        "fifo",
+        help="ceilings, producers and cost of an ordered FIFO pipeline",
+        description="Send-side and consume-side ceilings of a FIFO queue consumed by a "
+        "Lambda mapping, which binds, the producers needed and the monthly cost.",
+    )
+    f.add_argument("--rate", type=float, required=True, help="target messages per second")
+    f.add_argument("--groups", type=int, required=True, help="active message groups")
+    f.add_argument("--record-ms", type=float, required=True, help="ms to process one record")
+    f.add_argument("--message-kb", type=float, default=1.0, help="message size in KiB")
+    f.add_argument("--batch-size", type=int, default=10, help="mapping batch size (1..10)")
+    f.add_argument("--high-throughput", action="store_true", help="FIFO high-throughput mode")
+    f.add_argument("--region", default="us-east-1", help="for the high-throughput quota")
+    f.add_argument(
+        "--max-concurrency", type=int, default=limits.LAMBDA_MAX_CONCURRENCY, help="2..1000"
+    )
+    f.add_argument(
+        "--send-latency-ms",
+        type=float,
+        default=capacity.DEFAULT_SEND_LATENCY_MS,
+        help="one SendMessageBatch round trip",
+    )
+    f.add_argument("--json", action="store_true", help="print one JSON object")
+    f.set_defaults(func=_run_plan_fifo)
+
+
+def _run_plan_fifo(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from sqs_blueprint import capacity
+    from sqs_blueprint.errors import UsageError
+
+    try:
+        plan = capacity.plan_fifo(
+            messages_per_s=args.rate,
+            groups=args.groups,
+            record_ms=args.record_ms,
+            message_kb=args.message_kb,
+            batch_size=args.batch_size,
+            high_throughput=args.high_throughput,
+            region=args.region,
+            max_concurrency=args.max_concurrency,
+            send_latency_ms=args.send_latency_ms,
+        )
+    except UsageError as exc:
+        print(f"sqs-blueprint plan fifo: {exc}", file=sys.stderr)
+        return 2
+    out = dataclasses.asdict(plan)
+    cost = plan.monthly_cost_usd
+    out["monthly_cost_usd"] = {"sqs_requests": cost.sqs_requests, "sqs": cost.sqs}
+    out["monthly_cost_usd"] |= {"lambda": cost.lambda_, "total": cost.total}
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    reasons = out.pop("reasons")
+    costs = out.pop("monthly_cost_usd")
+    rows = [(k, _plan_value(v), reasons.get(k, "")) for k, v in out.items()]
+    rows += [
+        (f"monthly {k} (USD)", f"{v:,.2f}", "") for k, v in costs.items() if k != "sqs_requests"
+    ]
+    rows.append(
+        ("monthly SQS requests", f"{costs['sqs_requests']:,.0f}", reasons["monthly_cost_usd"])
+    )
+    width = max(len(k) for k, _, _ in rows)
+    value_width = max(len(v) for _, v, _ in rows)
+    for key, value, why in rows:
+        print(f"{key:<{width}}  {value:>{value_width}}  {why}".rstrip())
+    return 0
+
+
+def _plan_value(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.6g}"
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
 def _run_plan(args: argparse.Namespace) -> int:
@@ -44,7 +131,15 @@ def _run_plan(args: argparse.Namespace) -> int:
     import json
 
     from sqs_blueprint import capacity
+    from sqs_blueprint.errors import UsageError
 
+    required = {"--wcu": args.wcu, "--item-kb": args.item_kb}
+    required["--function-timeout"] = args.function_timeout
+    missing = [flag for flag, value in required.items() if value is None]
+    if missing:
+        args.plan_parser.error(
+            f"the following arguments are required: {', '.join(missing)} (or use `plan fifo`)"
+        )
     try:
         plan = capacity.plan_write_buffer(
             wcu=args.wcu,
@@ -68,7 +163,7 @@ def _run_plan(args: argparse.Namespace) -> int:
                 "total_provisioned": cost.total_provisioned,
                 "total_on_demand": cost.total_on_demand,
             }
-    except ValueError as exc:
+    except UsageError as exc:
         print(f"sqs-blueprint plan: {exc}", file=sys.stderr)
         return 2
     if args.json:
@@ -77,7 +172,7 @@ def _run_plan(args: argparse.Namespace) -> int:
     notes = out.pop("notes")
     costs = out.pop("monthly_cost_usd", {})
     assert isinstance(notes, tuple) and isinstance(costs, dict)
-    rows = [(k, f"{v:,.6g}" if isinstance(v, float) else str(v)) for k, v in out.items()]
+    rows = [(k, _plan_value(v)) for k, v in out.items()]
     rows += [(f"monthly {k} (USD)", f"{v:,.2f}") for k, v in costs.items()]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sqs_blueprint import capacity
 from sqs_blueprint.capacity import (
     monthly_cost,
     plan_write_buffer,
@@ -18,10 +16,11 @@ from sqs_blueprint.capacity import (
     wcu_per_item,
 )
 from sqs_blueprint.cli import main
+from sqs_blueprint.errors import UsageError
 
 
 def test_visibility_is_six_times_the_timeout_plus_the_window() -> None:
-    # FACTS §2
+    # Lambda's rule: at least 6 x the function timeout, plus the batching window.
     assert visibility_timeout(30) == 180
     assert visibility_timeout(30, 20) == 200
     assert visibility_timeout(2.5) == 15
@@ -29,7 +28,7 @@ def test_visibility_is_six_times_the_timeout_plus_the_window() -> None:
 
 
 def test_one_wcu_per_started_kilobyte() -> None:
-    # FACTS §3
+    # DynamoDB: one WCU per write of up to 1 KB, the size rounded up.
     assert wcu_per_item(0.1) == 1
     assert wcu_per_item(1) == 1
     assert wcu_per_item(1.01) == 2
@@ -84,26 +83,53 @@ def test_huge_table_is_capped_at_one_thousand_invocations() -> None:
 def test_monthly_cost_by_hand() -> None:
     plan = plan_write_buffer(wcu=100, item_kb=1, function_timeout_s=30)
     cost = monthly_cost(plan, messages_per_day=1_000_000, offloaded_share=0.5, memory_mb=1024)
-    messages = 1_000_000 * 730 / 24
-    # send + receive in batches of 10 x 1 KB (one 64 KiB chunk), delete in batches of 10
-    assert math.isclose(cost.sqs, 3 * messages / 10 * 0.40 / 1e6)
-    lambda_cost = messages / 10 * 0.20 / 1e6 + messages * 0.010 * 0.0000133334
-    assert math.isclose(cost.lambda_, lambda_cost)
-    assert math.isclose(cost.dynamodb_provisioned, 100 * 730 * 0.00065)
-    assert math.isclose(cost.dynamodb_on_demand, messages * 0.625 / 1e6)
-    s3 = messages / 2 * (0.005 + 0.0004) / 1000 + 500_000 * 19 / 1024**2 * 0.023
-    assert math.isclose(cost.s3, s3)
-    assert math.isclose(
-        cost.total_on_demand, cost.sqs + cost.lambda_ + s3 + cost.dynamodb_on_demand
-    )
+    # 1,000,000 a day x 730 / 24 days = 30,416,666.7 messages a month.
+    # SQS: a send and a receive of 10 x 1 KB (or of 10 pointers) are one 64 KiB
+    # chunk each, a delete of 10 one request: 3 requests per 10 messages =
+    # 9,125,000 requests x 0.40 USD per million = 3.65 USD.
+    assert cost.sqs == pytest.approx(3.65)
+    # Lambda: 3,041,666.7 invocations x 0.20 per million = 0.6083 USD, plus
+    # 30,416,666.7 x 10 ms x 1 GB = 304,166.7 GB-s x 0.0000133334 = 4.0556 USD.
+    assert cost.lambda_ == pytest.approx(4.6639, abs=1e-4)
+    # 100 WCU x 730 hours x 0.00065 USD.
+    assert cost.dynamodb_provisioned == pytest.approx(47.45)
+    # On demand: 30,416,666.7 writes of 1 KB x 0.625 USD per million.
+    assert cost.dynamodb_on_demand == pytest.approx(19.0104, abs=1e-4)
+    # S3: 15,208,333.3 offloaded x (PUT 0.005 + GET 0.0004) per 1,000 = 82.125 USD;
+    # 500,000 a day kept 19 days x 1 KB = 9.06 GB x 0.023 = 0.2084 USD.
+    assert cost.s3 == pytest.approx(82.3334, abs=1e-4)
+    assert cost.total_on_demand == pytest.approx(3.65 + 4.6639 + 19.0104 + 82.3334, abs=1e-3)
+    assert cost.total_provisioned == pytest.approx(3.65 + 4.6639 + 47.45 + 82.3334, abs=1e-3)
 
 
 def test_large_inline_messages_cost_a_request_per_64_kib() -> None:
     plan = plan_write_buffer(wcu=1000, item_kb=128, function_timeout_s=60)
     cost = monthly_cost(plan, messages_per_day=24)
-    messages = 730
-    # 10 x 128 KB = 20 chunks per batched call: 2 requests per message to send and receive
-    assert math.isclose(cost.sqs, (2 * 2 * messages + messages / 10) * 0.40 / 1e6)
+    # 730 messages a month. A batch of 10 x 128 KB is 1,280 KB = 20 chunks of 64 KiB:
+    # 2 requests per message to send and 2 to receive, 0.1 to delete = 4.1 x 730 =
+    # 2,993 requests x 0.40 USD per million.
+    assert cost.sqs == pytest.approx(2_993 * 0.40 / 1e6)
+
+
+@given(item_kb=st.floats(0.01, 400), more=st.floats(0, 100))
+def test_bigger_messages_never_cost_less(item_kb: float, more: float) -> None:
+    small = plan_write_buffer(wcu=100_000, item_kb=item_kb, function_timeout_s=60)
+    big = plan_write_buffer(wcu=100_000, item_kb=min(400, item_kb + more), function_timeout_s=60)
+    assert (
+        monthly_cost(big, messages_per_day=1000).sqs
+        >= monthly_cost(small, messages_per_day=1000).sqs
+    )
+
+
+@given(wcu=st.integers(1, 100_000), extra=st.integers(0, 100_000), item_kb=st.floats(0.1, 20))
+def test_a_bigger_table_never_drains_slower(wcu: int, extra: int, item_kb: float) -> None:
+    def rate(table: int) -> float:
+        try:
+            return plan_write_buffer(wcu=table, item_kb=item_kb, function_timeout_s=30).items_per_s
+        except ValueError:
+            return 0.0
+
+    assert rate(wcu + extra) >= rate(wcu)
 
 
 @given(
@@ -143,12 +169,12 @@ def test_plan_properties(
         ({"wcu": 2.5}, "wcu must be a whole number of at least 1, got 2.5"),
         ({"wcu": True}, "wcu must be a whole number"),
         ({"item_kb": 0}, "item_kb must be greater than 0, got 0"),
-        ({"item_kb": 401}, "item_kb must be at most 400 (DynamoDB item limit, FACTS §3)"),
+        ({"item_kb": 401}, "item_kb must be at most 400 (DynamoDB item limit)"),
         ({"item_kb": float("nan")}, "item_kb must be a finite number, got nan"),
         ({"function_timeout_s": -1}, "function_timeout_s must be greater than 0, got -1"),
         ({"function_timeout_s": 901}, "function_timeout_s must be at most 900 (Lambda)"),
         ({"batching_window_s": -1}, "batching_window_s must be at least 0, got -1"),
-        ({"batching_window_s": 301}, "batching_window_s must be at most 300 (FACTS §2)"),
+        ({"batching_window_s": 301}, "batching_window_s must be at most 300 (Lambda)"),
         ({"batch_size": 0}, "batch_size must be a whole number of at least 1, got 0"),
         ({"batch_size": 10_001, "batching_window_s": 1}, "batch_size must be at most 10000"),
         ({"batch_size": 11}, "batch_size 11 is more than 10: it needs batching_window_s"),
@@ -159,7 +185,7 @@ def test_plan_properties(
 )
 def test_bad_plan_inputs(kwargs: dict[str, float], message: str) -> None:
     args: dict[str, float] = {"wcu": 100, "item_kb": 1, "function_timeout_s": 30, **kwargs}
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(UsageError) as err:
         plan_write_buffer(**args)  # type: ignore[arg-type]
     assert message in str(err.value)
 
@@ -176,18 +202,14 @@ def test_bad_plan_inputs(kwargs: dict[str, float], message: str) -> None:
 def test_bad_cost_inputs(kwargs: dict[str, float], message: str) -> None:
     plan = plan_write_buffer(wcu=100, item_kb=1, function_timeout_s=30)
     args: dict[str, float] = {"messages_per_day": 1000, **kwargs}
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UsageError, match=message):
         monthly_cost(plan, **args)  # type: ignore[arg-type]
 
 
 def test_bad_backlog() -> None:
     plan = plan_write_buffer(wcu=100, item_kb=1, function_timeout_s=30)
-    with pytest.raises(ValueError, match="backlog must be at least 0, got -5"):
+    with pytest.raises(UsageError, match="backlog must be at least 0, got -5"):
         plan.drain_time_s(-5)
-
-
-def test_prices_come_from_one_table() -> None:
-    assert capacity.PRICES_USD["dynamodb_wcu_hour"] == 0.00065  # FACTS §5
 
 
 def test_cli_plan_json(capsys: pytest.CaptureFixture[str]) -> None:

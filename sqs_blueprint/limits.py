@@ -1,0 +1,121 @@
+"""AWS service limits and prices the project checks, each once, with its source.
+
+Standard library only (CDK patterns read it at synth time). A figure here is
+the documented default: an account may have raised a quota, and prices differ
+by region (the table is us-east-1). Check the page before changing a figure.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+# ------------------------------------------------------------------------- SQS
+
+SQS_MESSAGE_QUOTAS_URL = (
+    "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
+    "quotas-messages.html"
+)
+SQS_FIFO_PARTITIONS_URL = (
+    "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
+    "high-throughput-fifo.html"
+)
+SQS_PRICING_URL = "https://aws.amazon.com/sqs/pricing/"
+
+# SendMessageBatch / DeleteMessageBatch / ReceiveMessage: at most 10 messages
+# per call (SQS_MESSAGE_QUOTAS_URL, "Message batch").
+SQS_BATCH_MAX_ENTRIES = 10
+# Maximum message size, and the cap on a batch's total (SQS_MESSAGE_QUOTAS_URL).
+SQS_MAX_MESSAGE_BYTES = 1_048_576
+# Every 64 KiB chunk of a request's payload is billed as one request (SQS_PRICING_URL).
+SQS_BILLING_CHUNK_BYTES = 65_536
+# A message's visibility timeout: at most 12 hours (SQS_MESSAGE_QUOTAS_URL).
+SQS_MAX_VISIBILITY_TIMEOUT_S = 43_200
+
+# A FIFO queue without high throughput: 300 transactions per second per API
+# action (SendMessage[Batch], ReceiveMessage, DeleteMessage[Batch]); with
+# batches of 10, 3,000 messages per second (SQS_MESSAGE_QUOTAS_URL).
+SQS_FIFO_CALLS_PER_S = 300
+# High-throughput mode: transactions per second per API action, by region
+# (SQS_MESSAGE_QUOTAS_URL, "High throughput for FIFO queues"); batched calls
+# carry 10 messages each, so x10 messages per second.
+SQS_FIFO_HIGH_THROUGHPUT_CALLS_PER_S: MappingProxyType[str, int] = MappingProxyType(
+    {
+        "us-east-1": 70_000,
+        "us-west-2": 70_000,
+        "eu-west-1": 70_000,
+        "us-east-2": 19_000,
+        "eu-central-1": 19_000,
+        "ap-south-1": 9_000,
+        "ap-southeast-1": 9_000,
+        "ap-southeast-2": 9_000,
+        "ap-northeast-1": 9_000,
+        "eu-west-2": 4_500,
+        "sa-east-1": 4_500,
+    }
+)
+# "All other AWS Regions" in the same table.
+SQS_FIFO_HIGH_THROUGHPUT_OTHER_REGIONS_CALLS_PER_S = 2_400
+# One message group lives in one partition, and a partition serves at most 300
+# transactions per second per action, 3,000 messages with batching
+# (SQS_FIFO_PARTITIONS_URL, "Optimizing partition utilization").
+SQS_FIFO_PARTITION_CALLS_PER_S = 300
+
+# ------------------------------------------------- Lambda and its SQS mapping
+
+LAMBDA_SQS_CONFIGURE_URL = (
+    "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html"
+)
+LAMBDA_SQS_SCALING_URL = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html"
+LAMBDA_SCALING_CONFIG_URL = (
+    "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/"
+    "aws-properties-lambda-eventsourcemapping-scalingconfig.html"
+)
+LAMBDA_QUOTAS_URL = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"
+
+# The source queue's visibility timeout: at least six times the function
+# timeout, plus the batching window (LAMBDA_SQS_CONFIGURE_URL).
+LAMBDA_VISIBILITY_FACTOR = 6
+LAMBDA_MAX_BATCHING_WINDOW_S = 300  # LAMBDA_SQS_CONFIGURE_URL
+LAMBDA_MAX_BATCH_SIZE = 10_000  # standard queues (LAMBDA_SQS_CONFIGURE_URL)
+LAMBDA_MAX_BATCH_WITHOUT_WINDOW = 10  # more needs a window of at least 1 s
+LAMBDA_FIFO_MAX_BATCH_SIZE = 10  # FIFO queues (LAMBDA_SQS_CONFIGURE_URL)
+# ScalingConfig.MaximumConcurrency range (LAMBDA_SCALING_CONFIG_URL). For a FIFO
+# queue, concurrent invocations are also capped at the number of message group
+# ids (LAMBDA_SQS_SCALING_URL).
+LAMBDA_MIN_CONCURRENCY, LAMBDA_MAX_CONCURRENCY = 2, 1_000
+LAMBDA_MAX_TIMEOUT_S = 900  # LAMBDA_QUOTAS_URL
+
+# ------------------------------------------------------------------- DynamoDB
+
+DYNAMODB_QUOTAS_URL = (
+    "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html"
+)
+DYNAMODB_MAX_ITEM_KB = 400  # DYNAMODB_QUOTAS_URL
+
+# --------------------------------------------------------------------- prices
+
+# USD, us-east-1, from the pricing pages: SQS_PRICING_URL,
+# https://aws.amazon.com/lambda/pricing/, https://aws.amazon.com/dynamodb/pricing/
+# (provisioned and on-demand) and https://aws.amazon.com/s3/pricing/.
+PRICES_USD: MappingProxyType[str, float] = MappingProxyType(
+    {
+        "sqs_standard_per_request": 0.40 / 1e6,
+        "sqs_fifo_per_request": 0.50 / 1e6,
+        "lambda_per_request": 0.20 / 1e6,
+        "lambda_arm64_per_gb_s": 0.0000133334,
+        "dynamodb_wcu_hour": 0.00065,
+        "dynamodb_on_demand_per_wru": 0.625 / 1e6,
+        "s3_put": 0.005 / 1_000,
+        "s3_get": 0.0004 / 1_000,
+        "s3_gb_month": 0.023,
+    }
+)
+
+
+def fifo_calls_per_s(*, high_throughput: bool, region: str) -> int:
+    """Transactions per second per API action a FIFO queue takes in ``region``."""
+    if not high_throughput:
+        return SQS_FIFO_CALLS_PER_S
+    return SQS_FIFO_HIGH_THROUGHPUT_CALLS_PER_S.get(
+        region, SQS_FIFO_HIGH_THROUGHPUT_OTHER_REGIONS_CALLS_PER_S
+    )
