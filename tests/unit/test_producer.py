@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import string
 import threading
 from typing import Any
 
@@ -536,3 +538,179 @@ def test_reserved_attribute_names_are_refused_in_every_mode(
             "(Extended Client format); rename it",
         )
     ]
+
+
+# ---------------------------------------------------------------- group keys and tenants
+
+
+def test_a_group_key_field_gives_each_entity_its_own_group(sqs: Any) -> None:
+    url = fifo(sqs)
+    bodies = ['{"customer": "c1", "n": 0}', '{"customer": 7, "n": 1}', '{"customer": "c1", "n": 2}']
+    producer = Producer(url, sqs_client=sqs, group_key="customer")
+    override = Message('{"customer": "c1", "n": 3}', group_id="explicit")
+    result = producer.send_many([*bodies, override])
+    assert (len(result.sent), result.failed) == (4, [])
+    got = drain(sqs, url)
+    assert sorted((r.group_id, r.body) for r in got) == [
+        ("7", bodies[1]),
+        ("c1", bodies[0]),
+        ("c1", bodies[2]),
+        ("explicit", override.body),
+    ]
+
+
+def test_a_group_key_function_is_called_with_the_message(sqs: Any) -> None:
+    url = fifo(sqs)
+    producer = Producer(url, sqs_client=sqs, group_key=lambda m: m.body.split(":")[0])
+    assert producer.send_many(["a:1", "b:1"]).failed == []
+    assert sorted(r.group_id or "" for r in drain(sqs, url)) == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (
+            "not json",
+            "group key field 'customer' is missing: the body must be a JSON object with it",
+        ),
+        (
+            '{"other": 1}',
+            "group key field 'customer' is missing: the body must be a JSON object with it",
+        ),
+        ('{"customer": 1.5}', "group key 'customer' must give a string or an integer, got 1.5"),
+        ('{"customer": true}', "group key 'customer' must give a string or an integer, got True"),
+        (
+            '{"customer": "a b"}',
+            "message group id must be 1..128 ASCII letters, digits or punctuation, got 'a b'",
+        ),
+        (
+            '{"customer": "' + "x" * 129 + '"}',
+            "message group id must be 1..128 ASCII letters, digits or punctuation, got '"
+            + "x" * 129
+            + "'",
+        ),
+        (
+            '{"customer": ""}',
+            "message group id must be 1..128 ASCII letters, digits or punctuation, got ''",
+        ),
+    ],
+)
+def test_a_bad_group_key_value_fails_its_message_alone(sqs: Any, body: str, error: str) -> None:
+    url = fifo(sqs)
+    result = Producer(url, sqs_client=sqs, group_key="customer").send_many(
+        [body, '{"customer": "ok"}']
+    )
+    assert result.failed == [Failed(0, error)]
+    assert [s.index for s in result.sent] == [1]
+
+
+def test_group_ids_take_every_allowed_character(sqs: Any) -> None:
+    url = fifo(sqs)
+    group = string.ascii_letters + string.digits + string.punctuation
+    assert Producer(url, sqs_client=sqs).send_many([Message("m", group_id=group)]).failed == []
+    assert drain(sqs, url)[0].group_id == group
+
+
+def test_a_bad_deduplication_id_is_refused(sqs: Any) -> None:
+    url = fifo(sqs)
+    message = Message("m", group_id="g", deduplication_id="é")
+    assert Producer(url, sqs_client=sqs).send_many([message]).failed == [
+        Failed(
+            0,
+            "message deduplication id must be 1..128 ASCII letters, digits or punctuation, got 'é'",
+        )
+    ]
+
+
+def test_a_retried_send_is_deduplicated_even_when_offloaded(sqs: Any, s3: Any) -> None:
+    url = fifo(sqs)
+    store = PayloadStore(BUCKET, s3_client=s3, always=True)
+    producer = Producer(url, sqs_client=sqs, payloads=store, group_key="k")
+    bodies = ['{"k": "a", "n": 1}', '{"k": "b", "n": 1}']
+    first, again = producer.send_many(bodies), producer.send_many(bodies)
+    assert first.failed == again.failed == []
+    assert sorted(r.body for r in drain(sqs, url, resolver=store)) == sorted(bodies)
+
+
+def test_one_body_in_two_groups_is_two_messages(sqs: Any) -> None:
+    url = fifo(sqs)
+    messages = [Message("same", group_id="a"), Message("same", group_id="b")]
+    assert Producer(url, sqs_client=sqs).send_many(messages).failed == []
+    assert sorted(r.group_id or "" for r in drain(sqs, url)) == ["a", "b"]
+
+
+def test_group_key_order_holds_under_concurrent_senders_and_transient_faults(sqs: Any) -> None:
+    """Three threads share one producer; each owns four entities and sends their updates in
+    chunks. Every third SendMessageBatch call fails to connect and is retried."""
+    url = fifo(sqs)
+    faults = CallFaults(sqs, "before-call.sqs.SendMessageBatch", [None, None, no_connection()] * 40)
+    producer = Producer(url, sqs_client=sqs, group_key="entity", sleep=no_sleep)
+    failures: list[Failed] = []
+
+    def sender(thread: int) -> None:
+        updates = [
+            json.dumps({"entity": f"e{thread}-{e}", "seq": seq})
+            for seq in range(8)
+            for e in range(4)
+        ]
+        for start in range(0, len(updates), 7):
+            failures.extend(producer.send_many(updates[start : start + 7]).failed)
+
+    threads = [threading.Thread(target=sender, args=(t,)) for t in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == [] and faults.calls > 3 * 5  # 5 chunks a thread, some tried twice
+    seen: dict[str, list[int]] = {}
+    for record in drain(sqs, url):
+        body = json.loads(record.body)
+        assert record.group_id == body["entity"]
+        seen.setdefault(body["entity"], []).append(body["seq"])
+    assert seen == {f"e{t}-{e}": list(range(8)) for t in range(3) for e in range(4)}
+
+
+def test_a_tenant_sets_the_group_id_on_a_standard_queue(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    producer = Producer(url, sqs_client=sqs, tenant_key="tenant")
+    messages = [
+        Message("plain", tenant="t1"),
+        Message('{"tenant": "t2"}'),
+        Message('{"tenant": "t2"}', tenant="t3"),  # the message's own tenant wins
+        Message("both", tenant="t4", group_id="t4"),
+    ]
+    result = producer.send_many(messages)
+    assert result.failed == []
+    got = sorted((r.group_id or "", r.body) for r in drain(sqs, url))
+    assert got == [
+        ("t1", "plain"),
+        ("t2", '{"tenant": "t2"}'),
+        ("t3", '{"tenant": "t2"}'),
+        ("t4", "both"),
+    ]
+
+
+def test_tenant_contradictions_are_refused(sqs: Any) -> None:
+    standard = Producer(sqs.create_queue(QueueName="q")["QueueUrl"], sqs_client=sqs)
+    fifo_producer = Producer(fifo(sqs), sqs_client=sqs)
+    result = standard.send_many([Message("m", tenant="t1", group_id="g"), Message("m", tenant="")])
+    assert result.failed == [
+        Failed(
+            0,
+            "tenant 't1' and group id 'g' disagree: both set the MessageGroupId; "
+            "give one of them, or the same value",
+        ),
+        Failed(1, "message group id must be 1..128 ASCII letters, digits or punctuation, got ''"),
+    ]
+    result = fifo_producer.send_many(
+        [Message("m", tenant="t1"), Message("m", tenant="t", group_id="t")]
+    )
+    assert result.failed == [
+        Failed(
+            0,
+            "tenant 't1' given for a FIFO queue, where the message group orders messages: "
+            "give a group id (the tenant itself for one ordered group per tenant); "
+            "tenants are for standard (fair) queues",
+        )
+    ]
+    assert [s.index for s in result.sent] == [1]
