@@ -262,6 +262,18 @@ def missing_queue_line(command: str) -> str:
     [
         (["send", "--queue-url", MISSING, "-"], "send"),
         (["worker", "--queue-url", MISSING, "--handler", "good_jobs:handle"], "worker"),
+        (  # the queue's visibility timeout is not read: the worker checks the queue first
+            [
+                "worker",
+                "--queue-url",
+                MISSING,
+                "--handler",
+                "good_jobs:handle",
+                "--visibility-timeout",
+                "9",
+            ],
+            "worker",
+        ),
         (
             ["rpc", "call", "--queue-url", MISSING, "--prefix", "p-", "--type", "t", "--wait", "1"],
             "rpc call",
