@@ -714,3 +714,16 @@ def test_tenant_contradictions_are_refused(sqs: Any) -> None:
         )
     ]
     assert [s.index for s in result.sent] == [1]
+
+
+def test_a_malformed_response_is_reported_not_raised(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+
+    def answer(**_: Any) -> Any:
+        ok = [{"Id": "0"}, {"Id": "1"}]  # no MessageId
+        return AWSResponse("https://sqs", 200, {}, None), {"Successful": ok, "Failed": []}
+
+    sqs.meta.events.register("before-call.sqs.SendMessageBatch", answer)
+    result = Producer(url, sqs_client=sqs, max_message_size=1024).send_many(["a", "b"])
+    reason = "KeyError: 'MessageId'; it may have been sent"
+    assert result.failed == [Failed(0, reason, maybe_sent=True), Failed(1, reason, maybe_sent=True)]
