@@ -2,26 +2,108 @@
 
 Each subcommand is a ``_add_<name>(subparsers)`` function that registers its
 arguments and sets ``func`` to a ``_run_<name>(args) -> int`` function.
+:func:`main` is the one place that turns an error into one line on stderr and an
+exit code: 2 for bad input (argparse, :class:`~sqs_blueprint.errors.UsageError`),
+1 for a failure at run time (any other error of the family, or an AWS error).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+from sqs_blueprint.errors import SqsBlueprintError, UsageError
 
 _Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+_MISSING_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows every option's default (unless it has none, or is an off switch)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        hidden = action.default in (None, False, [], argparse.SUPPRESS)
+        if "%(default)" in text or hidden or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)".strip()
+
+
+class _Parser(argparse.ArgumentParser):
+    """A parser (and every subparser) with defaults in ``--help`` and one-line errors."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        if action.help is None and action.default not in (None, False, [], argparse.SUPPRESS):
+            action.help = "(default: %(default)s)"  # argparse shows nothing for help-less flags
+        return action
+
+    def error(self, message: str) -> Any:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sqs-blueprint")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sqs-blueprint",
         description="Operate systems decoupled by Amazon SQS.",
+        epilog="Exit codes: 0 done, 1 failed at run time (AWS, missing queue), 2 bad input.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = cast(  # every subparser is a _Parser; _add_* functions take the base type
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", required=True, metavar="COMMAND"),
+    )
     for register in _COMMANDS:
         register(sub)
     return parser
+
+
+def _int_in(low: int, high: int | None, unit: str = "") -> Callable[[str], int]:
+    """An argparse type: an integer in low..high (no upper bound if None)."""
+    rule = f"{low}..{high}" if high is not None else f"at least {low}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {rule}{unit}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _seconds(*, positive: bool) -> Callable[[str], float]:
+    """An argparse type: a finite number of seconds, > 0 (positive) or >= 0."""
+    rule = "a number of seconds above 0" if positive else "0 or more seconds"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text!r}")
+        return value
+
+    return parse
 
 
 def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -182,16 +264,33 @@ def _run_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _response_prefix(text: str) -> str:
+    """An argparse type: a response queue name prefix RpcClient accepts."""
+    import re
+
+    from sqs_blueprint.rpc import MAX_QUEUE_NAME
+
+    longest = MAX_QUEUE_NAME - 32  # RpcClient appends a 32-character id
+    if not re.fullmatch(rf"[A-Za-z0-9_-]{{1,{longest}}}", text):
+        raise argparse.ArgumentTypeError(
+            f"must be 1..{longest} letters, digits, '-' or '_' (a 32-character id is "
+            f"appended to make the queue name), got {text!r}"
+        )
+    return text
+
+
 def _add_rpc(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rpc = sub.add_parser("rpc", help="request/response over SQS")
     rpc_sub = rpc.add_subparsers(dest="rpc_command", required=True, metavar="COMMAND")
     p = rpc_sub.add_parser("call", help="send one request and print its JSON response")
     p.add_argument("--queue-url", required=True, help="request queue URL")
-    p.add_argument("--prefix", required=True, help="response queue name prefix")
+    p.add_argument(
+        "--prefix", required=True, type=_response_prefix, help="response queue name prefix"
+    )
     p.add_argument("--type", required=True, help="request type")
     p.add_argument("--json-payload", default="{}", help="JSON object of request fields")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds")
-    p.add_argument("--wait", type=int, default=20, help="long-poll seconds (1..20)")
+    p.add_argument("--timeout", type=_seconds(positive=True), default=30.0, help="seconds")
+    p.add_argument("--wait", type=_int_in(1, 20, " s"), default=20, help="long-poll seconds")
     p.set_defaults(func=_run_rpc_call)
 
 
@@ -203,11 +302,9 @@ def _run_rpc_call(args: argparse.Namespace) -> int:
     try:
         payload = json.loads(args.json_payload)
     except ValueError as exc:
-        print(f"sqs-blueprint rpc call: --json-payload is not JSON: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--json-payload is not JSON: {exc}") from exc
     if not isinstance(payload, dict):
-        print("sqs-blueprint rpc call: --json-payload must be a JSON object", file=sys.stderr)
-        return 2
+        raise UsageError(f"--json-payload must be a JSON object, got {args.json_payload!r}")
     client = RpcClient(
         request_queue_url=args.queue_url,
         response_queue_prefix=args.prefix,
@@ -217,8 +314,7 @@ def _run_rpc_call(args: argparse.Namespace) -> int:
         with client:
             answer = client.call({**payload, "type": args.type}, timeout=args.timeout)
     except (RpcError, RpcTimeout) as exc:
-        print(f"sqs-blueprint rpc call: {exc}", file=sys.stderr)
-        return 1
+        raise SqsBlueprintError(str(exc)) from exc
     print(json.dumps(answer))
     return 0
 
@@ -229,7 +325,18 @@ def _add_send(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--bucket", help="S3 bucket for large payloads (Extended Client format)")
     p.add_argument("--threshold", type=int, default=262_144, help="offload above BYTES")
     p.add_argument("--always-s3", action="store_true", help="offload every message")
-    p.add_argument("--group-id", help="message group id (FIFO queues)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--group-id", help="one message group id for every message (FIFO)")
+    group.add_argument(
+        "--group-key",
+        metavar="FIELD",
+        help="message group id from this field of each JSON line: one group per entity (FIFO)",
+    )
+    tenant = p.add_mutually_exclusive_group()
+    tenant.add_argument("--tenant", help="tenant of every message (standard queue: fair queuing)")
+    tenant.add_argument(
+        "--tenant-key", metavar="FIELD", help="tenant from this field of each JSON line"
+    )
     p.add_argument(
         "--attribute", action="append", default=[], metavar="NAME=VALUE", help="string attribute"
     )
@@ -238,65 +345,107 @@ def _add_send(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=_run_send)
 
 
-def _run_send(args: argparse.Namespace) -> int:
-    import json
-    from pathlib import Path
-
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from sqs_blueprint.payload import PayloadStore
-    from sqs_blueprint.producer import Message, Producer
-
-    def fail(message: str) -> int:
-        print(f"sqs-blueprint send: {message}", file=sys.stderr)
-        return 2
+def _send_options(args: argparse.Namespace) -> dict[str, dict[str, str]]:
+    """The message attributes, after refusing flags that contradict each other or the queue."""
+    from sqs_blueprint.payload import RESERVED_ATTRIBUTES
+    from sqs_blueprint.producer import check_id
 
     attributes: dict[str, dict[str, str]] = {}
     for pair in args.attribute:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            return fail(f"--attribute must be NAME=VALUE, got {pair!r}")
+            raise UsageError(f"--attribute must be NAME=VALUE, got {pair!r}")
+        if name in RESERVED_ATTRIBUTES:
+            raise UsageError(
+                f"--attribute {name} is reserved for S3 payload pointers "
+                "(Extended Client format); use another name"
+            )
         attributes[name] = {"DataType": "String", "StringValue": value}
     if args.always_s3 and not args.bucket:
-        return fail("--always-s3 needs --bucket")
+        raise UsageError("--always-s3 needs --bucket")
+    for flag, value in (("--group-id", args.group_id), ("--tenant", args.tenant)):
+        if value is not None:
+            try:
+                check_id(value, flag)
+            except UsageError as exc:
+                raise UsageError(str(exc)) from None
+    fifo = args.queue_url.endswith(".fifo")
+    if fifo and args.group_id is None and args.group_key is None:
+        raise UsageError("a FIFO queue needs a message group: use --group-id or --group-key")
+    if fifo and (args.tenant or args.tenant_key):
+        raise UsageError(
+            "--tenant and --tenant-key are for standard (fair) queues; on a FIFO queue "
+            "use --group-id or --group-key (the tenant's field for one ordered group per tenant)"
+        )
+    if args.tenant and args.group_id and args.tenant != args.group_id:
+        raise UsageError("--tenant and --group-id both set the message group id; give one")
+    return attributes
+
+
+def _run_send(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from sqs_blueprint.payload import PayloadStore
+    from sqs_blueprint.producer import Message, Producer
+
+    attributes = _send_options(args)
     try:
         store = None
         if args.bucket:
             store = PayloadStore(args.bucket, threshold=args.threshold, always=args.always_s3)
+    except ValueError as exc:
+        raise UsageError(f"--threshold: {exc}") from exc
+    try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
-    except (ValueError, OSError) as exc:
-        return fail(str(exc))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {args.file}: {exc}") from exc
     lines = [(1, text)] if args.whole else list(enumerate(text.splitlines(), start=1))
     lines = [(number, body) for number, body in lines if body]
-    messages = [Message(body, attributes, group_id=args.group_id) for _, body in lines]
-    try:
-        result = Producer(args.queue_url, payloads=store).send_many(messages)
-    except (BotoCoreError, ClientError) as exc:
-        print(f"sqs-blueprint send: {exc}", file=sys.stderr)
-        return 1
+    messages = [
+        Message(body, attributes, group_id=args.group_id, tenant=args.tenant) for _, body in lines
+    ]
+    producer = Producer(
+        args.queue_url, payloads=store, group_key=args.group_key, tenant_key=args.tenant_key
+    )
+    producer.max_message_size  # noqa: B018 - a missing queue fails here, in one line
+    result = producer.send_many(messages)
     for sent in result.sent:
         line = lines[sent.index][0]
         out = {"line": line, "message_id": sent.message_id, "offloaded": sent.offloaded}
         print(json.dumps(out))
     for failed in result.failed:
-        print(json.dumps({"line": lines[failed.index][0], "error": failed.error}), file=sys.stderr)
+        report = {"line": lines[failed.index][0], "error": failed.error}
+        if failed.maybe_sent:
+            report["maybe_sent"] = True
+        print(json.dumps(report), file=sys.stderr)
+    for left in result.payloads_not_deleted:
+        print(json.dumps({"payload_not_deleted": left}), file=sys.stderr)
     return 1 if result.failed else 0
 
 
 def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("worker", help="long-poll a queue and run a handler on each record")
-    p.add_argument("--queue-url", required=True)
+    p.add_argument("--queue-url", required=True, help="queue to consume")
     p.add_argument(
         "--handler",
         required=True,
-        help="module:function taking one record (raise to fail it), or builtin:write-buffer "
-        "(TABLE_NAME, KEY_FIELDS, ... from the environment)",
+        help="module:function taking one record (raise to fail it; the current folder is "
+        "searched first), or builtin:write-buffer (TABLE_NAME, KEY_FIELDS, ... from the "
+        "environment)",
     )
-    p.add_argument("--concurrency", type=int, default=4, help="handler threads")
-    p.add_argument("--visibility-timeout", type=int, default=None, help="seconds; queue's if unset")
-    p.add_argument("--max-messages", type=int, default=10, help="per receive (1..10)")
-    p.add_argument("--wait", type=int, default=20, help="long-poll seconds (0..20)")
-    p.add_argument("--drain-timeout", type=float, default=30.0, help="seconds to finish on stop")
+    p.add_argument("--concurrency", type=_int_in(1, None), default=4, help="handler threads")
+    p.add_argument(
+        "--visibility-timeout",
+        type=_int_in(1, 43_200, " s"),  # FACTS §1
+        default=None,
+        help="seconds; the queue's if unset",
+    )
+    p.add_argument("--max-messages", type=_int_in(1, 10), default=10, help="per receive")
+    p.add_argument("--wait", type=_int_in(0, 20, " s"), default=20, help="long-poll seconds")
+    p.add_argument(
+        "--drain-timeout", type=_seconds(positive=False), default=30.0, help="seconds to finish"
+    )
     p.add_argument(
         "--payload-bucket",
         default=None,
@@ -305,26 +454,51 @@ def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(func=_run_worker)
 
 
+def _load_handler(spec: str) -> Any:
+    """The worker's handler, with import failures as one line naming --handler."""
+    import os
+
+    from sqs_blueprint.worker import load_handler
+
+    if os.getcwd() not in sys.path:  # like `python -m`: modules in the current folder
+        sys.path.insert(0, os.getcwd())
+    try:
+        return load_handler(spec)
+    except SyntaxError as exc:
+        raise UsageError(
+            f"--handler {spec!r}: {exc.filename}, line {exc.lineno}: {exc.msg}; fix the module"
+        ) from exc
+    except ValueError as exc:
+        raise UsageError(f"--handler: {exc}") from exc
+    except Exception as exc:
+        raise SqsBlueprintError(
+            f"--handler {spec!r}: loading it raised {type(exc).__name__}: {exc}"
+        ) from exc
+
+
 def _run_worker(args: argparse.Namespace) -> int:
     import os
 
-    from sqs_blueprint.worker import Worker, load_handler, log_json
+    import boto3
 
+    from sqs_blueprint.worker import Worker, log_json
+
+    handler = _load_handler(args.handler)
+    # Fail now, in one line, on a missing queue, no region or no credentials.
+    boto3.client("sqs").get_queue_attributes(
+        QueueUrl=args.queue_url, AttributeNames=["VisibilityTimeout"]
+    )
     log_json()
-    try:
-        worker = Worker(
-            args.queue_url,
-            load_handler(args.handler),
-            concurrency=args.concurrency,
-            visibility_timeout=args.visibility_timeout,
-            max_messages=args.max_messages,
-            wait_time_seconds=args.wait,
-            drain_timeout=args.drain_timeout,
-            payload_bucket=args.payload_bucket or os.environ.get("PAYLOAD_BUCKET") or None,
-        )
-    except ValueError as exc:
-        print(f"sqs-blueprint worker: {exc}", file=sys.stderr)
-        return 2
+    worker = Worker(
+        args.queue_url,
+        handler,
+        concurrency=args.concurrency,
+        visibility_timeout=args.visibility_timeout,
+        max_messages=args.max_messages,
+        wait_time_seconds=args.wait,
+        drain_timeout=args.drain_timeout,
+        payload_bucket=args.payload_bucket or os.environ.get("PAYLOAD_BUCKET") or None,
+    )
     worker.stop_on_signals()
     worker.run()
     return 0
@@ -525,9 +699,65 @@ _COMMANDS: list[_Register] = [
 ]
 
 
+def _command(args: argparse.Namespace) -> str:
+    """``sqs-blueprint <command> [<subcommand>]``, for error lines."""
+    words = [args.command, getattr(args, f"{args.command}_command", None)]
+    return " ".join(["sqs-blueprint", *filter(None, words)])
+
+
+def _error_line(exc: BaseException, args: argparse.Namespace) -> tuple[str, int]:
+    """One line and an exit code for an error that reached :func:`main`."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+    )
+
+    from sqs_blueprint._clients import error_text
+
+    if isinstance(exc, SqsBlueprintError):
+        return str(exc), exc.exit_code if isinstance(exc.exit_code, int) else 1
+    if isinstance(exc, NoRegionError):
+        return (
+            "no AWS region configured: set AWS_DEFAULT_REGION (or a region in your AWS profile)",
+            1,
+        )
+    if isinstance(exc, NoCredentialsError):
+        return (
+            "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY (aws configure / aws sso login)",
+            1,
+        )
+    if isinstance(exc, ClientError):
+        queue = getattr(args, "queue_url", None) or "given"
+        if exc.response.get("Error", {}).get("Code") in _MISSING_QUEUE_CODES:
+            return (
+                f"queue {queue} does not exist in this account and region "
+                "(check --queue-url, AWS_DEFAULT_REGION and AWS_ENDPOINT_URL)",
+                1,
+            )
+        return f"AWS refused the request: {error_text(exc)}", 1
+    if isinstance(exc, EndpointConnectionError):
+        return f"cannot reach AWS: {exc} (check AWS_DEFAULT_REGION and AWS_ENDPOINT_URL)", 1
+    if isinstance(exc, BotoCoreError):
+        return str(exc), 1
+    if isinstance(exc, ValueError):  # the library's refusal of an input
+        return str(exc), 2
+    return f"{type(exc).__name__}: {exc}", 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    code: int = args.func(args)
+    args = _parser().parse_args(argv)  # exits 0 (--help, --version) or 2 (one error line)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        print(f"{_command(args)}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        line, code = _error_line(exc, args)
+        print(f"{_command(args)}: {' '.join(line.split())}", file=sys.stderr)
     return code
 
 

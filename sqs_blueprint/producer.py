@@ -4,30 +4,55 @@ Each message is offloaded on its own merit (FACTS §4), then messages are packed
 in order into SendMessageBatch calls of at most 10 entries and 1 MiB in total
 (FACTS §1). Entries a batch reports failed are retried with backoff when the
 fault is not the sender's; whatever still fails is returned, never dropped.
+
+:meth:`Producer.send_many` never raises: every message comes back sent (with its
+id) or failed (with the reason). On a FIFO queue a failure holds back the later
+messages of its group in the same call, so a retry of the failed ones never puts
+an earlier message behind a later one. Objects offloaded for messages that were
+not sent are deleted (best effort).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import random
+import re
+import string
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    HTTPClientError,
+    NoCredentialsError,
+    NoRegionError,
+    ParamValidationError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
+)
 
 from sqs_blueprint._clients import LazyClient, error_text
+from sqs_blueprint.errors import UsageError
 from sqs_blueprint.payload import (
     MAX_MESSAGE_SIZE,
+    RESERVED_ATTRIBUTES,
     PayloadError,
     PayloadStore,
     PayloadTooLarge,
+    S3Pointer,
     message_size,
 )
 
 MAX_BATCH_ENTRIES = 10  # FACTS §1
 MAX_BATCH_BYTES = MAX_MESSAGE_SIZE  # FACTS §1: a batch's total is capped at 1 MiB too
+# MessageGroupId and MessageDeduplicationId: 1..128 letters, digits and ASCII punctuation
+# (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html).
+MAX_ID_LENGTH = 128
+_ID_PATTERN = re.compile(f"[A-Za-z0-9{re.escape(string.punctuation)}]{{1,{MAX_ID_LENGTH}}}")
 _RETRYABLE_CODES = frozenset(
     {
         "ThrottlingException",
@@ -39,17 +64,35 @@ _RETRYABLE_CODES = frozenset(
         "AWS.SimpleQueueService.InternalError",
     }
 )
+# Errors after which the request certainly did not reach the queue: the server refused it,
+# or it never left this machine. After any other error a message may have been delivered.
+_NOT_DELIVERED = (
+    ClientError,
+    BotoConnectionError,
+    ParamValidationError,
+    NoCredentialsError,
+    NoRegionError,
+)
+
+Key = str | Callable[["Message"], str | int | None]
+"""A group or tenant key: a field of the JSON object body, or a function of the message."""
 
 
 @dataclass(frozen=True)
 class Message:
-    """One message to send; attributes in the SendMessage shape."""
+    """One message to send; attributes in the SendMessage shape.
+
+    ``group_id`` and ``tenant`` both become the ``MessageGroupId``: ``group_id``
+    orders messages on a FIFO queue; ``tenant`` names who a message belongs to on a
+    standard (fair) queue. Giving both with different values is refused.
+    """
 
     body: str
     message_attributes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     group_id: str | None = None
     deduplication_id: str | None = None
     delay_seconds: int | None = None
+    tenant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,16 +105,29 @@ class Sent:
 
 @dataclass(frozen=True)
 class Failed:
+    """A message that was not sent. ``held_back``: never tried, because an earlier message
+    of its FIFO group failed. ``maybe_sent``: the request's outcome is unknown (a timeout or
+    a dropped connection), so the message may be in the queue; its payload object is kept.
+    """
+
     index: int
     error: str
+    held_back: bool = False
+    maybe_sent: bool = False
 
 
 @dataclass
 class SendResult:
-    """Every input appears exactly once, in ``sent`` or ``failed``, by its index."""
+    """Every input appears exactly once, in ``sent`` or ``failed``, by its index.
+
+    ``payloads_deleted`` counts the S3 objects offloaded for messages that were not sent
+    and then deleted; ``payloads_not_deleted`` lists those a delete failed for, with why.
+    """
 
     sent: list[Sent] = field(default_factory=list)
     failed: list[Failed] = field(default_factory=list)
+    payloads_deleted: int = 0
+    payloads_not_deleted: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -79,13 +135,48 @@ class _Prepared:
     index: int
     entry: dict[str, Any]
     size: int
-    offloaded: bool
-    group_id: str | None
+    pointer: S3Pointer | None
+    group_id: str | None  # the ordering group on a FIFO queue; None on a standard queue
+    message_group: str | None = None  # the MessageGroupId sent (a tenant on a standard queue)
 
 
-def deduplication_id(body: str) -> str:
-    """SHA-256 hex of the original body: identical bodies deduplicate even when offloaded."""
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+@dataclass
+class _Call:
+    """What one ``send_many`` call has learnt so far."""
+
+    result: SendResult = field(default_factory=SendResult)
+    blocked: dict[str, int] = field(default_factory=dict)  # FIFO group -> first failed index
+    orphans: list[S3Pointer] = field(default_factory=list)
+
+    def held(self, group: str | None, index: int) -> str | None:
+        """Why ``index`` must not be sent, if an earlier message of its group failed."""
+        first = self.blocked.get(group, index) if group is not None else index
+        if first < index:
+            return f"held back: message {first} of FIFO group {group!r} failed before it"
+        return None
+
+    def fail(self, p: _Prepared, reason: str, *, held: bool = False, maybe: bool = False) -> None:
+        self.result.failed.append(Failed(p.index, reason, held_back=held, maybe_sent=maybe))
+        if p.group_id is not None:
+            self.blocked.setdefault(p.group_id, p.index)
+        if p.pointer is not None and not maybe:
+            self.orphans.append(p.pointer)
+
+
+def deduplication_id(body: str, group_id: str | None = None) -> str:
+    """SHA-256 hex of the group and the original body: stable across retries, the same
+    whether or not the body is offloaded, and distinct for one body in two groups."""
+    salt = "" if group_id is None else f"{group_id}\n"
+    return hashlib.sha256(f"{salt}{body}".encode()).hexdigest()
+
+
+def check_id(value: str, what: str) -> str:
+    """``value`` if it is a valid MessageGroupId / MessageDeduplicationId, else UsageError."""
+    if not isinstance(value, str) or not _ID_PATTERN.fullmatch(value):
+        raise UsageError(
+            f"{what} must be 1..{MAX_ID_LENGTH} ASCII letters, digits or punctuation, got {value!r}"
+        )
+    return value
 
 
 def pack(
@@ -106,9 +197,40 @@ def pack(
     return batches
 
 
-def _retryable(error: ClientError) -> bool:
+def _retryable(error: Exception) -> bool:
+    if isinstance(error, BotoConnectionError | HTTPClientError):  # no connection, or a timeout
+        return True
+    if not isinstance(error, ClientError):
+        return False
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     return error.response.get("Error", {}).get("Code") in _RETRYABLE_CODES or status >= 500
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, ClientError):
+        return error_text(error)
+    return f"{type(error).__name__}: {error}"
+
+
+def _key_value(key: Key, message: Message, what: str) -> str | None:
+    """The value ``key`` gives for ``message``, as text (None: the key gives none)."""
+    if callable(key):
+        value = key(message)
+    else:
+        try:
+            record = json.loads(message.body)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict) or key not in record:
+            raise UsageError(
+                f"{what} field {key!r} is missing: the body must be a JSON object with it"
+            )
+        value = record[key]
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise UsageError(f"{what} {key!r} must give a string or an integer, got {value!r}")
+    return str(value)
 
 
 class Producer:
@@ -116,6 +238,9 @@ class Producer:
 
     ``max_message_size`` defaults to the queue's ``MaximumMessageSize`` (read once,
     FACTS §1); a message larger than it is offloaded when a payload store is given.
+    ``group_key`` / ``tenant_key`` give a message without its own ``group_id`` /
+    ``tenant`` one: a field of its JSON body (``"customer_id"``) or a function of the
+    :class:`Message`, so one entity's messages share a group and entities spread.
     """
 
     def __init__(
@@ -126,6 +251,8 @@ class Producer:
         session: Any = None,
         payloads: PayloadStore | None = None,
         max_message_size: int | None = None,
+        group_key: Key | None = None,
+        tenant_key: Key | None = None,
         max_attempts: int = 4,
         base_delay: float = 0.05,
         max_delay: float = 2.0,
@@ -135,6 +262,8 @@ class Producer:
         self.queue_url = queue_url
         self.fifo = queue_url.endswith(".fifo")
         self.payloads = payloads
+        self.group_key = group_key
+        self.tenant_key = tenant_key
         self._max_size = max_message_size
         self._client = LazyClient("sqs", sqs_client, session)
         self._max_attempts = max(1, max_attempts)
@@ -151,73 +280,135 @@ class Producer:
         return self._max_size
 
     def send_many(self, messages: Iterable[Message | str]) -> SendResult:
-        """Send every message; the result says which were sent and which failed, and why."""
-        result = SendResult()
-        prepared: list[_Prepared] = []
-        for index, message in enumerate(messages):
-            if isinstance(message, str):
-                message = Message(message)
-            try:
-                prepared.append(self._prepare(index, message))
-            except (PayloadError, ValueError) as error:
-                result.failed.append(Failed(index, str(error)))
-        failed_groups: set[str] = set()
+        """Send every message; the result says which were sent and which failed, and why.
+
+        Never raises for a message or an AWS error: each one is reported in the result.
+        """
+        items = [Message(m) if isinstance(m, str) else m for m in messages]
+        call = _Call()
+        try:
+            self.max_message_size  # noqa: B018 - read the queue's limit once, up front
+        except Exception as error:  # the queue is unreachable: nothing can be sent
+            call.result.failed = [Failed(i, _reason(error)) for i in range(len(items))]
+            return call.result
+        prepared = [p for i, m in enumerate(items) if (p := self._prepare_one(i, m, call))]
         for batch in pack([p.size for p in prepared]):
             ready: list[_Prepared] = []
             for p in (prepared[i] for i in batch):
-                if p.group_id is not None and p.group_id in failed_groups:
-                    reason = f"not sent: an earlier message of group {p.group_id!r} failed"
-                    result.failed.append(Failed(p.index, reason))
+                held = call.held(p.group_id, p.index)
+                if held:
+                    call.fail(p, held, held=True)
                 else:
                     ready.append(p)
-            for p in self._send_batch(ready, result):
-                if self.fifo and p.group_id is not None:
-                    failed_groups.add(p.group_id)
-        result.sent.sort(key=lambda s: s.index)
-        result.failed.sort(key=lambda f: f.index)
-        return result
+            try:
+                self._send_batch(ready, call)
+            except Exception as error:  # never leave a message unreported
+                done = {s.index for s in call.result.sent} | {f.index for f in call.result.failed}
+                for p in ready:
+                    if p.index not in done:
+                        call.fail(p, f"{_reason(error)}; it may have been sent", maybe=True)
+        self._delete_orphans(call)
+        call.result.sent.sort(key=lambda s: s.index)
+        call.result.failed.sort(key=lambda f: f.index)
+        return call.result
 
-    def _prepare(self, index: int, message: Message) -> _Prepared:
+    def _prepare_one(self, index: int, message: Message, call: _Call) -> _Prepared | None:
+        """The batch entry for ``message``, or None after reporting why it is not sent."""
+        unsent = _Prepared(index, {}, 0, None, None)
+        try:
+            unsent.message_group = self._group_of(message)
+        except Exception as error:
+            call.fail(unsent, _reason_of(error))
+            return None
+        unsent.group_id = unsent.message_group if self.fifo else None
+        held = call.held(unsent.group_id, index)
+        if held:
+            call.fail(unsent, held, held=True)
+            return None
+        try:
+            return self._prepare(message, unsent)
+        except Exception as error:
+            call.fail(unsent, _reason_of(error))
+            return None
+
+    def _group_of(self, message: Message) -> str | None:
+        """The message's ``MessageGroupId``: its group id or tenant, or the producer's keys."""
+        group, tenant = message.group_id, message.tenant
+        if group is None and self.group_key is not None:
+            group = _key_value(self.group_key, message, "group key")
+        if tenant is None and self.tenant_key is not None:
+            tenant = _key_value(self.tenant_key, message, "tenant key")
+        if tenant is not None:
+            if group is not None and group != tenant:
+                raise UsageError(
+                    f"tenant {tenant!r} and group id {group!r} disagree: both set the "
+                    "MessageGroupId; give one of them, or the same value"
+                )
+            if self.fifo and group is None:
+                raise UsageError(
+                    f"tenant {tenant!r} given for a FIFO queue, where the message group orders "
+                    "messages: give a group id (the tenant itself for one ordered group per "
+                    "tenant); tenants are for standard (fair) queues"
+                )
+            group = tenant
+        if self.fifo and group is None:
+            raise UsageError(
+                "a FIFO queue needs a message group id: Message(body, group_id=...) "
+                "or Producer(..., group_key=...)"
+            )
+        return None if group is None else check_id(group, "message group id")
+
+    def _prepare(self, message: Message, p: _Prepared) -> _Prepared:
+        """Fill ``p`` in for ``message``; ``p.pointer`` is set as soon as a body is offloaded."""
         if not message.body:
-            raise ValueError("message body is empty; SQS needs at least one character")
-        if self.fifo and not message.group_id:
-            raise ValueError("a FIFO queue needs a message group id: Message(body, group_id=...)")
-        body, offloaded = message.body, False
+            raise UsageError("message body is empty; SQS needs at least one character")
+        for name in RESERVED_ATTRIBUTES:
+            if name in message.message_attributes:
+                raise UsageError(
+                    f"message attribute {name!r} is reserved for S3 payload pointers "
+                    "(Extended Client format); rename it"
+                )
+        body = message.body
         attributes = {name: dict(attr) for name, attr in message.message_attributes.items()}
         too_big = message_size(body, attributes) > self.max_message_size
         if self.payloads is not None:
-            payload = self.payloads.offload(body, attributes, force=too_big)
-            body, attributes, offloaded = (
-                payload.body,
-                payload.message_attributes,
-                payload.offloaded,
-            )
+            try:
+                payload = self.payloads.offload(body, attributes, force=too_big)
+            except PayloadError:
+                raise
+            except Exception as error:
+                raise PayloadError(f"body not offloaded to S3: {_reason(error)}") from error
+            body, attributes, p.pointer = payload.body, payload.message_attributes, payload.pointer
         size = message_size(body, attributes)
         if size > self.max_message_size:
             raise PayloadTooLarge(
                 f"message is {size:,} bytes, over the queue's maximum of "
-                f"{self.max_message_size:,}; give the producer a PayloadStore to offload it"
+                f"{self.max_message_size:,}; offload it to S3 (Producer(payloads=PayloadStore"
+                "(bucket)), or --bucket on the command line)"
             )
-        entry: dict[str, Any] = {"Id": str(index), "MessageBody": body}
+        group = p.message_group
+        entry: dict[str, Any] = {"Id": str(p.index), "MessageBody": body}
         if attributes:
             entry["MessageAttributes"] = attributes
-        if message.group_id:
-            entry["MessageGroupId"] = message.group_id
-        if message.deduplication_id or self.fifo:
-            entry["MessageDeduplicationId"] = message.deduplication_id or deduplication_id(
-                message.body
+        if group is not None:
+            entry["MessageGroupId"] = group
+        if message.deduplication_id is not None:
+            entry["MessageDeduplicationId"] = check_id(
+                message.deduplication_id, "message deduplication id"
             )
+        elif self.fifo:
+            entry["MessageDeduplicationId"] = deduplication_id(message.body, group)
         if message.delay_seconds is not None:
             entry["DelaySeconds"] = message.delay_seconds
-        return _Prepared(index, entry, size, offloaded, message.group_id)
+        p.entry, p.size = entry, size
+        return p
 
-    def _send_batch(self, batch: list[_Prepared], result: SendResult) -> list[_Prepared]:
-        """Send one batch with retries; return the entries that finally failed."""
-        by_id = {p.entry["Id"]: p for p in batch}
-        pending, failed = batch, list[_Prepared]()
+    def _send_batch(self, batch: list[_Prepared], call: _Call) -> None:
+        """Send one batch with retries; record every entry as sent or failed in ``call``."""
+        pending = batch
         for attempt in range(self._max_attempts):
             if not pending:
-                break
+                return
             if attempt:
                 delay = min(self._max_delay, self._base_delay * 2 ** (attempt - 1))
                 self._sleep(self._jitter() * delay)
@@ -226,24 +417,71 @@ class Producer:
                 response = self._client().send_message_batch(
                     QueueUrl=self.queue_url, Entries=[p.entry for p in pending]
                 )
-            except ClientError as error:
+            except Exception as error:
                 if _retryable(error) and not last:
                     continue
+                maybe = not isinstance(error, _NOT_DELIVERED)
+                reason = _reason(error) + ("; it may have been sent" if maybe else "")
                 for p in pending:
-                    result.failed.append(Failed(p.index, error_text(error)))
-                return failed + pending
-            for ok in response.get("Successful", []):
-                p = by_id[ok["Id"]]
-                sent = Sent(p.index, ok["MessageId"], p.offloaded, ok.get("SequenceNumber"))
-                result.sent.append(sent)
-            retry = []
-            for bad in response.get("Failed", []):
-                p = by_id[bad["Id"]]
-                if bad.get("SenderFault") or last:
-                    reason = f"{bad.get('Code', 'Error')}: {bad.get('Message', '')}"
-                    result.failed.append(Failed(p.index, reason))
-                    failed.append(p)
-                else:
-                    retry.append(p)
-            pending = retry
-        return failed
+                    call.fail(p, reason, maybe=maybe)
+                return
+            pending = self._settle(pending, response, last, call)
+
+    def _settle(
+        self, pending: list[_Prepared], response: Mapping[str, Any], last: bool, call: _Call
+    ) -> list[_Prepared]:
+        """Record a batch response; return the entries to try again, in order."""
+        ok = {e["Id"]: e for e in response.get("Successful", [])}
+        bad = {e["Id"]: e for e in response.get("Failed", [])}
+        retry: list[_Prepared] = []
+        for position, p in enumerate(pending):
+            if p.entry["Id"] in ok:
+                sent = ok[p.entry["Id"]]
+                call.result.sent.append(
+                    Sent(
+                        p.index,
+                        sent["MessageId"],
+                        p.pointer is not None,
+                        sent.get("SequenceNumber"),
+                    )
+                )
+                continue
+            failure = bad.get(p.entry["Id"], {"Code": "Missing", "Message": "not in the response"})
+            reason = f"{failure.get('Code', 'Error')}: {failure.get('Message', '')}"
+            overtaken = p.group_id is not None and any(
+                q.group_id == p.group_id and q.entry["Id"] in ok for q in pending[position + 1 :]
+            )
+            held = call.held(p.group_id, p.index)  # an earlier message of its group failed
+            if held:
+                reason += f"; not retried: {held}"
+            elif overtaken:
+                reason += (
+                    f"; not retried: a later message of FIFO group {p.group_id!r} was sent, "
+                    "so sending this one now would break the group's order"
+                )
+            if held or overtaken or failure.get("SenderFault") or last:
+                call.fail(p, reason, maybe=p.entry["Id"] not in bad)
+            else:
+                retry.append(p)
+        return retry
+
+    def _delete_orphans(self, call: _Call) -> None:
+        """Delete the objects offloaded for messages that were not sent (best effort)."""
+        if not call.orphans or self.payloads is None:
+            return
+        s3 = self.payloads._s3  # the store's own client, as injected by the caller
+        for pointer in call.orphans:
+            try:
+                s3().delete_object(Bucket=pointer.bucket, Key=pointer.key)
+            except Exception as error:
+                where = f"s3://{pointer.bucket}/{pointer.key}"
+                call.result.payloads_not_deleted.append(f"{where}: {_reason(error)}")
+            else:
+                call.result.payloads_deleted += 1
+
+
+def _reason_of(error: Exception) -> str:
+    """A preparation failure's reason: our own messages as they are, others with their type."""
+    if isinstance(error, UsageError | PayloadError):
+        return str(error)
+    return _reason(error)
