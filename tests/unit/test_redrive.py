@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ from botocore.stub import Stubber
 
 from sqs_blueprint import redrive as rd
 from sqs_blueprint.payload import RESERVED_ATTRIBUTE, PayloadStore
+from sqs_blueprint.redrive.client_side import Pacer, entry
+from sqs_blueprint.redrive.queues import describe
 
 ACCOUNT = "123456789012"  # moto's default account
 ARN = f"arn:aws:sqs:us-east-1:{ACCOUNT}"
@@ -236,8 +239,8 @@ def test_retrying_a_fifo_move_does_not_duplicate(sqs: Any) -> None:
     (message,) = sqs.receive_message(
         QueueUrl=dlq, MessageSystemAttributeNames=["All"], WaitTimeSeconds=0
     )["Messages"]
-    entry = rd._entry(0, message, rd._describe(sqs, dlq))
-    sqs.send_message_batch(QueueUrl=source, Entries=[entry])  # a move whose delete was lost
+    moved = entry(0, message, describe(sqs, dlq))
+    sqs.send_message_batch(QueueUrl=source, Entries=[moved])  # a move whose delete was lost
 
     run(sqs, dlq, client_side=True, visibility=1)
 
@@ -568,9 +571,9 @@ def test_cancel_sends_the_handle(stubbed: tuple[Any, Stubber]) -> None:
 def test_pacer_keeps_to_the_rate(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [0.0]
     sleeps: list[float] = []
-    monkeypatch.setattr(rd.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(rd.time, "sleep", sleeps.append)
-    pacer = rd._Pacer(5)
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "sleep", sleeps.append)
+    pacer = Pacer(5)
     for _ in range(3):
         pacer.wait(10)
     assert sleeps == [2.0, 4.0]  # 10 messages at 5/s take 2 s per batch

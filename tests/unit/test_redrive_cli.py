@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,7 +11,6 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from sqs_blueprint import redrive as rd
 from sqs_blueprint.cli import main
 from tests.unit.test_redrive import (
     ARN,
@@ -145,7 +145,7 @@ def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
         "sqs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
     )
     monkeypatch.setattr("sqs_blueprint._clients.boto3.client", lambda *_, **__: client)
-    monkeypatch.setattr(rd.time, "sleep", lambda _: None)
+    monkeypatch.setattr(time, "sleep", lambda _: None)
     with Stubber(client) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
