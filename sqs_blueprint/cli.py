@@ -265,16 +265,16 @@ def _add_dlq(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run_dlq(args: argparse.Namespace) -> int:
-    """Exit 2 for a request that cannot be carried out as asked, 1 for a failing AWS call."""
+    """One line and the error's exit code: 2 for bad usage, 1 for a runtime or AWS failure."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from sqs_blueprint.redrive import RedriveError
+    from sqs_blueprint.errors import SqsBlueprintError
 
     try:
         code: int = args.dlq_run(args)
-    except RedriveError as exc:
+    except SqsBlueprintError as exc:
         print(f"sqs-blueprint dlq {args.dlq_command}: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except (BotoCoreError, ClientError) as exc:
         print(f"sqs-blueprint dlq {args.dlq_command}: {exc}", file=sys.stderr)
         return 1

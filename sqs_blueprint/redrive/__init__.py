@@ -27,7 +27,9 @@ from sqs_blueprint.redrive.queues import (
     MAX_RATE,
     MAX_VISIBILITY,
     MAX_WAIT,
+    QueueNotFound,
     RedriveError,
+    RedriveUsageError,
     check_receive,
     describe,
     destination,
@@ -45,8 +47,10 @@ __all__ = [
     "DeadLetter",
     "MoveTasksUnsupported",
     "Progress",
+    "QueueNotFound",
     "RedriveError",
     "RedriveResult",
+    "RedriveUsageError",
     "Selector",
     "by_ids",
     "cancel",
@@ -96,7 +100,7 @@ def redrive(
     poll: 1 s or more makes SQS look at every server before it answers empty.
     """
     if rate is not None and not 1 <= rate <= MAX_RATE:
-        raise RedriveError(f"rate must be 1 .. {MAX_RATE} messages per second, got {rate}")
+        raise RedriveUsageError(f"rate must be 1 .. {MAX_RATE} messages per second, got {rate}")
     check_receive(visibility, wait_seconds)
     notify = notify if notify is not None else log.warning
     sqs = LazyClient("sqs", sqs_client)()

@@ -18,7 +18,7 @@ from sqs_blueprint.payload import (
 )
 from sqs_blueprint.records import Record
 from sqs_blueprint.redrive.queues import (
-    RedriveError,
+    RedriveUsageError,
     check_receive,
     queue_url,
     receive,
@@ -144,7 +144,7 @@ def inspect(
     accepts any bucket the caller's credentials can read.
     """
     if limit < 1:
-        raise RedriveError(f"limit must be at least 1, got {limit}")
+        raise RedriveUsageError(f"limit must be at least 1, got {limit}")
     check_receive(visibility, wait_seconds)
     sqs = LazyClient("sqs", sqs_client)()
     url = queue_url(dlq, sqs_client=sqs)

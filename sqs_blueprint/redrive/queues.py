@@ -16,6 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sqs_blueprint._clients import LazyClient
+from sqs_blueprint.errors import SqsBlueprintError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,16 @@ RECEIVE_MAX = 10  # FACTS §1: at most 10 entries per batch call
 _MISSING_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 
 
-class RedriveError(Exception):
-    """A redrive or inspect request that cannot be carried out as asked (bad usage)."""
+class RedriveError(SqsBlueprintError):
+    """A DLQ operation failed at run time (exit 1); the base of every redrive error."""
+
+
+class RedriveUsageError(RedriveError, UsageError):
+    """A DLQ request that cannot be carried out as asked (exit 2): fix the input."""
+
+
+class QueueNotFound(RedriveError):
+    """A queue named by the caller does not exist in this account and region."""
 
 
 def brief(error: Exception) -> str:
@@ -55,13 +64,16 @@ def queue_url(queue: str, *, sqs_client: Any = None) -> str:
     if queue.startswith("arn:"):
         parts = queue.split(":")
         if len(parts) != 6 or parts[2] != "sqs":
-            raise RedriveError(f"{queue!r} is not an SQS queue ARN")
+            raise RedriveUsageError(
+                f"{queue!r} is not an SQS queue ARN (arn:aws:sqs:REGION:ACCOUNT:NAME); "
+                "give the queue's URL, name or ARN"
+            )
         kwargs = {"QueueName": parts[5], "QueueOwnerAWSAccountId": parts[4]}
     try:
         url: str = LazyClient("sqs", sqs_client)().get_queue_url(**kwargs)["QueueUrl"]
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in _MISSING_QUEUE_CODES:
-            raise RedriveError(
+            raise QueueNotFound(
                 f"queue {queue!r} does not exist in this account and region "
                 "(give its URL, name or ARN)"
             ) from error
@@ -109,12 +121,12 @@ def destination(sqs: Any, dlq: Queue, to: str | None) -> Queue:
     sources = source_queues(dlq.url, sqs_client=sqs)
     if to is None:
         if not sources:
-            raise RedriveError(
+            raise RedriveUsageError(
                 f"DLQ {dlq.url} serves no source queue (no queue's RedrivePolicy names it); "
                 "say where to redrive with --to"
             )
         if len(sources) > 1:
-            raise RedriveError(
+            raise RedriveUsageError(
                 f"DLQ {dlq.url} serves {len(sources)} source queues, choose one with --to: "
                 + ", ".join(sources)
             )
@@ -123,7 +135,7 @@ def destination(sqs: Any, dlq: Queue, to: str | None) -> Queue:
         url = queue_url(to, sqs_client=sqs)
     target = describe(sqs, url)
     if url not in sources and not redrive_allowed(dlq.redrive_allow_policy, target.arn):
-        raise RedriveError(
+        raise RedriveUsageError(
             f"refusing to redrive DLQ {dlq.url} into {url}: it is not a source of the DLQ "
             f"(sources: {', '.join(sources) or 'none'}) and the DLQ's RedriveAllowPolicy "
             f"({dlq.redrive_allow_policy or 'not set'}) does not allow it; set it to "
@@ -131,7 +143,7 @@ def destination(sqs: Any, dlq: Queue, to: str | None) -> Queue:
         )
     if target.fifo != dlq.fifo:
         kinds = {True: "FIFO", False: "standard"}
-        raise RedriveError(
+        raise RedriveUsageError(
             f"DLQ {dlq.url} is a {kinds[dlq.fifo]} queue but {url} is {kinds[target.fifo]}; "
             "messages can only be redriven into a queue of the same type (FACTS §1)"
         )
@@ -143,11 +155,11 @@ def destination(sqs: Any, dlq: Queue, to: str | None) -> Queue:
 
 def check_receive(visibility: int, wait_seconds: int) -> None:
     if not 1 <= visibility <= MAX_VISIBILITY:
-        raise RedriveError(
+        raise RedriveUsageError(
             f"visibility must be 1 .. {MAX_VISIBILITY:,} seconds (FACTS §1), got {visibility}"
         )
     if not 0 <= wait_seconds <= MAX_WAIT:
-        raise RedriveError(
+        raise RedriveUsageError(
             f"wait must be 0 .. {MAX_WAIT} seconds of long polling (FACTS §1), got {wait_seconds}"
         )
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Collection
 
 from sqs_blueprint.redrive.letters import DeadLetter
-from sqs_blueprint.redrive.queues import RedriveError
+from sqs_blueprint.redrive.queues import RedriveError, RedriveUsageError
 
 Selector = Callable[[DeadLetter], bool]
 
@@ -15,6 +15,14 @@ def by_ids(ids: Collection[str]) -> Selector:
     """Choose the messages with these message ids."""
     wanted = frozenset(ids)
     return lambda letter: letter.message_id in wanted
+
+
+def _reason(error: Exception) -> str:
+    """jmespath's multi-line parse error as a short phrase with its position."""
+    first = str(error).splitlines()[0] if str(error) else type(error).__name__
+    text = first.removeprefix("Invalid jmespath expression: ").rstrip(":").strip()
+    position = getattr(error, "lex_position", None)
+    return f"{text} at character {position}" if position is not None else text
 
 
 def where(expression: str) -> Selector:
@@ -32,8 +40,9 @@ def where(expression: str) -> Selector:
     try:
         compiled = jmespath.compile(expression)
     except JMESPathError as error:
-        raise RedriveError(
-            f"--where {expression!r} is not a JMESPath expression: {error}"
+        raise RedriveUsageError(
+            f"--where {expression!r} is not a JMESPath expression ({_reason(error)}); "
+            "see https://jmespath.org/ for the syntax"
         ) from None
 
     def select(letter: DeadLetter) -> bool:

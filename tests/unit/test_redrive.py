@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from sqs_blueprint import redrive as rd
+from sqs_blueprint.errors import UsageError
 from sqs_blueprint.payload import RESERVED_ATTRIBUTE, PayloadStore
 from sqs_blueprint.redrive.client_side import Pacer, entry
 from sqs_blueprint.redrive.queues import describe
@@ -134,8 +135,9 @@ def test_inspect_by_name_and_unknown_name(sqs: Any) -> None:
     dlq, _ = make_dlq(sqs, "named")
     put(sqs, dlq, ["x"])
     assert [letter.body for letter in rd.inspect("named-dlq", sqs_client=sqs)] == ["x"]
-    with pytest.raises(rd.RedriveError, match="queue 'nope' does not exist"):
+    with pytest.raises(rd.QueueNotFound, match="queue 'nope' does not exist") as info:
         rd.inspect("nope", sqs_client=sqs)
+    assert info.value.exit_code == 1 and not isinstance(info.value, UsageError)
 
 
 def test_summary_and_json_carry_the_facts(sqs: Any) -> None:
@@ -200,8 +202,12 @@ def test_redrive_where_matches_json_bodies_only(sqs: Any) -> None:
 
 
 def test_bad_jmespath_expression_is_refused_before_any_call() -> None:
-    with pytest.raises(rd.RedriveError, match="is not a JMESPath expression"):
+    with pytest.raises(rd.RedriveUsageError) as info:
         rd.where("kind ==")
+    assert str(info.value) == (
+        "--where 'kind ==' is not a JMESPath expression (Incomplete expression at character 7); "
+        "see https://jmespath.org/ for the syntax"
+    )
 
 
 def test_fifo_redrive_keeps_group_order_and_sets_ids(sqs: Any) -> None:
@@ -429,7 +435,7 @@ def test_fifo_dlq_into_standard_queue_is_refused(sqs: Any) -> None:
     ],
 )
 def test_bad_numbers_are_refused(kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(rd.RedriveError, match=message):
+    with pytest.raises(rd.RedriveUsageError, match=message):
         rd.redrive("https://sqs.us-east-1.amazonaws.com/1/q", sqs_client=object(), **kwargs)
 
 

@@ -105,29 +105,36 @@ def test_redrive_where_with_failed_sends_exits_1(
 
 
 @pytest.mark.parametrize(
-    ("setup", "argv", "message"),
+    ("setup", "argv", "code", "message"),
     [
-        ("shared", ["redrive", "--queue", "shared-dlq"], "serves 2 source queues, choose one"),
-        ("orphan", ["redrive", "--queue", "orphan"], "serves no source queue"),
-        ("one", ["redrive", "--queue", "one-dlq", "--to", "orphan"], "refusing to redrive"),
-        ("one", ["redrive", "--queue", "one-dlq", "--where", "a =="], "not a JMESPath"),
-        ("one", ["redrive", "--queue", "one-dlq", "--rate", "0"], "rate must be 1 .. 500"),
-        ("one", ["redrive", "--queue", "nope"], "queue 'nope' does not exist"),
-        ("one", ["inspect", "--queue", "nope"], "queue 'nope' does not exist"),
-        ("one", ["inspect", "--queue", "one-dlq", "--limit", "0"], "limit must be at least 1"),
-        ("one", ["cancel", "--task-handle", "h"], "no message move tasks"),
+        ("shared", ["redrive", "--queue", "shared-dlq"], 2, "serves 2 source queues, choose one"),
+        ("orphan", ["redrive", "--queue", "orphan"], 2, "serves no source queue"),
+        ("one", ["redrive", "--queue", "one-dlq", "--to", "orphan"], 2, "refusing to redrive"),
+        ("one", ["redrive", "--queue", "one-dlq", "--where", "a =="], 2, "not a JMESPath"),
+        ("one", ["redrive", "--queue", "one-dlq", "--rate", "0"], 2, "rate must be 1 .. 500"),
+        ("one", ["redrive", "--queue", "arn:aws:s3:::b"], 2, "'arn:aws:s3:::b' is not an SQS"),
+        ("one", ["inspect", "--queue", "one-dlq", "--limit", "0"], 2, "limit must be at least 1"),
+        ("one", ["redrive", "--queue", "nope"], 1, "queue 'nope' does not exist"),
+        ("one", ["inspect", "--queue", "nope"], 1, "queue 'nope' does not exist"),
+        ("one", ["cancel", "--task-handle", "h"], 1, "no message move tasks"),
     ],
 )
-def test_bad_usage_exits_2_with_its_message(
-    sqs: Any, capsys: pytest.CaptureFixture[str], setup: str, argv: list[str], message: str
+def test_bad_usage_exits_2_and_runtime_failures_exit_1_with_one_line(
+    sqs: Any,
+    capsys: pytest.CaptureFixture[str],
+    setup: str,
+    argv: list[str],
+    code: int,
+    message: str,
 ) -> None:
     sqs.create_queue(QueueName="orphan")
     make_dlq(sqs, setup, sources=2 if setup == "shared" else 1)
 
-    code, out, err = cli(capsys, *argv)
+    exit_code, out, err = cli(capsys, *argv)
 
-    assert (code, out) == (2, "")
+    assert (exit_code, out) == (code, "")
     assert err.startswith(f"sqs-blueprint dlq {argv[0]}: ") and message in err
+    assert err.count("\n") == 1
 
 
 def test_id_and_where_together_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
