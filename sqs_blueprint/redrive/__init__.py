@@ -15,22 +15,24 @@ to the client-side one and says so. ``queues`` finds and describes the queues;
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from sqs_blueprint._clients import LazyClient
 from sqs_blueprint.payload import PayloadResolver, PayloadStore
 from sqs_blueprint.redrive.client_side import client_side as _client_side
 from sqs_blueprint.redrive.letters import DeadLetter, dead_letter, inspect
-from sqs_blueprint.redrive.native import MoveTasksUnsupported, cancel, follow, start_move
+from sqs_blueprint.redrive.native import MoveTasksUnsupported, cancel, follow, move, start_move
 from sqs_blueprint.redrive.queues import (
     MAX_RATE,
     MAX_VISIBILITY,
     MAX_WAIT,
+    PayloadBuckets,
     QueueNotFound,
     RedriveError,
     RedriveUsageError,
     check_receive,
+    consumer_buckets,
     describe,
     destination,
     queue_url,
@@ -46,6 +48,7 @@ __all__ = [
     "MAX_WAIT",
     "DeadLetter",
     "MoveTasksUnsupported",
+    "PayloadBuckets",
     "Progress",
     "QueueNotFound",
     "RedriveError",
@@ -54,10 +57,10 @@ __all__ = [
     "Selector",
     "by_ids",
     "cancel",
+    "consumer_buckets",
     "dead_letter",
     "follow",
     "inspect",
-    "progress_bar",
     "queue_url",
     "redrive",
     "redrive_allowed",
@@ -80,6 +83,7 @@ def redrive(
     client_side: bool = False,
     sqs_client: Any = None,
     resolver: PayloadResolver | None = None,
+    buckets: Collection[str] | None = None,
     progress: Progress | None = None,
     notify: Notify | None = None,
     started: Callable[[str], None] | None = None,
@@ -98,6 +102,9 @@ def redrive(
     the others are held for up to ``visibility`` seconds (the run must fit in
     it) and handed back at the end. ``wait_seconds`` is each receive's long
     poll: 1 s or more makes SQS look at every server before it answers empty.
+    ``select`` sees S3 payloads only from ``buckets`` (default: the consumers'
+    payload buckets, :func:`consumer_buckets`); others count as unreadable.
+    An error that stops a client-side run ends it with status INTERRUPTED.
     """
     if rate is not None and not 1 <= rate <= MAX_RATE:
         raise RedriveUsageError(f"rate must be 1 .. {MAX_RATE} messages per second, got {rate}")
@@ -108,45 +115,29 @@ def redrive(
     target = destination(sqs, source, to)
     if not (client_side or select is not None):
         try:
-            handle = start_move(
-                sqs, source.arn, destination_arn=target.arn if to is not None else None, rate=rate
+            return move(
+                sqs,
+                source.arn,
+                destination_arn=target.arn if to is not None else None,
+                rate=rate,
+                started=started,
+                wait=wait,
+                progress=progress,
+                poll_seconds=poll_seconds,
             )
         except MoveTasksUnsupported as error:
             notify(f"{error}; moving the messages client-side instead")
-        else:
-            if started is not None:
-                started(handle)
-            if not wait:
-                return RedriveResult(path="native", moved=0, task_handle=handle, status="RUNNING")
-            task = follow(sqs, source.arn, progress=progress, poll_seconds=poll_seconds)
-            return RedriveResult(
-                path="native",
-                moved=task.get("ApproximateNumberOfMessagesMoved", 0),
-                task_handle=handle,
-                status=task.get("Status", "COMPLETED"),
-                failure_reason=task.get("FailureReason"),
-            )
+    if select is not None and buckets is None and resolver is None:
+        buckets = consumer_buckets(source.url, sqs_client=sqs).buckets
     return _client_side(
         sqs,
         source,
         target,
         select=select,
-        resolver=resolver if resolver is not None else PayloadStore(),
+        resolver=resolver if resolver is not None else PayloadStore(allowed_buckets=buckets),
+        allowed=buckets,
         rate=rate,
         visibility=visibility,
         wait_seconds=wait_seconds,
         progress=progress,
     )
-
-
-def progress_bar(write: Callable[[str], object], width: int = 30) -> Progress:
-    """A plain-text progress reporter: ``[#####-----] 120/300 moved`` redrawn with ``\\r``."""
-
-    def report(moved: int, total: int | None) -> None:
-        if total:
-            filled = min(width, width * moved // total)
-            write(f"\r[{'#' * filled}{'-' * (width - filled)}] {moved}/{total} moved")
-        else:
-            write(f"\r{moved} moved")
-
-    return report

@@ -9,19 +9,22 @@ messages not chosen are held for the run and handed back at its end.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from sqs_blueprint.payload import PayloadResolver, message_size
 from sqs_blueprint.producer import pack
 from sqs_blueprint.redrive.letters import dead_letter
-from sqs_blueprint.redrive.queues import Queue, receive, release
+from sqs_blueprint.redrive.queues import Queue, brief, receive, release
 from sqs_blueprint.redrive.result import Progress, RedriveResult
 from sqs_blueprint.redrive.select import Selector
+
+log = logging.getLogger(__name__)
 
 
 def _deduplication_id(dlq_arn: str, message: Mapping[str, Any]) -> str:
@@ -69,20 +72,96 @@ class Pacer:
         self.count += count
 
 
+DELETE_ATTEMPTS = 4  # one DeleteMessageBatch and up to three retries
+DELETE_BACKOFF_S = 0.2  # doubled after each failed attempt: 0.2, 0.4, 0.8 s
+
+
 @dataclass
 class _Move:
     """The state of one client-side run."""
 
-    held: dict[str, str] = field(default_factory=dict)  # id -> receipt handle, given back
+    held: dict[str, str] = field(default_factory=dict)  # id -> receipt handle, not deleted
+    in_flight: set[str] = field(default_factory=set)  # chosen, not yet moved or failed
     moved: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # not sent: still only in the DLQ
+    duplicated: dict[str, str] = field(default_factory=dict)  # sent, not deleted: in both
     skipped: int = 0
     seen: int = 0
     failed_groups: set[str] = field(default_factory=set)
 
+    def stop(self) -> None:
+        """The run stopped: what was chosen but not settled stays in the DLQ, maybe sent."""
+        for message_id in self.in_flight:
+            self.failed[message_id] = (
+                "the run stopped before its move was confirmed: it is in the DLQ and may "
+                "also have reached the destination"
+            )
+        self.in_flight.clear()
+
+    def result(self, unreached: int = 0, stopped: str | None = None) -> RedriveResult:
+        return RedriveResult(
+            path="client-side",
+            moved=len(self.moved),
+            skipped=self.skipped,
+            failed=dict(self.failed),
+            duplicated=dict(self.duplicated),
+            moved_ids=tuple(self.moved),
+            unreached=unreached,
+            status="COMPLETED" if stopped is None else "INTERRUPTED",
+            failure_reason=stopped,
+        )
+
 
 def _group(message: Mapping[str, Any]) -> str | None:
     return (message.get("Attributes") or {}).get("MessageGroupId")
+
+
+def delete(sqs: Any, url: str, handles: Mapping[int, str]) -> dict[int, str]:
+    """Delete messages from the DLQ, retrying with backoff; why each one left was not deleted.
+
+    A failed entry or a failed call is retried up to DELETE_ATTEMPTS times in all,
+    waiting DELETE_BACKOFF_S and doubling. Deleting twice is harmless.
+    """
+    pending = dict(handles)
+    failures: dict[int, str] = {}
+    for attempt in range(DELETE_ATTEMPTS):
+        if attempt:
+            time.sleep(DELETE_BACKOFF_S * 2 ** (attempt - 1))
+        entries = [{"Id": str(i), "ReceiptHandle": handle} for i, handle in pending.items()]
+        try:
+            response = sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+        except (BotoCoreError, ClientError) as error:
+            failures = dict.fromkeys(pending, brief(error))
+            continue
+        failures = {
+            int(f["Id"]): f"{f.get('Code', 'Error')}: {f.get('Message', '')}"
+            for f in response.get("Failed", [])
+        }
+        pending = {i: pending[i] for i in failures}
+        if not pending:
+            break
+    return failures
+
+
+def _hold(move: _Move, message: Mapping[str, Any], reason: str) -> None:
+    """Leave a message in the DLQ, handed back at the end of the run."""
+    move.failed[message["MessageId"]] = reason
+    move.in_flight.discard(message["MessageId"])
+
+
+def _send_batch(
+    sqs: Any, dlq: Queue, destination: Queue, by_index: dict[int, Any]
+) -> dict[int, str]:
+    """Send one batch; why each entry that was not sent failed."""
+    try:
+        response = sqs.send_message_batch(
+            QueueUrl=destination.url, Entries=[entry(i, m, dlq) for i, m in by_index.items()]
+        )
+    except ClientError as error:
+        return dict.fromkeys(by_index, str(error))
+    except BotoCoreError as error:  # no answer: the batch may or may not have arrived
+        return dict.fromkeys(by_index, f"{brief(error)} (it may have reached {destination.url})")
+    return {int(f["Id"]): f.get("Message", f.get("Code", "")) for f in response["Failed"]}
 
 
 def _send(
@@ -91,54 +170,46 @@ def _send(
     """Send one batch, then delete from the DLQ what was sent; hold what was not."""
     for message in batch:
         if dlq.fifo and _group(message) in move.failed_groups:
-            move.failed[message["MessageId"]] = (
-                f"not sent: an earlier message of group {_group(message)} was not sent"
+            _hold(
+                move,
+                message,
+                f"not sent: an earlier message of group {_group(message)} was not sent",
             )
-            move.held[message["MessageId"]] = message["ReceiptHandle"]
-    by_index = dict(enumerate(m for m in batch if m["MessageId"] not in move.held))
+    by_index = dict(enumerate(m for m in batch if m["MessageId"] not in move.failed))
     if not by_index:
         return
-    try:
-        response = sqs.send_message_batch(
-            QueueUrl=destination.url, Entries=[entry(i, m, dlq) for i, m in by_index.items()]
-        )
-        failures = {int(f["Id"]): f.get("Message", f.get("Code", "")) for f in response["Failed"]}
-    except ClientError as error:
-        failures = dict.fromkeys(by_index, str(error))
+    failures = _send_batch(sqs, dlq, destination, by_index)
     for index, reason in sorted(failures.items()):
         message = by_index.pop(index)
-        move.failed[message["MessageId"]] = f"not sent: {reason}"
-        move.held[message["MessageId"]] = message["ReceiptHandle"]
         group = _group(message)
+        ahead = sum(1 for i, m in by_index.items() if i > index and _group(m) == group)
         if dlq.fifo and group is not None:
             move.failed_groups.add(group)
-            ahead = sum(1 for i, m in by_index.items() if i > index and _group(m) == group)
-            if ahead:
-                move.failed[message["MessageId"]] += (
-                    f"; {ahead} later message(s) of group {group} in the same batch were sent"
-                )
-    if not by_index:
-        return
-    response = sqs.delete_message_batch(
-        QueueUrl=dlq.url,
-        Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in by_index.items()],
-    )
-    for failure in response.get("Failed", []):
-        message = by_index.pop(int(failure["Id"]))
-        move.failed[message["MessageId"]] = (
-            "sent, but not deleted from the DLQ, so it is in both queues "
-            f"(a later redrive sends it again): {failure.get('Message', failure.get('Code'))}"
+        if dlq.fifo and ahead:
+            reason += f"; {ahead} later message(s) of group {group} in the same batch were sent"
+        _hold(move, message, f"not sent: {reason}")
+    unremoved = delete(sqs, dlq.url, {i: m["ReceiptHandle"] for i, m in by_index.items()})
+    for index, reason in unremoved.items():
+        message = by_index.pop(index)
+        move.duplicated[message["MessageId"]] = (
+            f"sent, but not deleted from the DLQ after {DELETE_ATTEMPTS} attempts (delete it "
+            f"there, or a later redrive sends it again): {reason}"
         )
-    move.moved += [m["MessageId"] for m in by_index.values()]
+        move.in_flight.discard(message["MessageId"])
+    for message in by_index.values():
+        del move.held[message["MessageId"]]
+        move.in_flight.discard(message["MessageId"])
+        move.moved.append(message["MessageId"])
 
 
 def _choose(
     messages: list[dict[str, Any]],
     select: Selector | None,
     resolver: PayloadResolver,
+    allowed: Collection[str] | None,
     move: _Move,
 ) -> list[dict[str, Any]]:
-    """The messages to send now; the others are held until the end of the run."""
+    """The messages to send now. Every message is held until deleted or handed back."""
     chosen: list[dict[str, Any]] = []
     for message in messages:
         message_id = message["MessageId"]
@@ -147,12 +218,62 @@ def _choose(
         if seen:
             continue  # back after its visibility ran out: already counted
         move.seen += 1
-        if select is not None and not select(dead_letter(message, resolver)):
+        if select is not None and not _selected(select, message, resolver, allowed):
             move.skipped += 1
             continue
-        del move.held[message_id]
+        move.in_flight.add(message_id)
         chosen.append(message)
     return chosen
+
+
+def _selected(
+    select: Selector,
+    message: Mapping[str, Any],
+    resolver: PayloadResolver,
+    allowed: Collection[str] | None,
+) -> bool:
+    try:
+        return select(dead_letter(message, resolver, allowed))
+    except Exception:  # a selector that fails on one message leaves that message alone
+        log.warning(
+            "selector failed on message %s; leaving it in the DLQ",
+            message["MessageId"],
+            exc_info=True,
+        )
+        return False
+
+
+def _run(
+    sqs: Any,
+    dlq: Queue,
+    destination: Queue,
+    move: _Move,
+    choose: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+    *,
+    rate: int | None,
+    visibility: int,
+    wait_seconds: int,
+    progress: Progress | None,
+) -> int:
+    """Receive, choose, send and delete until nothing new arrives; about how many are left."""
+    pacer = Pacer(rate)
+    reported = 0  # progress reports moves: nothing until the first one
+    while True:
+        before = move.seen
+        chosen = choose(receive(sqs, dlq.url, visibility, wait_seconds))
+        sizes = [message_size(m["Body"], m.get("MessageAttributes")) for m in chosen]
+        for indexes in pack(sizes):
+            pacer.wait(len(indexes))
+            _send(sqs, dlq, destination, [chosen[i] for i in indexes], move)
+        if progress is not None and len(move.moved) > reported:
+            reported = len(move.moved)
+            progress(reported, None)
+        if move.seen == before:
+            break  # nothing new: every reachable message has been seen
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=dlq.url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes.get("ApproximateNumberOfMessages", 0))
 
 
 def client_side(
@@ -162,38 +283,43 @@ def client_side(
     *,
     select: Selector | None,
     resolver: PayloadResolver,
+    allowed: Collection[str] | None = None,
     rate: int | None,
     visibility: int,
     wait_seconds: int,
     progress: Progress | None,
 ) -> RedriveResult:
+    """Move the chosen messages; the result says what moved and what is where, even if stopped.
+
+    An error that stops the run (a receive refused, the network gone) ends it
+    with status INTERRUPTED and the error as ``failure_reason``; Ctrl-C is
+    re-raised with the summary attached as a note. Either way the messages held
+    back are handed back first.
+    """
     move = _Move()
-    pacer = Pacer(rate)
+
+    def choose(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return _choose(messages, select, resolver, allowed, move)
+
     try:
-        while True:
-            before = move.seen
-            received = receive(sqs, dlq.url, visibility, wait_seconds)
-            chosen = _choose(received, select, resolver, move)
-            sizes = [message_size(m["Body"], m.get("MessageAttributes")) for m in chosen]
-            for indexes in pack(sizes):
-                pacer.wait(len(indexes))
-                _send(sqs, dlq, destination, [chosen[i] for i in indexes], move)
-            if progress is not None:
-                progress(len(move.moved), None)
-            if move.seen == before:
-                break  # nothing new: every reachable message has been seen
-        unreached = int(
-            sqs.get_queue_attributes(
-                QueueUrl=dlq.url, AttributeNames=["ApproximateNumberOfMessages"]
-            )["Attributes"].get("ApproximateNumberOfMessages", 0)
+        unreached = _run(
+            sqs,
+            dlq,
+            destination,
+            move,
+            choose,
+            rate=rate,
+            visibility=visibility,
+            wait_seconds=wait_seconds,
+            progress=progress,
         )
+    except Exception as error:  # the run ends with its summary, whatever stopped it
+        move.stop()
+        return move.result(stopped=f"stopped by {brief(error)}")
+    except KeyboardInterrupt as interrupt:
+        move.stop()
+        interrupt.add_note(move.result(stopped="stopped by Ctrl-C").summary())
+        raise
     finally:
         release(sqs, dlq.url, move.held.values())
-    return RedriveResult(
-        path="client-side",
-        moved=len(move.moved),
-        skipped=move.skipped,
-        failed=move.failed,
-        moved_ids=tuple(move.moved),
-        unreached=unreached,
-    )
+    return move.result(unreached)

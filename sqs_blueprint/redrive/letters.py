@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,12 +14,15 @@ from sqs_blueprint.payload import (
     PayloadResolver,
     PayloadStore,
     S3Pointer,
+    is_offloaded,
     parse_pointer,
 )
 from sqs_blueprint.records import Record
 from sqs_blueprint.redrive.queues import (
     RedriveUsageError,
+    brief,
     check_receive,
+    consumer_buckets,
     queue_url,
     receive,
     release,
@@ -39,14 +42,14 @@ class DeadLetter:
     sent_at: datetime | None
     first_received_at: datetime | None
     group_id: str | None
-    size: int  # UTF-8 bytes of the body a consumer sees (the S3 payload if offloaded)
+    size: int | None  # UTF-8 bytes of the body a consumer sees (the S3 payload if offloaded)
     body: str | None  # None when an S3 payload could not be read (see ``error``)
     payload: str | None = None  # s3://bucket/key of an offloaded body
     error: str | None = None
 
     def preview(self, width: int = 120) -> str:
         """The body on one line, cut to ``width`` characters."""
-        text = f"<{self.error}>" if self.body is None else " ".join(self.body.split())
+        text = f"<error: {self.error}>" if self.body is None else " ".join(self.body.split())
         return text if len(text) <= width else text[: width - 1] + "…"
 
     def summary(self) -> str:
@@ -56,7 +59,7 @@ class DeadLetter:
             f"receives={self.receive_count}",
             f"sent={_iso(self.sent_at)}",
             f"first-received={_iso(self.first_received_at)}",
-            f"size={self.size}B",
+            f"size={'?' if self.size is None else self.size}B",
         ]
         if self.group_id is not None:
             facts.append(f"group={self.group_id}")
@@ -83,36 +86,82 @@ def _timestamp(attributes: Mapping[str, str], name: str) -> datetime | None:
     return datetime.fromtimestamp(int(stamp) / 1000, tz=UTC) if stamp else None
 
 
-def _pointer(body: str) -> S3Pointer | None:
-    try:
-        return parse_pointer(body)
-    except PayloadError:
-        return None
+def _problem(error: BaseException) -> str:
+    """One line for why a body could not be read; never a traceback."""
+    if isinstance(error, RecursionError):
+        return "the body nests too deeply to parse as JSON"
+    if isinstance(error, PayloadError):
+        return str(error).splitlines()[0] if str(error) else type(error).__name__
+    return brief(error) if isinstance(error, Exception) else type(error).__name__
 
 
-def dead_letter(message: Mapping[str, Any], resolver: PayloadResolver | None) -> DeadLetter:
-    """A ReceiveMessage message as a :class:`DeadLetter`, its S3 payload resolved if any."""
-    body: str | None
+def _pointer(body: str) -> tuple[S3Pointer | None, str | None]:
+    """The pointer in an offloaded message's body, or why there is none."""
     try:
-        record = Record.from_sqs(message, resolver=resolver)
-        body, error, pointer = record.body, None, record.pointer
-    except PayloadError as exc:
-        # Shown, not raised: a missing payload is one of the things to inspect.
-        record = Record(
-            message_id=message["MessageId"],
-            receipt_handle=message["ReceiptHandle"],
-            body=message["Body"],
-            attributes=dict(message.get("Attributes") or {}),
-        )
-        body, error, pointer = None, str(exc), _pointer(message["Body"])
+        return parse_pointer(body), None
+    except Exception as error:  # malformed input of any kind marks this letter only
+        return None, _problem(error)
+
+
+def _declared_size(attributes: Mapping[str, Mapping[str, Any]]) -> tuple[int | None, str | None]:
+    """FACTS §4: the reserved attribute holds the payload's byte length, a whole number."""
+    for name in RESERVED_ATTRIBUTES:
+        if name in attributes:
+            value = attributes[name].get("StringValue")
+            if isinstance(value, str) and value.isascii() and value.isdigit():
+                return int(value), None
+            return None, f"its {name} attribute {value!r} is not a whole number of bytes"
+    return None, None
+
+
+def _read(
+    message: Mapping[str, Any],
+    resolver: PayloadResolver | None,
+    allowed: Collection[str] | None,
+) -> tuple[str | None, S3Pointer | None, str | None]:
+    """The body a consumer would see, the pointer it came through, or why it was not read."""
+    body: str = message["Body"]
+    attributes = message.get("MessageAttributes") or {}
+    if not is_offloaded(attributes):
+        return body, None, None
+    pointer, problem = _pointer(body)
+    problem = _declared_size(attributes)[1] or problem
+    if pointer is None or problem is not None:
+        return None, pointer, f"not fetched: {problem}"
+    if allowed is not None and pointer.bucket not in allowed:
+        listed = ", ".join(sorted(allowed)) or "none"
+        reason = f"bucket {pointer.bucket!r} is not an allowed payload bucket (allowed: {listed})"
+        return None, pointer, f"not fetched: {reason}"
+    if resolver is None:
+        return None, pointer, "not fetched: no payload store to read it with"
+    try:
+        return resolver.resolve(body, attributes).body, pointer, None
+    except Exception as error:  # shown, not raised: a bad payload is a thing to inspect
+        return None, pointer, _problem(error)
+
+
+def dead_letter(
+    message: Mapping[str, Any],
+    resolver: PayloadResolver | None,
+    allowed: Collection[str] | None = None,
+) -> DeadLetter:
+    """A ReceiveMessage message as a :class:`DeadLetter`; never raises on its content.
+
+    An S3 payload is fetched through ``resolver`` only from a bucket in
+    ``allowed`` (any bucket the resolver accepts when ``allowed`` is None). A
+    letter that cannot be read carries the reason in ``error`` and no body.
+    """
+    body, pointer, error = _read(message, resolver, allowed)
+    record = Record(
+        message_id=message["MessageId"],
+        receipt_handle=message["ReceiptHandle"],
+        body=message["Body"],
+        attributes=dict(message.get("Attributes") or {}),
+    )
     if body is not None:
-        size = len(body.encode("utf-8"))
-    else:  # FACTS §4: the reserved attribute holds the payload's byte length
-        attributes = message.get("MessageAttributes") or {}
-        declared = [
-            attributes[n].get("StringValue") for n in RESERVED_ATTRIBUTES if n in attributes
-        ]
-        size = int(declared[0] or 0) if declared else 0
+        size: int | None = len(body.encode("utf-8"))
+    else:
+        size = _declared_size(message.get("MessageAttributes") or {})[0]
     return DeadLetter(
         message_id=record.message_id,
         receive_count=record.receive_count,
@@ -132,6 +181,7 @@ def inspect(
     *,
     sqs_client: Any = None,
     resolver: PayloadResolver | None = None,
+    buckets: Collection[str] | None = None,
     limit: int = 20,
     visibility: int = 30,
     wait_seconds: int = 0,
@@ -140,15 +190,20 @@ def inspect(
 
     Messages are received with a short ``visibility`` and all handed back
     (visibility 0) before this returns, so they are visible again at once.
-    ``resolver`` reads S3 payloads; by default a :class:`PayloadStore` that
-    accepts any bucket the caller's credentials can read.
+    S3 payloads are fetched only from ``buckets``; by default from the payload
+    buckets of the DLQ's Lambda consumers (:func:`consumer_buckets`), and from
+    none if none can be found. ``resolver`` reads them (a :class:`PayloadStore`
+    by default). A letter whose payload is not fetched shows its pointer and why.
     """
     if limit < 1:
         raise RedriveUsageError(f"limit must be at least 1, got {limit}")
     check_receive(visibility, wait_seconds)
     sqs = LazyClient("sqs", sqs_client)()
     url = queue_url(dlq, sqs_client=sqs)
-    resolver = resolver if resolver is not None else PayloadStore()
+    if buckets is None and resolver is None:
+        buckets = consumer_buckets(url, sqs_client=sqs).buckets
+    if resolver is None:
+        resolver = PayloadStore(allowed_buckets=buckets)
     held: dict[str, str] = {}
     letters: list[DeadLetter] = []
     try:
@@ -160,7 +215,7 @@ def inspect(
                 held[message["MessageId"]] = message["ReceiptHandle"]
             if not fresh:
                 break
-            letters += [dead_letter(m, resolver) for m in fresh[: limit - len(letters)]]
+            letters += [dead_letter(m, resolver, buckets) for m in fresh[: limit - len(letters)]]
     finally:
         release(sqs, url, held.values())
     return letters

@@ -7,13 +7,14 @@ FACTS §7) :class:`MoveTasksUnsupported` says so, and the caller moves client-si
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from sqs_blueprint._clients import LazyClient
 from sqs_blueprint.redrive.queues import RedriveError, brief
-from sqs_blueprint.redrive.result import Progress
+from sqs_blueprint.redrive.result import Progress, RedriveResult
 
 _DONE = frozenset({"COMPLETED", "CANCELLED", "FAILED"})
 
@@ -73,6 +74,33 @@ def follow(
         if task.get("Status") in _DONE:
             return task
         time.sleep(poll_seconds)
+
+
+def move(
+    sqs: Any,
+    dlq_arn: str,
+    *,
+    destination_arn: str | None,
+    rate: int | None,
+    started: Callable[[str], None] | None,
+    wait: bool,
+    progress: Progress | None,
+    poll_seconds: float,
+) -> RedriveResult:
+    """Start a move task, tell ``started`` its handle, follow it unless ``wait`` is False."""
+    handle = start_move(sqs, dlq_arn, destination_arn=destination_arn, rate=rate)
+    if started is not None:
+        started(handle)
+    if not wait:
+        return RedriveResult(path="native", moved=0, task_handle=handle, status="RUNNING")
+    task = follow(sqs, dlq_arn, progress=progress, poll_seconds=poll_seconds)
+    return RedriveResult(
+        path="native",
+        moved=task.get("ApproximateNumberOfMessagesMoved", 0),
+        task_handle=handle,
+        status=task.get("Status", "COMPLETED"),
+        failure_reason=task.get("FailureReason"),
+    )
 
 
 def cancel(task_handle: str, *, sqs_client: Any = None) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from sqs_blueprint._clients import LazyClient
 from sqs_blueprint.errors import SqsBlueprintError, UsageError
@@ -40,12 +40,13 @@ class QueueNotFound(RedriveError):
 
 
 def brief(error: Exception) -> str:
-    """One short line for an error: a ClientError's code, else its first line."""
+    """One short line for an error: a ClientError's code, else its text on one line."""
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
         return f"{error.operation_name} answered {code}" if code else type(error).__name__
-    first = str(error).splitlines()[0] if str(error) else ""
-    return f"{type(error).__name__}: {first[:120]}"
+    text = " ".join(str(error).split())
+    text = text if len(text) <= 160 else text[:159] + "…"
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 @dataclass(frozen=True)
@@ -182,14 +183,69 @@ def chunks(items: list[str], size: int = RECEIVE_MAX) -> Iterator[list[str]]:
 
 
 def release(sqs: Any, url: str, receipt_handles: Iterable[str]) -> None:
-    """Make held messages visible again now (visibility 0)."""
+    """Make held messages visible again now (visibility 0); never raises."""
     for chunk in chunks(list(receipt_handles)):
-        response = sqs.change_message_visibility_batch(
-            QueueUrl=url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                for i, handle in enumerate(chunk)
-            ],
-        )
+        try:
+            response = sqs.change_message_visibility_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                    for i, handle in enumerate(chunk)
+                ],
+            )
+        except (BotoCoreError, ClientError) as error:
+            # Best effort: a message not handed back reappears when its visibility ends.
+            log.warning(
+                "could not hand %d message(s) back to %s: %s", len(chunk), url, brief(error)
+            )
+            continue
         for failure in response.get("Failed", []):
             log.warning("could not hand a message back to %s: %s", url, failure.get("Message"))
+
+
+# --- the consumer's payload buckets ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class PayloadBuckets:
+    """The buckets a DLQ's consumers read S3 payloads from, and where they were found."""
+
+    buckets: frozenset[str]
+    found_in: tuple[str, ...] = ()  # the functions whose PAYLOAD_BUCKET named them
+    problem: str | None = None  # why discovery stopped early, if it did
+
+
+def _bucket_names(setting: str) -> set[str]:
+    return {name.strip() for name in setting.split(",") if name.strip()}
+
+
+def consumer_buckets(
+    dlq_url: str, *, sqs_client: Any = None, lambda_client: Any = None
+) -> PayloadBuckets:
+    """The payload buckets of the Lambda consumers of a DLQ's source queues.
+
+    The DLQ's sources (ListDeadLetterSourceQueues), each source's event-source
+    mappings (ListEventSourceMappings by queue ARN), each mapped function's
+    ``PAYLOAD_BUCKET`` environment variable (comma-separated). What cannot be
+    read (no permission, no consumer) adds nothing: the result may be empty.
+    """
+    sqs = LazyClient("sqs", sqs_client)()
+    lambdas = LazyClient("lambda", lambda_client)()
+    buckets: set[str] = set()
+    found_in: list[str] = []
+    try:
+        for source in source_queues(dlq_url, sqs_client=sqs):
+            pages = lambdas.get_paginator("list_event_source_mappings")
+            arn = describe(sqs, source).arn
+            for page in pages.paginate(EventSourceArn=arn):
+                for mapping in page.get("EventSourceMappings", []):
+                    function = mapping["FunctionArn"]
+                    config = lambdas.get_function_configuration(FunctionName=function)
+                    variables = (config.get("Environment") or {}).get("Variables") or {}
+                    names = _bucket_names(variables.get("PAYLOAD_BUCKET", ""))
+                    if names:
+                        buckets |= names
+                        found_in.append(function.rsplit(":", 1)[-1])
+    except (BotoCoreError, ClientError) as error:
+        return PayloadBuckets(frozenset(buckets), tuple(found_in), brief(error))
+    return PayloadBuckets(frozenset(buckets), tuple(found_in))

@@ -28,7 +28,8 @@ def _reason(error: Exception) -> str:
 def where(expression: str) -> Selector:
     """Choose messages whose JSON body makes a JMESPath expression true.
 
-    Bodies that are not JSON (or whose S3 payload cannot be read) never match.
+    Bodies that are not JSON, nest too deeply, or whose S3 payload was not read
+    never match.
     """
     try:
         import jmespath
@@ -50,11 +51,8 @@ def where(expression: str) -> Selector:
             return False
         try:
             document = json.loads(letter.body)
-        except ValueError:
-            return False
-        try:
             return bool(compiled.search(document))
-        except JMESPathError:
+        except (ValueError, RecursionError, JMESPathError):  # not JSON, too deep, or no match
             return False
 
     return select

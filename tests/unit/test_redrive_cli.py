@@ -29,7 +29,12 @@ from tests.unit.test_redrive import (
 def sqs(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The client the CLI uses (so tests can hook it); receives never wait (FACTS §7)."""
     client = boto3.client("sqs")
-    monkeypatch.setattr("sqs_blueprint._clients.boto3.client", lambda *_, **__: client)
+    real = boto3.client
+
+    def make(service: str, *args: Any, **kwargs: Any) -> Any:
+        return client if service == "sqs" else real(service, *args, **kwargs)
+
+    monkeypatch.setattr("sqs_blueprint._clients.boto3.client", make)
     return client
 
 
@@ -76,7 +81,10 @@ def test_redrive_on_moto_says_it_moves_client_side(
 
     assert code == 0
     assert "no message move tasks" in err and "client-side instead" in err
-    assert out.strip() == "client-side: completed, moved 12, skipped 0, failed 0"
+    assert out == (
+        "client-side: completed, moved 12, in both queues 0, left in the DLQ 0 "
+        "(not chosen 0, not sent 0)\n"
+    )
     assert len(drain(sqs, source)) == 12
 
 
@@ -87,7 +95,8 @@ def test_redrive_by_id_reports_ids_not_found(sqs: Any, capsys: pytest.CaptureFix
     code, out, err = cli(capsys, "redrive", "--queue", dlq, "--id", ids[0], "gone", "--wait", "0")
 
     assert code == 1
-    assert "moved 1, skipped 2" in out and "not found in the DLQ: gone" in err
+    assert "moved 1, in both queues 0, left in the DLQ 2 (not chosen 2, not sent 0)" in out
+    assert "not found in the DLQ: gone" in err
     assert [m["Body"] for m in drain(sqs, source)] == ["a"]
 
 
@@ -100,7 +109,7 @@ def test_redrive_where_with_failed_sends_exits_1(
 
     code, out, err = cli(capsys, "redrive", "--queue", dlq, "--where", "k", "--wait", "0")
 
-    assert code == 1 and "moved 2, skipped 0, failed 1" in out
+    assert code == 1 and "moved 2, in both queues 0, left in the DLQ 1 (not chosen 0" in out
     assert f"{ids[1]} stays in the DLQ: not sent: injected" in err
 
 
@@ -158,7 +167,7 @@ def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
         stubber.assert_no_pending_responses()
 
 
-def test_native_redrive_prints_the_handle_and_a_progress_bar(
+def test_native_redrive_prints_the_handle_and_plain_progress_lines_when_piped(
     stub: Stubber, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stub_destination(stub)
@@ -175,8 +184,12 @@ def test_native_redrive_prints_the_handle_and_a_progress_bar(
     assert code == 0
     assert out.splitlines() == ["task handle: h-1", "native: completed, moved 60"]
     assert "cancel with: sqs-blueprint dlq cancel --task-handle h-1" in err
-    bar = "-" * 30
-    assert f"\r[{'#' * 7}{bar[7:]}] 15/60 moved\r[{'#' * 30}] 60/60 moved\n" in err
+    # Piped (not a terminal): one plain line per change, after the handle's line.
+    assert err.splitlines() == [
+        "sqs-blueprint dlq redrive: cancel with: sqs-blueprint dlq cancel --task-handle h-1",
+        f"[{'#' * 7}{'-' * 23}] 15/60 moved",
+        f"[{'#' * 30}] 60/60 moved",
+    ]
 
 
 def test_a_failed_native_task_exits_1(stub: Stubber, capsys: pytest.CaptureFixture[str]) -> None:
