@@ -472,3 +472,16 @@ def test_the_bar_draws_a_known_total_and_skips_repeats() -> None:
     assert piped.getvalue() == (
         f"0 moved\n[{'#' * 7}{'-' * 23}] 10/40 moved\n[{'#' * 30}] 40/40 moved\n"
     )
+
+
+def test_where_never_matches_a_body_it_cannot_parse() -> None:
+    def letter(body: str | None) -> rd.DeadLetter:
+        return rd.DeadLetter("id", 1, None, None, None, None, body)
+
+    select = rd.where("k")
+    assert [select(letter(b)) for b in (DEEP, "not json", None, '{"k": 1}')] == [
+        False,
+        False,
+        False,
+        True,
+    ]
