@@ -13,7 +13,7 @@ import argparse
 import math
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any, TextIO, cast
 
 from sqs_blueprint.errors import SqsBlueprintError, UsageError
 
@@ -505,11 +505,16 @@ def _run_worker(args: argparse.Namespace) -> int:
 
 
 def _add_dlq(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    bucket_help = (
+        "fetch S3 payloads only from this bucket (repeatable; default: the PAYLOAD_BUCKET of "
+        "the source queue's Lambda consumers, else none)"
+    )
     dlq = sub.add_parser("dlq", help="inspect a dead-letter queue and redrive its messages")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="COMMAND")
     p = dlq_sub.add_parser("inspect", help="show dead letters without consuming them")
     p.add_argument("--queue", required=True, help="DLQ URL, name or ARN")
     p.add_argument("--limit", type=int, default=20, help="messages to show")
+    p.add_argument("--bucket", action="append", metavar="BUCKET", help=bucket_help)
     p.add_argument("--json", action="store_true", help="one JSON object per message and line")
     p.set_defaults(func=_run_dlq, dlq_run=_dlq_inspect)
     p = dlq_sub.add_parser("redrive", help="move dead letters back to their source queue")
@@ -526,6 +531,7 @@ def _add_dlq(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     choose.add_argument(
         "--where", metavar="EXPR", help="move only messages whose JSON body matches this JMESPath"
     )
+    p.add_argument("--bucket", action="append", metavar="BUCKET", help=bucket_help)
     p.add_argument("--wait", type=int, default=1, help="client-side long poll per receive (s)")
     p.set_defaults(func=_run_dlq, dlq_run=_dlq_redrive)
     p = dlq_sub.add_parser("cancel", help="cancel a running move task")
@@ -534,20 +540,78 @@ def _add_dlq(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run_dlq(args: argparse.Namespace) -> int:
-    """Exit 2 for a request that cannot be carried out as asked, 1 for a failing AWS call."""
+    """One line and the error's exit code: 2 for bad usage, 1 for a runtime or AWS failure."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from sqs_blueprint.redrive import RedriveError
+    from sqs_blueprint.errors import SqsBlueprintError
 
     try:
         code: int = args.dlq_run(args)
-    except RedriveError as exc:
+    except SqsBlueprintError as exc:
         print(f"sqs-blueprint dlq {args.dlq_command}: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except (BotoCoreError, ClientError) as exc:
         print(f"sqs-blueprint dlq {args.dlq_command}: {exc}", file=sys.stderr)
         return 1
     return code
+
+
+class _Progress:
+    """Moved so far: a bar redrawn in place on a terminal, one plain line per change otherwise."""
+
+    def __init__(self, stream: TextIO, width: int = 30) -> None:
+        self.stream = stream
+        self.width = width
+        self.terminal = stream.isatty()
+        self.open = False  # a bar is drawn and its line not yet ended
+        self.last = ""
+
+    def __call__(self, moved: int, total: int | None) -> None:
+        if total:
+            filled = min(self.width, self.width * moved // total)
+            text = f"[{'#' * filled}{'-' * (self.width - filled)}] {moved}/{total} moved"
+        else:
+            text = f"{moved} moved"
+        if text == self.last:
+            return
+        self.last = text
+        if self.terminal:
+            self.stream.write(f"\r{text}")
+            self.open = True
+        else:
+            self.stream.write(f"{text}\n")
+        self.stream.flush()
+
+    def end(self) -> None:
+        """End the bar's line, so what is printed next starts on a line of its own."""
+        if self.open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.open = False
+
+
+def _progress_bar(stream: TextIO) -> _Progress:
+    """The one progress display of the CLI (a progress library can replace it here)."""
+    return _Progress(stream)
+
+
+def _payload_buckets(url: str, given: list[str] | None) -> tuple[list[str], str]:
+    """The buckets to fetch S3 payloads from, and one line that says which and why."""
+    from sqs_blueprint import redrive
+
+    if given:
+        return sorted(set(given)), f"S3 payloads fetched only from: {', '.join(sorted(set(given)))}"
+    found = redrive.consumer_buckets(url)
+    if found.buckets:
+        names = ", ".join(sorted(found.buckets))
+        where = ", ".join(found.found_in)
+        return sorted(
+            found.buckets
+        ), f"S3 payloads fetched only from: {names} (PAYLOAD_BUCKET of {where})"
+    why = "no Lambda consumer of the source queue sets PAYLOAD_BUCKET"
+    if found.problem:
+        why = f"could not read the consumers' PAYLOAD_BUCKET ({found.problem})"
+    return [], f"S3 payloads not fetched: {why}; name the buckets to read with --bucket"
 
 
 def _dlq_inspect(args: argparse.Namespace) -> int:
@@ -557,12 +621,15 @@ def _dlq_inspect(args: argparse.Namespace) -> int:
 
     url = redrive.queue_url(args.queue)
     sources = redrive.source_queues(url)
-    letters = redrive.inspect(url, limit=args.limit)
+    buckets, fetched = _payload_buckets(url, args.bucket)
+    letters = redrive.inspect(url, limit=args.limit, buckets=buckets)
     if args.json:
         for letter in letters:
-            print(json.dumps({"queue": url, "sources": sources, **letter.to_json()}))
+            row = {"queue": url, "sources": sources, "payload_buckets": buckets}
+            print(json.dumps({**row, **letter.to_json()}))
         return 0
     print(f"{url} serves: {', '.join(sources) or 'no source queue'}")
+    print(fetched)
     print(f"{len(letters)} message(s) shown, all handed back (none consumed)")
     for letter in letters:
         print(letter.summary())
@@ -571,33 +638,52 @@ def _dlq_inspect(args: argparse.Namespace) -> int:
 
 def _dlq_redrive(args: argparse.Namespace) -> int:
     from sqs_blueprint import redrive
+    from sqs_blueprint.errors import SqsBlueprintError
+
+    bar = _progress_bar(sys.stderr)
 
     def say(text: str) -> None:
+        bar.end()
         print(f"sqs-blueprint dlq redrive: {text}", file=sys.stderr)
 
     def started(handle: str) -> None:
+        bar.end()
         print(f"task handle: {handle}", flush=True)
         say(f"cancel with: sqs-blueprint dlq cancel --task-handle {handle}")
 
     select = redrive.by_ids(args.ids) if args.ids else None
     if args.where is not None:
         select = redrive.where(args.where)
-    result = redrive.redrive(
-        args.queue,
-        to=args.to,
-        select=select,
-        rate=args.rate,
-        client_side=args.client_side,
-        progress=redrive.progress_bar(sys.stderr.write),
-        notify=say,
-        started=started,
-        wait_seconds=args.wait,
-    )
-    sys.stderr.write("\n")
+    try:
+        result = redrive.redrive(
+            args.queue,
+            to=args.to,
+            select=select,
+            rate=args.rate,
+            client_side=args.client_side,
+            buckets=args.bucket,
+            progress=bar,
+            notify=say,
+            started=started,
+            wait_seconds=args.wait,
+        )
+    except KeyboardInterrupt as stop:
+        bar.end()
+        print(*getattr(stop, "__notes__", ["interrupted"]), sep="\n")
+        return 130
+    bar.end()
+    if select is not None and result.chosen == 0 and result.status == "COMPLETED":
+        what = f"--where {args.where!r}" if args.where is not None else "--id " + " ".join(args.ids)
+        raise SqsBlueprintError(
+            f"nothing matched {what} among the {result.skipped} message(s) in the DLQ; "
+            "nothing was moved"
+        )
     print(result.summary())
-    for message_id, reason in result.failed.items():
-        say(f"{message_id} stays in the DLQ: {reason}")
-    missing = sorted(set(args.ids or ()) - set(result.moved_ids) - set(result.failed))
+    for message_id, reason in {**result.failed, **result.duplicated}.items():
+        where = "is in both queues" if message_id in result.duplicated else "stays in the DLQ"
+        say(f"{message_id} {where}: {reason}")
+    found = {*result.moved_ids, *result.failed, *result.duplicated}
+    missing = sorted(set(args.ids or ()) - found)
     if missing:
         say(f"not found in the DLQ: {', '.join(missing)}")
     return 0 if result.ok and not missing else 1

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -15,7 +15,10 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from sqs_blueprint import redrive as rd
+from sqs_blueprint.errors import UsageError
 from sqs_blueprint.payload import RESERVED_ATTRIBUTE, PayloadStore
+from sqs_blueprint.redrive.client_side import Pacer, entry
+from sqs_blueprint.redrive.queues import describe
 
 ACCOUNT = "123456789012"  # moto's default account
 ARN = f"arn:aws:sqs:us-east-1:{ACCOUNT}"
@@ -131,8 +134,9 @@ def test_inspect_by_name_and_unknown_name(sqs: Any) -> None:
     dlq, _ = make_dlq(sqs, "named")
     put(sqs, dlq, ["x"])
     assert [letter.body for letter in rd.inspect("named-dlq", sqs_client=sqs)] == ["x"]
-    with pytest.raises(rd.RedriveError, match="queue 'nope' does not exist"):
+    with pytest.raises(rd.QueueNotFound, match="queue 'nope' does not exist") as info:
         rd.inspect("nope", sqs_client=sqs)
+    assert info.value.exit_code == 1 and not isinstance(info.value, UsageError)
 
 
 def test_summary_and_json_carry_the_facts(sqs: Any) -> None:
@@ -197,8 +201,12 @@ def test_redrive_where_matches_json_bodies_only(sqs: Any) -> None:
 
 
 def test_bad_jmespath_expression_is_refused_before_any_call() -> None:
-    with pytest.raises(rd.RedriveError, match="is not a JMESPath expression"):
+    with pytest.raises(rd.RedriveUsageError) as info:
         rd.where("kind ==")
+    assert str(info.value) == (
+        "--where 'kind ==' is not a JMESPath expression (Incomplete expression at character 7); "
+        "see https://jmespath.org/ for the syntax"
+    )
 
 
 def test_fifo_redrive_keeps_group_order_and_sets_ids(sqs: Any) -> None:
@@ -236,8 +244,8 @@ def test_retrying_a_fifo_move_does_not_duplicate(sqs: Any) -> None:
     (message,) = sqs.receive_message(
         QueueUrl=dlq, MessageSystemAttributeNames=["All"], WaitTimeSeconds=0
     )["Messages"]
-    entry = rd._entry(0, message, rd._describe(sqs, dlq))
-    sqs.send_message_batch(QueueUrl=source, Entries=[entry])  # a move whose delete was lost
+    moved = entry(0, message, describe(sqs, dlq))
+    sqs.send_message_batch(QueueUrl=source, Entries=[moved])  # a move whose delete was lost
 
     run(sqs, dlq, client_side=True, visibility=1)
 
@@ -426,7 +434,7 @@ def test_fifo_dlq_into_standard_queue_is_refused(sqs: Any) -> None:
     ],
 )
 def test_bad_numbers_are_refused(kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(rd.RedriveError, match=message):
+    with pytest.raises(rd.RedriveUsageError, match=message):
         rd.redrive("https://sqs.us-east-1.amazonaws.com/1/q", sqs_client=object(), **kwargs)
 
 
@@ -487,20 +495,20 @@ def test_native_redrive_to_source_follows_the_task(stubbed: tuple[Any, Stubber])
     stub.add_response("list_message_move_tasks", task("RUNNING", 0, None, TaskHandle="h-1"), LIST)
     stub.add_response("list_message_move_tasks", task("RUNNING", 10, TaskHandle="h-1"), LIST)
     stub.add_response("list_message_move_tasks", task("COMPLETED", 40), LIST)
-    err = io.StringIO()
+    reports: list[tuple[int, int | None]] = []
     handles: list[str] = []
 
     result = rd.redrive(
         DLQ_URL,
         sqs_client=client,
-        progress=rd.progress_bar(err.write, width=8),
+        progress=lambda moved, total: reports.append((moved, total)),
         started=handles.append,
         poll_seconds=0,
     )
 
     assert result == rd.RedriveResult(path="native", moved=40, task_handle="h-1")
     assert handles == ["h-1"]
-    assert err.getvalue() == "\r0 moved\r[##------] 10/40 moved\r[########] 40/40 moved"
+    assert reports == [(0, None), (10, 40), (40, 40)]
     assert result.summary() == "native: completed, moved 40"
 
 
@@ -568,9 +576,9 @@ def test_cancel_sends_the_handle(stubbed: tuple[Any, Stubber]) -> None:
 def test_pacer_keeps_to_the_rate(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [0.0]
     sleeps: list[float] = []
-    monkeypatch.setattr(rd.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(rd.time, "sleep", sleeps.append)
-    pacer = rd._Pacer(5)
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "sleep", sleeps.append)
+    pacer = Pacer(5)
     for _ in range(3):
         pacer.wait(10)
     assert sleeps == [2.0, 4.0]  # 10 messages at 5/s take 2 s per batch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,7 +11,6 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from sqs_blueprint import redrive as rd
 from sqs_blueprint.cli import main
 from tests.unit.test_redrive import (
     ARN,
@@ -29,7 +29,12 @@ from tests.unit.test_redrive import (
 def sqs(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The client the CLI uses (so tests can hook it); receives never wait (FACTS §7)."""
     client = boto3.client("sqs")
-    monkeypatch.setattr("sqs_blueprint._clients.boto3.client", lambda *_, **__: client)
+    real = boto3.client
+
+    def make(service: str, *args: Any, **kwargs: Any) -> Any:
+        return client if service == "sqs" else real(service, *args, **kwargs)
+
+    monkeypatch.setattr("sqs_blueprint._clients.boto3.client", make)
     return client
 
 
@@ -76,7 +81,10 @@ def test_redrive_on_moto_says_it_moves_client_side(
 
     assert code == 0
     assert "no message move tasks" in err and "client-side instead" in err
-    assert out.strip() == "client-side: completed, moved 12, skipped 0, failed 0"
+    assert out == (
+        "client-side: completed, moved 12, in both queues 0, left in the DLQ 0 "
+        "(not chosen 0, not sent 0)\n"
+    )
     assert len(drain(sqs, source)) == 12
 
 
@@ -87,7 +95,8 @@ def test_redrive_by_id_reports_ids_not_found(sqs: Any, capsys: pytest.CaptureFix
     code, out, err = cli(capsys, "redrive", "--queue", dlq, "--id", ids[0], "gone", "--wait", "0")
 
     assert code == 1
-    assert "moved 1, skipped 2" in out and "not found in the DLQ: gone" in err
+    assert "moved 1, in both queues 0, left in the DLQ 2 (not chosen 2, not sent 0)" in out
+    assert "not found in the DLQ: gone" in err
     assert [m["Body"] for m in drain(sqs, source)] == ["a"]
 
 
@@ -100,34 +109,41 @@ def test_redrive_where_with_failed_sends_exits_1(
 
     code, out, err = cli(capsys, "redrive", "--queue", dlq, "--where", "k", "--wait", "0")
 
-    assert code == 1 and "moved 2, skipped 0, failed 1" in out
+    assert code == 1 and "moved 2, in both queues 0, left in the DLQ 1 (not chosen 0" in out
     assert f"{ids[1]} stays in the DLQ: not sent: injected" in err
 
 
 @pytest.mark.parametrize(
-    ("setup", "argv", "message"),
+    ("setup", "argv", "code", "message"),
     [
-        ("shared", ["redrive", "--queue", "shared-dlq"], "serves 2 source queues, choose one"),
-        ("orphan", ["redrive", "--queue", "orphan"], "serves no source queue"),
-        ("one", ["redrive", "--queue", "one-dlq", "--to", "orphan"], "refusing to redrive"),
-        ("one", ["redrive", "--queue", "one-dlq", "--where", "a =="], "not a JMESPath"),
-        ("one", ["redrive", "--queue", "one-dlq", "--rate", "0"], "rate must be 1 .. 500"),
-        ("one", ["redrive", "--queue", "nope"], "queue 'nope' does not exist"),
-        ("one", ["inspect", "--queue", "nope"], "queue 'nope' does not exist"),
-        ("one", ["inspect", "--queue", "one-dlq", "--limit", "0"], "limit must be at least 1"),
-        ("one", ["cancel", "--task-handle", "h"], "no message move tasks"),
+        ("shared", ["redrive", "--queue", "shared-dlq"], 2, "serves 2 source queues, choose one"),
+        ("orphan", ["redrive", "--queue", "orphan"], 2, "serves no source queue"),
+        ("one", ["redrive", "--queue", "one-dlq", "--to", "orphan"], 2, "refusing to redrive"),
+        ("one", ["redrive", "--queue", "one-dlq", "--where", "a =="], 2, "not a JMESPath"),
+        ("one", ["redrive", "--queue", "one-dlq", "--rate", "0"], 2, "rate must be 1 .. 500"),
+        ("one", ["redrive", "--queue", "arn:aws:s3:::b"], 2, "'arn:aws:s3:::b' is not an SQS"),
+        ("one", ["inspect", "--queue", "one-dlq", "--limit", "0"], 2, "limit must be at least 1"),
+        ("one", ["redrive", "--queue", "nope"], 1, "queue 'nope' does not exist"),
+        ("one", ["inspect", "--queue", "nope"], 1, "queue 'nope' does not exist"),
+        ("one", ["cancel", "--task-handle", "h"], 1, "no message move tasks"),
     ],
 )
-def test_bad_usage_exits_2_with_its_message(
-    sqs: Any, capsys: pytest.CaptureFixture[str], setup: str, argv: list[str], message: str
+def test_bad_usage_exits_2_and_runtime_failures_exit_1_with_one_line(
+    sqs: Any,
+    capsys: pytest.CaptureFixture[str],
+    setup: str,
+    argv: list[str],
+    code: int,
+    message: str,
 ) -> None:
     sqs.create_queue(QueueName="orphan")
     make_dlq(sqs, setup, sources=2 if setup == "shared" else 1)
 
-    code, out, err = cli(capsys, *argv)
+    exit_code, out, err = cli(capsys, *argv)
 
-    assert (code, out) == (2, "")
+    assert (exit_code, out) == (code, "")
     assert err.startswith(f"sqs-blueprint dlq {argv[0]}: ") and message in err
+    assert err.count("\n") == 1
 
 
 def test_id_and_where_together_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -145,13 +161,13 @@ def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
         "sqs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
     )
     monkeypatch.setattr("sqs_blueprint._clients.boto3.client", lambda *_, **__: client)
-    monkeypatch.setattr(rd.time, "sleep", lambda _: None)
+    monkeypatch.setattr(time, "sleep", lambda _: None)
     with Stubber(client) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
 
 
-def test_native_redrive_prints_the_handle_and_a_progress_bar(
+def test_native_redrive_prints_the_handle_and_plain_progress_lines_when_piped(
     stub: Stubber, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stub_destination(stub)
@@ -168,8 +184,12 @@ def test_native_redrive_prints_the_handle_and_a_progress_bar(
     assert code == 0
     assert out.splitlines() == ["task handle: h-1", "native: completed, moved 60"]
     assert "cancel with: sqs-blueprint dlq cancel --task-handle h-1" in err
-    bar = "-" * 30
-    assert f"\r[{'#' * 7}{bar[7:]}] 15/60 moved\r[{'#' * 30}] 60/60 moved\n" in err
+    # Piped (not a terminal): one plain line per change, after the handle's line.
+    assert err.splitlines() == [
+        "sqs-blueprint dlq redrive: cancel with: sqs-blueprint dlq cancel --task-handle h-1",
+        f"[{'#' * 7}{'-' * 23}] 15/60 moved",
+        f"[{'#' * 30}] 60/60 moved",
+    ]
 
 
 def test_a_failed_native_task_exits_1(stub: Stubber, capsys: pytest.CaptureFixture[str]) -> None:
