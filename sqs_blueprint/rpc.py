@@ -144,6 +144,28 @@ def response_queue_policy(queue_arn: str, caller_arn: str) -> dict[str, Any]:
     }
 
 
+def _sts_like(sqs: Any) -> Any:
+    """An STS client that signs as ``sqs`` does, so the identity found is the queue's creator.
+
+    It uses the SQS client's credentials and, when that client talks to an
+    emulator rather than AWS (one endpoint for every service), its endpoint.
+    """
+    host = urlsplit(sqs.meta.endpoint_url).hostname or ""
+    on_aws = host.endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws"))
+    settings: dict[str, Any] = {"region_name": sqs.meta.region_name}
+    if not on_aws:
+        settings["endpoint_url"] = sqs.meta.endpoint_url
+    credentials = sqs._get_credentials()  # botocore's one way to read a client's credentials
+    if credentials is not None:
+        frozen = credentials.get_frozen_credentials()
+        settings.update(
+            aws_access_key_id=frozen.access_key,
+            aws_secret_access_key=frozen.secret_key,
+            aws_session_token=frozen.token,
+        )
+    return boto3.client("sts", **settings)
+
+
 def _account_of(source: str) -> str | None:
     """The account of a queue given by ARN (``arn:aws:sqs:REGION:ACCOUNT:NAME``) or URL."""
     if source.startswith("arn:"):
@@ -250,8 +272,7 @@ class RpcClient:
     def _create_queue(self) -> str:
         """Create this client's response queue, readable by its creator only."""
         sqs = self._sqs()
-        sts = self._sts or boto3.client("sts", region_name=sqs.meta.region_name)
-        caller = sts.get_caller_identity()
+        caller = (self._sts or _sts_like(sqs)).get_caller_identity()
         partition = caller["Arn"].split(":")[1]
         name = f"{self.response_queue_prefix}{self._client_id}"
         arn = f"arn:{partition}:sqs:{sqs.meta.region_name}:{caller['Account']}:{name}"

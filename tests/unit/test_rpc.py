@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from sqs_blueprint.cli import main
 from sqs_blueprint.records import Record
@@ -652,3 +654,37 @@ def test_a_malformed_deadline_is_answered_with_an_error(sqs: Any, request_queue:
     assert answers(sqs, reply) == [
         ("error", {"error": "Deadline 'soon' is not a time in epoch milliseconds"})
     ]
+
+
+def test_the_creator_is_found_with_the_sqs_clients_own_endpoint_and_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No endpoint or credentials in the environment: only the SQS client knows them.
+    for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="eu-west-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        requests = sqs.create_queue(QueueName="requests")["QueueUrl"]
+        with client(sqs, requests) as rpc:
+            assert rpc.response_queue_url is not None
+            attrs = sqs.get_queue_attributes(
+                QueueUrl=rpc.response_queue_url, AttributeNames=["Policy", "QueueArn"]
+            )["Attributes"]
+    finally:
+        server.stop()
+    statement = json.loads(attrs["Policy"])["Statement"][0]
+    assert statement["Resource"] == attrs["QueueArn"]
+    assert statement["Resource"].startswith(f"arn:aws:sqs:eu-west-1:{ACCOUNT}:{PREFIX}")

@@ -194,8 +194,9 @@ def test_a_slow_record_keeps_its_visibility_and_is_received_once(
     sqs: Any, start: Callable[..., WorkerProcess]
 ) -> None:
     url = new_queue(sqs)
-    (sent,) = send(sqs, url, [{"sleep": 5}])
-    # A 2 s visibility and a 5 s job: without the heartbeat the idle thread would get it again.
+    (sent,) = send(sqs, url, [{"sleep": 12}])
+    # A 6 s visibility and a 12 s job: without the heartbeat the idle thread would get it again.
+    # The heartbeat extends with half the timeout left, so a busy machine has 2 s of slack.
     worker = start(
         url,
         "--handler",
@@ -203,7 +204,7 @@ def test_a_slow_record_keeps_its_visibility_and_is_received_once(
         "--concurrency",
         "2",
         "--visibility-timeout",
-        "2",
+        "6",
     )
 
     wait_for(lambda: worker.ids("done") == [sent], 60, "the slow record done")
@@ -550,14 +551,14 @@ def test_a_transient_refusal_of_an_extension_is_asked_again(
         started.append(record.message_id)
         release.wait(120)
 
-    # A 2 s visibility: without extensions the idle second thread gets the record again.
+    # A 6 s visibility: without extensions the idle second thread gets the record again.
     worker = Worker(
-        url, slow, concurrency=2, visibility_timeout=2, wait_time_seconds=1, sqs_client=worker_sqs
+        url, slow, concurrency=2, visibility_timeout=6, wait_time_seconds=1, sqs_client=worker_sqs
     )
     try:
         with running(worker):
-            # Three extensions after the refusal carry the record well past its first 2 s.
-            wait_for(lambda: calls.count("asked") >= 3, 60, "extensions after the refusal")
+            # Two extensions after the refusal carry the record past its first 6 s.
+            wait_for(lambda: calls.count("asked") >= 2, 60, "extensions after the refusal")
             release.set()
             wait_for(lambda: depth(sqs, url) == (0, 0), 60, "the record deleted")
     finally:
