@@ -425,12 +425,15 @@ class RpcClient:
 class Responder:
     """Answers requests by dispatching on their ``type`` field.
 
-    ``handle(record)`` returns the status sent (``ok`` or ``error``). Bad
-    requests (not a JSON object, unknown type, a handler raising
-    :class:`RequestError`) are answered with an error. It raises, so the
-    record is retried and ends in the DLQ, when ``ReplyTo`` is missing or
-    outside the prefix (:class:`ReplyToRefused`, nothing is sent) and on any
-    other exception of a handler or of SQS.
+    ``handle(record)`` returns the status sent (``ok`` or ``error``), or
+    ``expired`` when the request's ``Deadline`` has passed: nobody waits for
+    it, so it is not answered and the caller deletes it. Bad requests (not a
+    JSON object, NaN or Infinity, unknown type, a malformed ``Deadline``, a
+    handler raising :class:`RequestError`) are answered with an error. It
+    raises, so the record is retried and ends in the DLQ, when ``ReplyTo`` is
+    missing, outside the prefix or outside the request queue's account
+    (:class:`ReplyToRefused`, nothing is sent) and on any other exception of a
+    handler or of SQS.
     """
 
     def __init__(
