@@ -15,14 +15,20 @@ and every handler on a FIFO queue, get the whole received batch in order.
 What becomes of a message:
 
 - success: deleted with DeleteMessageBatch, ten at a time (FACTS §1);
-- failure (the handler raised, or its payload could not be resolved): left as
-  it is, so it comes back when its visibility timeout ends and, past the
-  queue's maxReceiveCount, moves to the DLQ. Its visibility is not set to 0:
-  the remaining timeout is the retry delay, and an immediate retry would spend
-  the receive count in a burst;
+- failure (the handler raised anything, even ``SystemExit``, or the record
+  could not be built): left as it is, so it comes back when its visibility
+  timeout ends and, past the queue's maxReceiveCount, moves to the DLQ. Its
+  visibility is not set to 0: the remaining timeout is the retry delay, and an
+  immediate retry would spend the receive count in a burst. A failure is its
+  record's alone: the rest of the receive is processed;
+- FIFO: a failure holds back the later records of its own message group only
+  (they are not run and come back with it); other groups are processed, as
+  Powertools' ``SqsFifoPartialProcessor(skip_group_on_error=True)`` does;
 - still running or waiting to be deleted when half of its visibility timeout
   is left: extended by another timeout (ChangeMessageVisibilityBatch), so a
-  long job is not handed to a second worker;
+  long job is not handed to a second worker. A transient refusal (an SQS
+  server error or throttling) is asked again at the next heartbeat, and so is
+  a delete refused that way;
 - :meth:`Worker.stop` (SIGTERM, SIGINT): no more receives; messages not yet
   started are given back at once (visibility 0); running ones get until the
   drain deadline to finish; any still running then are given back too.
@@ -47,6 +53,7 @@ from typing import Any, cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sqs_blueprint._clients import LazyClient
+from sqs_blueprint.errors import UsageError
 from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.records import Record
 
@@ -55,7 +62,19 @@ MAX_WAIT_S = 20  # FACTS §1: long polling
 MAX_VISIBILITY_S = 43_200  # FACTS §1: visibility timeout
 _IDLE_S = 0.2  # how often waiting threads look at the stop flag
 _BATCH_MARK = "__sqs_blueprint_batch__"
-_SKIPPED = "not processed: an earlier record of this FIFO batch failed"
+_SKIPPED = "not processed: an earlier record of its FIFO message group failed"
+# Batch-entry failures worth asking again: SQS's own faults and throttling
+# (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_BatchResultErrorEntry.html).
+_TRANSIENT_CODES = frozenset(
+    {
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "RequestThrottled",
+        "Throttling",
+        "ThrottlingException",
+    }
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,23 +96,30 @@ def is_batch_handler(fn: object) -> bool:
     return bool(getattr(fn, _BATCH_MARK, False))
 
 
-def per_record(handler: RecordHandler, *, fifo: bool = False) -> BatchHandler:
-    """A batch handler calling ``handler`` on each record; a raise fails that record.
+def _reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
 
-    With ``fifo``, the first failure stops the batch and fails every later record.
+
+def per_record(handler: RecordHandler, *, fifo: bool = False) -> BatchHandler:
+    """A batch handler calling ``handler`` on each record; any raise fails that record.
+
+    With ``fifo``, a failure also fails the later records of its message group
+    without running them; other groups go on.
     """
 
     def run(records: Sequence[Record]) -> dict[str, str]:
         failed: dict[str, str] = {}
+        failed_groups: set[str | None] = set()
         for record in records:
-            if fifo and failed:
+            if fifo and record.group_id in failed_groups:
                 failed[record.message_id] = _SKIPPED
                 continue
             try:
                 handler(record)
-            except Exception as error:
+            except BaseException as error:  # SystemExit too: it fails the record, not the worker
                 log.exception("handler raised", extra={"message_id": record.message_id})
-                failed[record.message_id] = f"{type(error).__name__}: {error}"
+                failed[record.message_id] = _reason(error)
+                failed_groups.add(record.group_id)
         return failed
 
     return run
@@ -103,6 +129,9 @@ def write_buffer_handler() -> BatchHandler:
     """The write buffer as a batch handler, configured like the Lambda (``TABLE_NAME``, ...).
 
     The records arrive resolved by the worker; the upserts are the shared core's.
+    If a batch raises, each record is written on its own, so an error tied to
+    one record fails that record only (upserts are idempotent: a record written
+    before the raise is written again to the same item).
     """
     from sqs_blueprint.write_buffer import WriteBuffer
 
@@ -110,7 +139,20 @@ def write_buffer_handler() -> BatchHandler:
 
     @batch_handler
     def write(records: Sequence[Record]) -> Mapping[str, str]:
-        return buffer.process(records).failed
+        try:
+            return buffer.process(records).failed
+        except Exception:
+            if len(records) == 1:
+                raise
+            log.exception("write-buffer batch raised; writing its records one by one")
+        failed: dict[str, str] = {}
+        for record in records:
+            try:
+                failed.update(buffer.process([record]).failed)
+            except Exception as error:
+                log.exception("record not written", extra={"message_id": record.message_id})
+                failed[record.message_id] = _reason(error)
+        return failed
 
     return write
 
@@ -126,20 +168,25 @@ def load_handler(spec: str) -> RecordHandler | BatchHandler:
         return BUILTIN_HANDLERS[spec]()
     module_name, _, name = spec.partition(":")
     if not module_name or not name:
-        raise ValueError(
+        raise UsageError(
             f"handler {spec!r} is not of the form module:function "
             f"(or one of {sorted(BUILTIN_HANDLERS)})"
         )
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise ValueError(
+        raise UsageError(
             f"handler {spec!r}: cannot import module {module_name!r} ({error}); "
             "is it installed or on PYTHONPATH?"
         ) from error
+    except Exception as error:  # a SyntaxError or a raise at import time
+        raise UsageError(
+            f"handler {spec!r}: importing module {module_name!r} raised "
+            f"{_reason(error)}; fix the module"
+        ) from error
     fn = getattr(module, name, None)
     if not callable(fn):
-        raise ValueError(f"handler {spec!r}: module {module_name!r} has no function {name!r}")
+        raise UsageError(f"handler {spec!r}: module {module_name!r} has no function {name!r}")
     handler: RecordHandler | BatchHandler = fn
     return handler
 
@@ -197,6 +244,16 @@ class _InFlight:
     extended: bool = False
 
 
+def _is_transient(failure: Mapping[str, Any]) -> bool:
+    """A batch entry refused by an SQS fault or throttling, not by the request."""
+    return failure.get("SenderFault") is False or failure.get("Code") in _TRANSIENT_CODES
+
+
+def _group_id(message: Message) -> str | None:
+    group: str | None = message.get("Attributes", {}).get("MessageGroupId")
+    return group
+
+
 class Worker:
     """Long-polls ``queue_url`` and runs ``handler`` on a pool of ``concurrency`` threads.
 
@@ -235,7 +292,7 @@ class Worker:
         if drain_timeout < 0:
             problems.append(f"drain_timeout must be 0 or more seconds, got {drain_timeout}")
         if problems:
-            raise ValueError("invalid worker settings: " + "; ".join(problems))
+            raise UsageError("invalid worker settings: " + "; ".join(problems))
         self.queue_url = queue_url
         self.fifo = queue_url.endswith(".fifo")
         self.batched = self.fifo or is_batch_handler(handler)
@@ -394,36 +451,56 @@ class Worker:
             if self.stopping:
                 self._give_back(self._entries(task))
                 self._task_done()
-            else:
-                self._process(task)
+                continue
+            try:
+                failed = self._process(task)
+            except BaseException as error:  # never lose the slot: the task fails as a whole
+                log.exception("processing a task raised")
+                failed = {m["MessageId"]: _reason(error) for m in task}
+            self._finish(task, failed)
 
-    def _process(self, task: list[Message]) -> None:
+    def _process(self, task: list[Message]) -> dict[str, str]:
+        """Build the records and run the handler; ``{message_id: reason}`` of the failures."""
         records: list[Record] = []
         failed: dict[str, str] = {}
         for message in task:
-            if self.fifo and failed:
+            if self._held_back(message, task, failed):
                 failed[message["MessageId"]] = _SKIPPED
                 continue
             try:
                 records.append(
                     Record.from_sqs(message, queue_url=self.queue_url, resolver=self._resolver)
                 )
-            except Exception as error:  # a payload that cannot be resolved fails alone
-                failed[message["MessageId"]] = f"payload not resolved: {error}"
+            except Exception as error:  # any error building one record fails it alone
+                log.exception("record not built", extra={"message_id": message["MessageId"]})
+                failed[message["MessageId"]] = f"record not built: {_reason(error)}"
         if records:
             try:
                 failed.update(self._handle(records))
-            except Exception as error:  # a batch handler that raises fails its batch
+            except BaseException as error:  # a batch handler that raises fails its batch
                 ids = [r.message_id for r in records]
                 log.exception("batch handler raised", extra={"message_ids": ids})
-                failed.update((r.message_id, f"{type(error).__name__}: {error}") for r in records)
-        if self.fifo:  # FACTS §2: the first failure and every later record
-            ids = [m["MessageId"] for m in task]
-            first = min((ids.index(mid) for mid in failed if mid in ids), default=len(ids))
-            failed.update((mid, failed.get(mid, _SKIPPED)) for mid in ids[first:])
-        self._finish(task, failed)
+                failed.update((r.message_id, _reason(error)) for r in records)
+        if self.fifo:  # a failure and every later record of its group (FACTS §2)
+            for message in task:
+                if message["MessageId"] not in failed and self._held_back(message, task, failed):
+                    failed[message["MessageId"]] = _SKIPPED
+        return failed
+
+    def _held_back(self, message: Message, task: list[Message], failed: Mapping[str, str]) -> bool:
+        """On FIFO: whether an earlier record of ``message``'s group in ``task`` failed."""
+        if not self.fifo:
+            return False
+        group = _group_id(message)
+        for earlier in task:
+            if earlier is message:
+                return False
+            if earlier["MessageId"] in failed and _group_id(earlier) == group:
+                return True
+        return False
 
     def _finish(self, task: list[Message], failed: Mapping[str, str]) -> None:
+        """Mark the task's records done or failed and free its slot."""
         done = 0
         with self._lock:
             for message in task:
@@ -462,10 +539,13 @@ class Worker:
         while not self._closed:
             self._wake.wait(tick)
             self._wake.clear()
-            if self.stopping:
-                self._give_back_unstarted()
-            self._delete_done()
-            self._extend_due()
+            try:
+                if self.stopping:
+                    self._give_back_unstarted()
+                self._delete_done()
+                self._extend_due()
+            except Exception:  # the heartbeat must outlive any one bad tick
+                log.exception("heartbeat tick failed; trying again at the next")
 
     def _delete_done(self) -> None:
         with self._lock:
@@ -488,7 +568,7 @@ class Worker:
                 if not entry.extended:
                     entry.extended = True
                     self.stats.extended += 1
-            for entry in refused:  # e.g. past the 12-hour limit: stop asking
+            for entry in refused:  # refused for good, e.g. past the 12-hour limit: stop asking
                 entry.expires_at = math.inf
         if ok:
             log.info("visibility extended", extra={"message_ids": [e.message_id for e in ok]})
@@ -545,8 +625,9 @@ class Worker:
     ) -> tuple[list[_InFlight], list[_InFlight]]:
         """Call a ``*Batch`` action ten entries at a time (FACTS §1).
 
-        Returns the entries that succeeded and those SQS refused; entries of a
-        call that raised are in neither (they are tried again later).
+        Returns the entries that succeeded and those SQS refused for good;
+        entries of a call that raised, or refused for a transient reason (an
+        SQS fault, throttling), are in neither: they are tried again later.
         """
         ok: list[_InFlight] = []
         refused: list[_InFlight] = []
@@ -565,9 +646,11 @@ class Worker:
             ok += [chunk[int(s["Id"])] for s in response.get("Successful", [])]
             for failure in response.get("Failed", []):
                 entry = chunk[int(failure["Id"])]
-                refused.append(entry)
+                transient = _is_transient(failure)
+                if not transient:
+                    refused.append(entry)
                 log.warning(
-                    f"{action} refused",
+                    f"{action} refused" + ("; asking again later" if transient else ""),
                     extra={
                         "message_id": entry.message_id,
                         "code": failure.get("Code"),

@@ -3,7 +3,8 @@
 Environment: ``RESPONSE_QUEUE_PREFIX``, the name prefix every ``ReplyTo`` queue
 must have. A record whose ``ReplyTo`` is refused, or that hits an
 infrastructure error, is reported in ``batchItemFailures`` so it is retried and
-ends in the request DLQ; bad requests are answered with an error response.
+ends in the request DLQ; bad requests are answered with an error response; a
+request past its ``Deadline`` is dropped unanswered (and deleted).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sqs_blueprint.records import Record
-from sqs_blueprint.rpc import Responder, reference_responder
+from sqs_blueprint.rpc import STATUS_EXPIRED, Responder, reference_responder
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -44,7 +45,10 @@ def record_handler(record: SQSRecord) -> None:
     except Exception:
         logger.exception("request failed; it will be retried")
         raise
-    logger.info("answered", extra={"status": status})
+    if status == STATUS_EXPIRED:
+        logger.warning("dropped unanswered: the caller's deadline has passed")
+    else:
+        logger.info("answered", extra={"status": status})
 
 
 @logger.inject_lambda_context

@@ -200,3 +200,34 @@ def test_clients_get_answers_through_the_handler(
     finally:
         stop.set()
         thread.join()
+
+
+def test_content_errors_are_answered_and_expired_requests_dropped(
+    sqs: Any, handler: ModuleType, request_queue: str
+) -> None:
+    reply = sqs.create_queue(QueueName=f"{PREFIX}one")["QueueUrl"]
+    surrogate = send_request(sqs, request_queue, reply, {"type": "checksum", "data": "\ud800"})
+    expired = uuid.uuid4().hex
+    sqs.send_message(
+        QueueUrl=request_queue,
+        MessageBody=json.dumps({"type": "checksum", "data": "abc"}),
+        MessageAttributes={
+            "ReplyTo": {"DataType": "String", "StringValue": reply},
+            "CorrelationId": {"DataType": "String", "StringValue": expired},
+            "Deadline": {"DataType": "Number", "StringValue": "1"},  # 1970: long given up
+        },
+    )
+    event = receive_event(sqs, request_queue)
+
+    result = handler.lambda_handler(event, FakeContext())
+
+    assert result == {"batchItemFailures": []}  # both done with: nothing retried
+    assert responses(sqs, reply) == {
+        surrogate: (
+            "error",
+            {
+                "error": "checksum needs 'data' to be Unicode text: it has a lone surrogate "
+                "(an unpaired \\ud800-\\udfff escape)"
+            },
+        )
+    }

@@ -14,13 +14,17 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
+from sqs_blueprint.errors import UsageError
 from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.records import Record
 from sqs_blueprint.worker import (
@@ -38,11 +42,25 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``predicate`` until true; ``timeout`` is a generous bound, never a measurement."""
     end = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > end:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.1)
+
+
+@contextmanager
+def running(worker: Worker) -> Iterator[Worker]:
+    """``worker.run()`` in a thread for the block; stopped and joined after it."""
+    runner = threading.Thread(target=worker.run)
+    runner.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        runner.join(60)
+        assert not runner.is_alive(), "the worker did not stop"
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +146,7 @@ class WorkerProcess:
     def log(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.logs.read_text().splitlines() if line]
 
-    def stop(self, timeout: float = 15) -> dict[str, Any]:
+    def stop(self, timeout: float = 60) -> dict[str, Any]:
         """SIGTERM, then the exit code must be 0; the counts logged on exit."""
         self.process.send_signal(signal.SIGTERM)
         code = self.process.wait(timeout)
@@ -163,8 +181,8 @@ def test_processes_hundreds_of_messages_once_and_deletes_them(
     sent = send(sqs, url, [{"n": n} for n in range(300)])
     worker = start(url, "--handler", "worker_handlers:record", "--concurrency", "8")
 
-    wait_for(lambda: len(worker.ids("done")) == 300, 30, "300 records processed")
-    wait_for(lambda: depth(sqs, url) == (0, 0), 10, "every message deleted")
+    wait_for(lambda: len(worker.ids("done")) == 300, 120, "300 records processed")
+    wait_for(lambda: depth(sqs, url) == (0, 0), 60, "every message deleted")
     stats = worker.stop()
 
     assert Counter(worker.ids("done")) == Counter(sent)  # each once
@@ -176,8 +194,9 @@ def test_a_slow_record_keeps_its_visibility_and_is_received_once(
     sqs: Any, start: Callable[..., WorkerProcess]
 ) -> None:
     url = new_queue(sqs)
-    (sent,) = send(sqs, url, [{"sleep": 5}])
-    # A 2 s visibility and a 5 s job: without the heartbeat the idle thread would get it again.
+    (sent,) = send(sqs, url, [{"sleep": 12}])
+    # A 6 s visibility and a 12 s job: without the heartbeat the idle thread would get it again.
+    # The heartbeat extends with half the timeout left, so a busy machine has 2 s of slack.
     worker = start(
         url,
         "--handler",
@@ -185,11 +204,11 @@ def test_a_slow_record_keeps_its_visibility_and_is_received_once(
         "--concurrency",
         "2",
         "--visibility-timeout",
-        "2",
+        "6",
     )
 
-    wait_for(lambda: worker.ids("done") == [sent], 15, "the slow record done")
-    wait_for(lambda: depth(sqs, url) == (0, 0), 5, "the slow record deleted")
+    wait_for(lambda: worker.ids("done") == [sent], 60, "the slow record done")
+    wait_for(lambda: depth(sqs, url) == (0, 0), 60, "the slow record deleted")
     stats = worker.stop()
 
     assert worker.ids("start") == [sent]
@@ -204,11 +223,9 @@ def test_sigterm_drains_in_flight_gives_back_the_rest_and_loses_nothing(
     url = new_queue(sqs, VisibilityTimeout="60")
     sent = send(sqs, url, [{"sleep": 0.5} for _ in range(60)])
     worker = start(url, "--handler", "worker_handlers:record", "--concurrency", "4")
-    wait_for(lambda: len(worker.ids("done")) >= 8, 15, "a few records processed")
+    wait_for(lambda: len(worker.ids("done")) >= 8, 60, "a few records processed")
 
-    began = time.monotonic()
-    stats = worker.stop()
-    assert time.monotonic() - began < 5  # in-flight records finish; nothing waits 60 s
+    stats = worker.stop(timeout=60)  # in-flight records finish; nothing waits for the 60 s
 
     done = worker.ids("done")
     assert sorted(worker.ids("start")) == sorted(done)  # every started record finished
@@ -235,8 +252,8 @@ def test_failures_come_back_and_reach_the_dlq_after_max_receive_count(
     good = send(sqs, url, [{"ok": n} for n in range(3)])
     worker = start(url, "--handler", "worker_handlers:record", "--concurrency", "2")
 
-    wait_for(lambda: depth(sqs, dlq)[0] == 3, 20, "three messages in the DLQ")
-    wait_for(lambda: depth(sqs, url) == (0, 0), 5, "the source queue empty")
+    wait_for(lambda: depth(sqs, dlq)[0] == 3, 120, "three messages in the DLQ")
+    wait_for(lambda: depth(sqs, url) == (0, 0), 60, "the source queue empty")
     stats = worker.stop()
 
     assert sorted(worker.ids("done")) == sorted(good)
@@ -273,7 +290,7 @@ def test_builtin_write_buffer_upserts_resolves_pointers_and_refuses_other_bucket
         PAYLOAD_BUCKET=allowed,
     )
 
-    wait_for(lambda: depth(sqs, url) == (0, 1), 20, "all but the refused pointer deleted")
+    wait_for(lambda: depth(sqs, url) == (0, 1), 120, "all but the refused pointer deleted")
     stats = worker.stop()
 
     items = dynamodb.scan(TableName=table)["Items"]
@@ -294,22 +311,26 @@ def test_records_still_running_at_the_drain_deadline_are_given_back(
 ) -> None:
     url = new_queue(sqs, VisibilityTimeout="60")
     send(sqs, url, [{"stuck": True}])
-    started = threading.Event()
+    started, release = threading.Event(), threading.Event()
 
     def stuck(record: Record) -> None:
         started.set()
-        time.sleep(3)
+        release.wait(120)
 
     worker = Worker(
         url, stuck, concurrency=1, wait_time_seconds=1, drain_timeout=0.5, sqs_client=sqs
     )
     runner = threading.Thread(target=worker.run)
     runner.start()
-    assert started.wait(10)
-    worker.stop()
-    runner.join(5)
+    try:
+        assert started.wait(60)
+        worker.stop()
+        runner.join(60)
+        # run() returned while the handler still runs: the record was given back, not waited for
+        assert not runner.is_alive() and not release.is_set()
+    finally:
+        release.set()
 
-    assert not runner.is_alive()
     assert worker.stats.returned == 1 and worker.stats.processed == 0
     assert depth(sqs, url) == (1, 0)
 
@@ -336,16 +357,25 @@ def test_per_record_adapter_on_fifo_stops_at_the_first_failure() -> None:
 def test_settings_and_handler_specs_are_checked_with_clear_messages(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(UsageError) as error:
         Worker("url", print, concurrency=0, max_messages=11, wait_time_seconds=21)
-    for text in ("concurrency must be at least 1", "max_messages must be 1..10", "0..20"):
-        assert text in str(error.value)
-    with pytest.raises(ValueError, match="module:function"):
+    assert str(error.value) == (
+        "invalid worker settings: concurrency must be at least 1, got 0; "
+        "max_messages must be 1..10, got 11; wait_time_seconds must be 0..20, got 21"
+    )
+    with pytest.raises(UsageError, match="module:function"):
         load_handler("no_colon")
-    with pytest.raises(ValueError, match="cannot import module"):
+    with pytest.raises(UsageError, match="cannot import module"):
         load_handler("no_such_module_here:f")
-    with pytest.raises(ValueError, match="has no function 'nope'"):
+    with pytest.raises(UsageError, match="has no function 'nope'"):
         load_handler("json:nope")
+    with pytest.raises(UsageError) as error:
+        load_handler("tests.unit.worker_handlers_broken:record")
+    assert str(error.value) == (
+        "handler 'tests.unit.worker_handlers_broken:record': importing module "
+        "'tests.unit.worker_handlers_broken' "
+        "raised RuntimeError: broken at import; fix the module"
+    )
     monkeypatch.delenv("TABLE_NAME", raising=False)
     with pytest.raises(ValueError, match="TABLE_NAME is not set"):
         load_handler("builtin:write-buffer")
@@ -381,13 +411,260 @@ def test_fifo_keeps_order_within_a_group_across_a_failure(sqs: Any) -> None:
             raise RuntimeError("fails once")
 
     worker = Worker(url, handler, concurrency=2, wait_time_seconds=1, sqs_client=sqs)
-    runner = threading.Thread(target=worker.run)
-    runner.start()
-    wait_for(lambda: len(seen) == 4, 10, "every record processed")
-    worker.stop()
-    runner.join(5)
+    with running(worker):
+        wait_for(lambda: len(seen) == 4, 60, "every record processed")
 
     # "last" was held back with "flaky", not run after its failure. The order of the retry is
     # moto's: when both time out it hands "last" out first, where SQS would not.
     assert seen[:2] == ["first", "flaky"] and sorted(seen[2:]) == ["flaky", "last"]
     assert (worker.stats.processed, worker.stats.failed) == (3, 2)
+
+
+# ---------------------------------------------------------------- one record fails alone
+
+
+def new_fifo_queue(sqs: Any, **attributes: str) -> str:
+    name = f"q-{uuid.uuid4().hex[:12]}.fifo"
+    attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "true", **attributes}
+    url: str = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    return url
+
+
+def own_sqs(client: Callable[[str], Any]) -> Any:
+    """A client of the worker's own, so fault hooks reach no other test."""
+    return client("sqs")
+
+
+Answer = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+
+
+def answer_for(sqs_client: Any, operation: str, answer: Answer) -> None:
+    """Let ``answer(params)`` reply to ``operation`` for SQS: a parsed response, or None
+    to let the call through."""
+
+    def keep(params: dict[str, Any], context: dict[str, Any], **kwargs: Any) -> None:
+        context["test_params"] = params
+
+    def reply(context: dict[str, Any], **kwargs: Any) -> Any:
+        response = answer(context["test_params"])
+        if response is None:
+            return None
+        return AWSResponse("https://sqs.test", 200, {}, None), response
+
+    sqs_client.meta.events.register(f"before-parameter-build.sqs.{operation}", keep)
+    sqs_client.meta.events.register(f"before-call.sqs.{operation}", reply)
+
+
+def test_a_fifo_failure_holds_back_only_its_own_group(
+    sqs: Any, client: Callable[[str], Any]
+) -> None:
+    url = new_fifo_queue(sqs, VisibilityTimeout="600")  # the failed group stays out of reach
+    for body, group in (("a1", "A"), ("b1", "B"), ("a2", "A"), ("b2", "B")):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId=group)
+    seen: list[str] = []
+
+    def handler(record: Record) -> None:
+        seen.append(record.body)
+        if record.body == "a1":
+            raise RuntimeError("a1 fails")
+
+    worker = Worker(url, handler, concurrency=1, wait_time_seconds=1, sqs_client=own_sqs(client))
+    with running(worker):
+        wait_for(lambda: worker.stats.processed == 2, 60, "group B processed")
+        wait_for(lambda: depth(sqs, url) == (0, 2), 60, "group B deleted")
+
+    assert seen == ["a1", "b1", "b2"]  # a2 held back with a1, never run after its failure
+    assert (worker.stats.processed, worker.stats.failed) == (2, 2)
+    sqs.purge_queue(QueueUrl=url)
+
+
+def test_a_fifo_batch_handler_failure_holds_back_only_its_own_group(
+    sqs: Any, client: Callable[[str], Any]
+) -> None:
+    url = new_fifo_queue(sqs, VisibilityTimeout="600")
+    sent = {}
+    for body, group in (("a1", "A"), ("b1", "B"), ("a2", "A"), ("b2", "B")):
+        reply = sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId=group)
+        sent[body] = reply["MessageId"]
+
+    @batch_handler
+    def handler(records: Any) -> dict[str, str]:
+        return {sent["a1"]: "a1 fails"}
+
+    worker = Worker(url, handler, concurrency=1, wait_time_seconds=1, sqs_client=own_sqs(client))
+    with running(worker):
+        wait_for(lambda: depth(sqs, url) == (0, 2), 60, "group B deleted, group A left")
+
+    assert (worker.stats.processed, worker.stats.failed) == (2, 2)
+
+
+@pytest.mark.parametrize("error", [SystemExit(3), KeyboardInterrupt()])
+def test_a_handler_raising_a_base_exception_fails_its_record_and_the_worker_goes_on(
+    sqs: Any, client: Callable[[str], Any], error: BaseException
+) -> None:
+    url = new_queue(sqs, VisibilityTimeout="600")
+    (bad,) = send(sqs, url, [{"exit": True}])
+    seen: list[str] = []
+
+    def handler(record: Record) -> None:
+        seen.append(record.message_id)
+        if record.message_id == bad:
+            raise error
+
+    worker = Worker(url, handler, concurrency=1, wait_time_seconds=1, sqs_client=own_sqs(client))
+    with running(worker):
+        wait_for(lambda: worker.stats.failed == 1, 60, "the bad record failed")
+        good = send(sqs, url, [{"n": n} for n in range(3)])  # the one slot must still work
+        wait_for(lambda: worker.stats.processed == 3, 60, "the later records processed")
+        wait_for(lambda: depth(sqs, url) == (0, 1), 60, "only the bad record left")
+
+    assert sorted(seen) == sorted([bad, *good])
+
+
+def test_a_transient_refusal_of_an_extension_is_asked_again(
+    sqs: Any, client: Callable[[str], Any]
+) -> None:
+    url = new_queue(sqs)
+    (sent,) = send(sqs, url, [{"slow": True}])
+    worker_sqs = own_sqs(client)
+    calls: list[str] = []
+
+    def extension(params: dict[str, Any]) -> Any:
+        entries = params["Entries"]
+        if entries[0]["VisibilityTimeout"] == 0:
+            return None
+        if not calls:  # the first extension: SQS has a fault
+            calls.append("refused")
+            failed = [
+                {"Id": e["Id"], "SenderFault": False, "Code": "InternalError", "Message": "retry"}
+                for e in entries
+            ]
+            return {"Successful": [], "Failed": failed}
+        calls.append("asked")
+        return None
+
+    answer_for(worker_sqs, "ChangeMessageVisibilityBatch", extension)
+    started: list[str] = []
+    release = threading.Event()
+
+    def slow(record: Record) -> None:
+        started.append(record.message_id)
+        release.wait(120)
+
+    # A 6 s visibility: without extensions the idle second thread gets the record again.
+    worker = Worker(
+        url, slow, concurrency=2, visibility_timeout=6, wait_time_seconds=1, sqs_client=worker_sqs
+    )
+    try:
+        with running(worker):
+            # Two extensions after the refusal carry the record past its first 6 s.
+            wait_for(lambda: calls.count("asked") >= 2, 60, "extensions after the refusal")
+            release.set()
+            wait_for(lambda: depth(sqs, url) == (0, 0), 60, "the record deleted")
+    finally:
+        release.set()
+
+    assert calls[0] == "refused" and started == [sent]  # received and run once
+    assert worker.stats.processed == 1
+
+
+def test_a_transient_refusal_of_a_delete_is_asked_again(
+    sqs: Any, client: Callable[[str], Any]
+) -> None:
+    url = new_queue(sqs, VisibilityTimeout="600")
+    sent = send(sqs, url, [{"n": n} for n in range(3)])
+    worker_sqs = own_sqs(client)
+    refusals: list[int] = []
+
+    def delete(params: dict[str, Any]) -> Any:
+        if refusals:
+            return None
+        refusals.append(len(params["Entries"]))
+        failed = [
+            {"Id": e["Id"], "SenderFault": True, "Code": "RequestThrottled", "Message": "slow down"}
+            for e in params["Entries"]
+        ]
+        return {"Successful": [], "Failed": failed}
+
+    answer_for(worker_sqs, "DeleteMessageBatch", delete)
+    seen: list[str] = []
+    worker = Worker(
+        url, lambda r: seen.append(r.message_id), wait_time_seconds=1, sqs_client=worker_sqs
+    )
+    with running(worker):
+        wait_for(lambda: depth(sqs, url) == (0, 0), 60, "every record deleted")
+
+    assert refusals and sorted(seen) == sorted(sent)  # each run once, none left
+
+
+def test_a_record_whose_payload_fetch_fails_fails_alone(
+    sqs: Any, client: Callable[[str], Any]
+) -> None:
+    s3 = client("s3")
+    bucket = f"payloads-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    url = new_queue(sqs, VisibilityTimeout="600")
+    store = PayloadStore(bucket, s3_client=s3, always=True)
+    pointers = [store.offload(json.dumps({"n": n})) for n in range(3)]
+    for payload in pointers:
+        sqs.send_message(
+            QueueUrl=url, MessageBody=payload.body, MessageAttributes=payload.message_attributes
+        )
+    denied_key = json.loads(pointers[1].body)[1]["s3Key"]
+    worker_s3 = client("s3")
+
+    def deny(params: dict[str, Any], **kwargs: Any) -> None:
+        if params["Key"] == denied_key:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetObject")
+
+    worker_s3.meta.events.register("before-parameter-build.s3.GetObject", deny)
+    seen: list[str] = []
+    worker = Worker(
+        url,
+        lambda r: seen.append(r.body),
+        concurrency=1,
+        wait_time_seconds=1,
+        payload_bucket=bucket,
+        sqs_client=own_sqs(client),
+        s3_client=worker_s3,
+    )
+    with running(worker):
+        wait_for(lambda: depth(sqs, url) == (0, 1), 60, "all but the denied record deleted")
+
+    assert sorted(seen) == [json.dumps({"n": 0}), json.dumps({"n": 2})]
+    assert (worker.stats.processed, worker.stats.failed) == (2, 1)
+
+
+def test_builtin_write_buffer_fails_only_the_record_that_breaks_it(
+    sqs: Any, client: Callable[[str], Any], endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dynamodb = client("dynamodb")
+    table = f"t-{uuid.uuid4().hex[:8]}"
+    create_table(dynamodb, table)
+    for name, value in {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "TABLE_NAME": table,
+    }.items():
+        monkeypatch.setenv(name, value)
+    url = new_queue(sqs, VisibilityTimeout="600")
+    nested = '{"id": 99, "x": ' + "[" * 500 + "]" * 500 + "}"  # 1 KB, deep enough to break
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"id": 1}))
+    (deep,) = [sqs.send_message(QueueUrl=url, MessageBody=nested)["MessageId"]]
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"id": 2}))
+
+    worker = Worker(
+        url,
+        load_handler("builtin:write-buffer"),
+        wait_time_seconds=1,
+        sqs_client=own_sqs(client),
+    )
+    with running(worker):
+        wait_for(lambda: depth(sqs, url) == (0, 1), 60, "all but the nested record deleted")
+
+    items = dynamodb.scan(TableName=table)["Items"]
+    assert sorted(item["id"]["N"] for item in items) == ["1", "2"]
+    assert (worker.stats.processed, worker.stats.failed) == (2, 1)
+    assert deep not in {i["pk"]["S"] for i in items}
