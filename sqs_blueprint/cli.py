@@ -455,25 +455,14 @@ def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _load_handler(spec: str) -> Any:
-    """The worker's handler, with import failures as one line naming --handler."""
+    """The worker's handler; modules in the current folder are found, as with `python -m`."""
     import os
 
     from sqs_blueprint.worker import load_handler
 
     if os.getcwd() not in sys.path:  # like `python -m`: modules in the current folder
         sys.path.insert(0, os.getcwd())
-    try:
-        return load_handler(spec)
-    except SyntaxError as exc:
-        raise UsageError(
-            f"--handler {spec!r}: {exc.filename}, line {exc.lineno}: {exc.msg}; fix the module"
-        ) from exc
-    except ValueError as exc:
-        raise UsageError(f"--handler: {exc}") from exc
-    except Exception as exc:
-        raise SqsBlueprintError(
-            f"--handler {spec!r}: loading it raised {type(exc).__name__}: {exc}"
-        ) from exc
+    return load_handler(spec)
 
 
 def _run_worker(args: argparse.Namespace) -> int:

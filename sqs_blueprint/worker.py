@@ -53,7 +53,7 @@ from typing import Any, cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sqs_blueprint._clients import LazyClient
-from sqs_blueprint.errors import UsageError
+from sqs_blueprint.errors import SqsBlueprintError, UsageError
 from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.records import Record
 
@@ -179,8 +179,12 @@ def load_handler(spec: str) -> RecordHandler | BatchHandler:
             f"handler {spec!r}: cannot import module {module_name!r} ({error}); "
             "is it installed or on PYTHONPATH?"
         ) from error
-    except Exception as error:  # a SyntaxError or a raise at import time
+    except SyntaxError as error:
         raise UsageError(
+            f"handler {spec!r}: {error.filename}, line {error.lineno}: {error.msg}; fix the module"
+        ) from error
+    except Exception as error:  # the module raised at import: a failure at run time
+        raise SqsBlueprintError(
             f"handler {spec!r}: importing module {module_name!r} raised "
             f"{_reason(error)}; fix the module"
         ) from error

@@ -220,7 +220,7 @@ def test_worker_handler_with_a_syntax_error(
     )
     assert (code, err) == (
         2,
-        f"sqs-blueprint worker: --handler 'broken_jobs:handle': {handlers / 'broken_jobs.py'}, "
+        f"sqs-blueprint worker: handler 'broken_jobs:handle': {handlers / 'broken_jobs.py'}, "
         "line 1: expected ':'; fix the module",
     )
 
@@ -231,8 +231,8 @@ def test_worker_handler_whose_module_raises_at_import(
     code, err = failure(["worker", "--queue-url", MISSING, "--handler", "raising_jobs:h"], capsys)
     assert (code, err) == (
         1,
-        "sqs-blueprint worker: --handler 'raising_jobs:h': loading it raised "
-        "RuntimeError: no database",
+        "sqs-blueprint worker: handler 'raising_jobs:h': importing module 'raising_jobs' "
+        "raised RuntimeError: no database; fix the module",
     )
 
 
@@ -242,8 +242,7 @@ def test_worker_handler_that_is_not_there(
     code, err = failure(["worker", "--queue-url", MISSING, "--handler", "good_jobs:nope"], capsys)
     assert (code, err) == (
         2,
-        "sqs-blueprint worker: --handler: handler 'good_jobs:nope': module 'good_jobs' has no "
-        "function 'nope'",
+        "sqs-blueprint worker: handler 'good_jobs:nope': module 'good_jobs' has no function 'nope'",
     )
 
 

@@ -24,7 +24,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
-from sqs_blueprint.errors import UsageError
+from sqs_blueprint.errors import SqsBlueprintError, UsageError
 from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.records import Record
 from sqs_blueprint.worker import (
@@ -369,8 +369,9 @@ def test_settings_and_handler_specs_are_checked_with_clear_messages(
         load_handler("no_such_module_here:f")
     with pytest.raises(UsageError, match="has no function 'nope'"):
         load_handler("json:nope")
-    with pytest.raises(UsageError) as error:
+    with pytest.raises(SqsBlueprintError) as error:
         load_handler("tests.unit.worker_handlers_broken:record")
+    assert not isinstance(error.value, UsageError)
     assert str(error.value) == (
         "handler 'tests.unit.worker_handlers_broken:record': importing module "
         "'tests.unit.worker_handlers_broken' "
