@@ -19,10 +19,12 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as AwsConnectionError
 
 from sqs_blueprint._clients import LazyClient, error_text
 from sqs_blueprint.capacity import wcu_per_item
+from sqs_blueprint.errors import SqsBlueprintError
 from sqs_blueprint.records import Record
 
 KEY_ATTRIBUTE = "pk"
@@ -33,33 +35,150 @@ MAX_ITEM_BYTES = 400 * 1024  # FACTS §3: item size
 THROTTLING_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 )
+# 5xx answers: the request may succeed when retried (docs/aws-facts.md#dynamodb).
+SERVER_CODES = frozenset({"InternalServerError", "ServiceUnavailable"})
 
 _serializer = TypeSerializer()
 
 
-class ItemError(ValueError):
+class ItemError(SqsBlueprintError, ValueError):
     """A record cannot become an item; it fails alone."""
 
 
 # ---------------------------------------------------------------- keys and items
 
+MAX_DEPTH = 32  # DynamoDB nests attributes up to 32 levels (docs/aws-facts.md#dynamodb)
+MAX_DIGITS = 38  # DynamoDB numbers: up to 38 significant digits (docs/aws-facts.md#dynamodb)
+MIN_MAGNITUDE = Decimal("1E-130")  # smallest non-zero magnitude DynamoDB stores
+MAX_MAGNITUDE = Decimal("9.9999999999999999999999999999999999999E+125")  # largest
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):  # numbers parsed from JSON text with a fraction or exponent
-        return float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+def _too_deep() -> ItemError:
+    return ItemError(
+        f"body nests arrays and objects more than {MAX_DEPTH} levels deep (the body object is "
+        f"level 1); DynamoDB stores nested attributes up to {MAX_DEPTH} levels: flatten the body"
+    )
+
+
+def _number(value: int | float | Decimal) -> Decimal:
+    """The value as a Decimal without trailing zeros; refuses what DynamoDB cannot store."""
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if not number.is_finite():
+        raise ItemError(f"number {value!r} is not finite; DynamoDB stores finite numbers only")
+    sign, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    if not any(digits):
+        return Decimal(0)  # 0, -0, 0.0 and 0e5 are one value
+    text = "".join(map(str, digits)).lstrip("0")
+    stripped = text.rstrip("0")
+    exponent += len(text) - len(stripped)
+    number = Decimal((sign, tuple(map(int, stripped)), exponent))
+    if len(stripped) > MAX_DIGITS:
+        raise ItemError(
+            f"number {_text(number)} has {len(stripped)} significant digits; DynamoDB stores at "
+            f"most {MAX_DIGITS}: send it as a string"
+        )
+    if not MIN_MAGNITUDE <= number.copy_abs() <= MAX_MAGNITUDE:
+        raise ItemError(
+            f"number {number} is out of DynamoDB's range: magnitudes from {MIN_MAGNITUDE} to "
+            f"{MAX_MAGNITUDE}, or 0: send it as a string"
+        )
+    return number
+
+
+def _text(number: Decimal) -> str:
+    """Positional notation: no exponent, no trailing zeros after the point, no ``-0``."""
+    sign, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)
+    text = "".join(map(str, digits))
+    if exponent >= 0:
+        text += "0" * exponent
+    elif len(text) > -exponent:
+        text = f"{text[:exponent]}.{text[exponent:]}"
+    else:
+        text = "0." + "0" * (-exponent - len(text)) + text
+    return f"-{text}" if sign and text != "0" else text
+
+
+def _string(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        code = ord(value[error.start])
+        raise ItemError(
+            f"string {value[:40]!r} holds a lone surrogate U+{code:04X}, which is not valid "
+            "UTF-8 and cannot be stored in DynamoDB: fix the producer's text encoding"
+        ) from error
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _canonical(value: Any, depth: int, out: list[str]) -> None:
+    if value is None:
+        out.append("null")
+    elif isinstance(value, bool):
+        out.append("true" if value else "false")
+    elif isinstance(value, str):
+        out.append(_string(value))
+    elif isinstance(value, int | float | Decimal):
+        out.append(_text(_number(value)))
+    elif isinstance(value, Mapping | list | tuple):
+        if depth >= MAX_DEPTH:
+            raise _too_deep()
+        if isinstance(value, Mapping):
+            _canonical_object(value, depth + 1, out)
+            return
+        out.append("[")
+        for position, element in enumerate(value):
+            out.append("," if position else "")
+            _canonical(element, depth + 1, out)
+        out.append("]")
+    else:
+        raise ItemError(f"a {type(value).__name__} is not a JSON value: {value!r:.80}")
+
+
+def _canonical_object(value: Mapping[Any, Any], depth: int, out: list[str]) -> None:
+    if not all(isinstance(name, str) for name in value):
+        raise ItemError(f"object keys must be strings, got {sorted(map(repr, value))[:5]}")
+    out.append("{")
+    for position, name in enumerate(sorted(value)):
+        out.append(("," if position else "") + _string(name) + ":")
+        _canonical(value[name], depth, out)
+    out.append("}")
 
 
 def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8."""
-    text = json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
-    )
-    return text.encode("utf-8")
+    """The canonical form of a JSON value, as UTF-8 bytes: equal values, equal bytes.
+
+    Two values get the same bytes exactly when DynamoDB would store them as the
+    same value, so a key derived from these bytes is value-exact:
+
+    - objects: members sorted by key, compared by Unicode code point; keys are
+      strings; ``{``, ``}``, ``:`` and ``,`` with no whitespace; a key repeated in
+      one JSON object keeps its last value (as the parser does);
+    - arrays: elements in their order, ``[``, ``]`` and ``,`` with no whitespace;
+    - strings: JSON string literals with ``"`` and ``\\`` escaped, control
+      characters U+0000 to U+001F as ``\\b \\f \\n \\r \\t`` or ``\\u00xx``, every
+      other character as itself in UTF-8 (``"é"`` and ``"\\u00e9"`` are one
+      string); a lone surrogate is refused;
+    - numbers: by value, in positional notation without exponent, leading zeros,
+      trailing fractional zeros or a point when integral: ``1``, ``1.0`` and
+      ``1e0`` are ``1``; ``100`` and ``1e2`` are ``100``; ``0.50`` is ``0.5``;
+      ``-0`` is ``0`` (DynamoDB has no negative zero); integers and decimals of
+      equal value are one number; a Python float counts as its shortest
+      repr (``0.1`` is ``0.1``). Numbers DynamoDB cannot store are refused:
+      more than 38 significant digits, or a magnitude outside 1E-130 to
+      9.9999999999999999999999999999999999999E+125, NaN or Infinity;
+    - ``true``, ``false`` and ``null`` as themselves; booleans are not numbers;
+    - nesting: at most 32 levels of arrays and objects, the outer value counting
+      as level 1, DynamoDB's own limit for nested attributes.
+    """
+    out: list[str] = []
+    _canonical(value, 0, out)
+    return "".join(out).encode("utf-8")
 
 
 def item_key(obj: Mapping[str, Any], fields: Sequence[str] | None = None) -> str:
-    """SHA-256 hex of the canonical JSON of ``fields`` of ``obj`` (all of it if None)."""
+    """SHA-256 hex of :func:`canonical_json` of ``fields`` of ``obj`` (all of it if None)."""
     if fields:
         missing = [name for name in fields if name not in obj]
         if missing:
@@ -76,34 +195,74 @@ def _reject_constant(name: str) -> Any:
 
 
 def parse_body(body: str) -> dict[str, Any]:
-    """A JSON object with numbers as Decimal; anything else is an :class:`ItemError`."""
+    """A JSON object with every number as a Decimal; anything else is an :class:`ItemError`.
+
+    Arrays and objects may nest :data:`MAX_DEPTH` levels (the body object is level 1).
+    """
     try:
-        value = json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+        value = json.loads(
+            body, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant
+        )
+    except RecursionError:
+        raise _too_deep() from None
     except ValueError as error:
         raise ItemError(f"body is not valid JSON: {error}") from error
     if not isinstance(value, dict):
         raise ItemError(f"body must be a JSON object, got a JSON {type(value).__name__}")
+    _check_depth(value)
     return value
 
 
-def _decimals(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, Mapping):
-        return {k: _decimals(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_decimals(v) for v in value]
+def _check_depth(value: dict[str, Any]) -> None:
+    """Refuse nesting deeper than :data:`MAX_DEPTH`, without recursion."""
+    level: list[Any] = [value]
+    for _ in range(MAX_DEPTH):
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return
+    raise _too_deep()
+
+
+def _dynamodb_number(number: Decimal) -> Decimal:
+    """The Decimal to store: integers up to 38 digits written out (``100``, not ``1E+2``)."""
+    sign, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)
+    if exponent > 0 and len(digits) + exponent <= MAX_DIGITS:
+        return Decimal((sign, (*digits, *(0,) * exponent), 0))
+    return number
+
+
+def _item_values(value: Any, depth: int) -> Any:
+    """Numbers as checked Decimals, strings checked for UTF-8, nesting checked."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float | Decimal):
+        return _dynamodb_number(_number(value))
+    if isinstance(value, str):
+        _string(value)
+        return value
+    if isinstance(value, Mapping | list | tuple):
+        if depth >= MAX_DEPTH:
+            raise _too_deep()
+        if isinstance(value, Mapping):
+            return {_item_values(k, depth): _item_values(v, depth + 1) for k, v in value.items()}
+        return [_item_values(v, depth + 1) for v in value]
     return value
 
 
 def to_item(obj: Mapping[str, Any], key_fields: Sequence[str] | None = None) -> dict[str, Any]:
-    """The item for ``obj``: its fields, floats as Decimal, plus the hash key ``pk``."""
+    """The item for ``obj``: its fields, numbers as DynamoDB Decimals, plus the hash key ``pk``."""
     if KEY_ATTRIBUTE in obj:
         raise ItemError(
             f"body has a top-level field {KEY_ATTRIBUTE!r}, which is the table's partition key; "
             "rename the field"
         )
-    item: dict[str, Any] = _decimals(obj)
+    item: dict[str, Any] = _item_values(obj, 0)
     item[KEY_ATTRIBUTE] = item_key(obj, key_fields)
     return item
 
@@ -195,8 +354,31 @@ class TokenBucket:
 # ---------------------------------------------------------------- writing
 
 
-def _throttled(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in THROTTLING_CODES
+def _code(error: Exception) -> str:
+    return (
+        str(error.response.get("Error", {}).get("Code", ""))
+        if isinstance(error, ClientError)
+        else ""
+    )
+
+
+def _transient(error: Exception) -> str:
+    """Why ``error`` is worth retrying ("throttled", "service error", "network error"), or ""."""
+    if _code(error) in THROTTLING_CODES:
+        return "throttled"  # backpressure (docs/aws-facts.md#dynamodb)
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return "service error" if status >= 500 or _code(error) in SERVER_CODES else ""
+    return "network error" if isinstance(error, AwsConnectionError | HTTPClientError) else ""
+
+
+def _reason(error: Exception) -> str:
+    """One line for a failed item: ``Code: Message`` for AWS errors, else the exception."""
+    if isinstance(error, ClientError):
+        return error_text(error)
+    if isinstance(error, ItemError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
 
 
 @dataclass
@@ -292,8 +474,8 @@ class Upserter:
                 continue
             try:
                 serialized = serialize(item)
-            except ItemError as error:
-                result.failed[index] = str(error)
+            except Exception as error:  # whatever this item's fault, it fails alone
+                result.failed[index] = _reason(error)
                 continue
             old = entries.get(key)
             if old is None or keep_new(item, old.source):
@@ -322,14 +504,14 @@ class Upserter:
                     response = self._client().batch_write_item(
                         RequestItems={self.table_name: request}
                     )
-                except ClientError as error:
-                    if _throttled(error):
+                except (ClientError, BotoCoreError) as error:
+                    if _transient(error):
                         backoff = True
                         for e in chunk:
-                            e.reason = f"throttled ({error_text(error)})"
+                            e.reason = f"{_transient(error)} ({_reason(error)})"
                         retry.extend(chunk)
                     elif len(chunk) == 1:
-                        self._fail(chunk[0], error_text(error), result)
+                        self._fail(chunk[0], _reason(error), result)
                     else:  # isolate the item DynamoDB rejected: write each alone
                         for e in chunk:
                             e.alone = True
@@ -360,7 +542,11 @@ class Upserter:
     def put_versioned(self, items: Sequence[Mapping[str, Any]], version_field: str) -> PutResult:
         """Versioned mode: conditional PutItem keeping the highest numeric ``version_field``.
 
-        An item whose version is older than or equal to the stored one is a no-op.
+        The one rule, inside a batch and across batches: an item is written only if
+        its version is greater than the stored one (or none is stored); an older or
+        EQUAL version is an acknowledged no-op, so the first item seen with a version
+        wins. Inside a batch the same rule picks, per key, the first item with the
+        highest version.
         """
         result = PutResult()
         indexed: list[tuple[int, Mapping[str, Any]]] = []
@@ -373,11 +559,14 @@ class Upserter:
             else:
                 indexed.append((index, item))
         entries = self._entries(
-            indexed, result, lambda new, old: bool(new[version_field] >= old[version_field])
+            indexed, result, lambda new, old: bool(new[version_field] > old[version_field])
         )
         deadline = self._clock() + self.deadline_seconds
         for entry in entries:
-            self._put_conditional(entry, version_field, deadline, result)
+            try:
+                self._put_conditional(entry, version_field, deadline, result)
+            except Exception as error:  # an error tied to one item fails that item alone
+                self._fail(entry, _reason(error), result)
         return result
 
     def _put_conditional(
@@ -397,14 +586,15 @@ class Upserter:
                     ExpressionAttributeNames={"#k": KEY_ATTRIBUTE, "#v": version_field},
                     ExpressionAttributeValues={":v": entry.item[version_field]},
                 )
-            except ClientError as error:
-                code = error.response.get("Error", {}).get("Code")
-                if code == "ConditionalCheckFailedException":
+            except (ClientError, BotoCoreError) as error:
+                if _code(error) == "ConditionalCheckFailedException":
                     result.noops += absorbed + 1
-                elif not _throttled(error):
-                    self._fail(entry, error_text(error), result)
+                elif not _transient(error):
+                    self._fail(entry, _reason(error), result)
                 elif self._clock() >= deadline:
-                    self._fail(entry, "not written before the deadline: throttled", result)
+                    self._fail(
+                        entry, f"not written before the deadline: {_transient(error)}", result
+                    )
                 else:
                     self._backoff(attempt, deadline)
                     attempt += 1
@@ -487,8 +677,8 @@ def write_records(
     for record in records:
         try:
             items.append(to_item(parse_body(record.body), key_fields))
-        except ItemError as error:
-            outcome.failed[record.message_id] = str(error)
+        except Exception as error:  # anything tied to this body fails this record alone
+            outcome.failed[record.message_id] = _reason(error)
             continue
         owners.append(record.message_id)
     if version_field:
