@@ -12,6 +12,7 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
+from botocore.exceptions import ClientError, EndpointConnectionError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -542,3 +543,84 @@ def test_token_bucket_refuses_a_wait_past_its_limit() -> None:
     assert bucket.acquire(5, max_wait=1.0) and t.now == pytest.approx(0.5)
     assert not bucket.acquire(20, max_wait=1.0) and t.now == pytest.approx(0.5)
     assert bucket.acquire(10, max_wait=1.0) and t.now == pytest.approx(1.5)
+
+
+def test_write_records_fails_any_body_error_alone(ddb: Any) -> None:
+    records = [
+        rec("ok", '{"id": 1}'),
+        rec("deep", '{"id": 2, "x":' + "[" * 500 + "]" * 500 + "}"),
+        rec("digits", '{"id": 3, "n": 1234567890123456789012345678901234567890}'),
+        rec("surrogate", '{"id": 4, "s": "\\ud800"}'),
+        Record(message_id="none", receipt_handle="rh", body=None),  # type: ignore[arg-type]
+        rec("ok2", '{"id": 5}'),
+    ]
+    outcome = write_records(records, upserter=upserter(ddb, FakeTime()), key_fields=["id"])
+    assert outcome.written == 2 and sorted(outcome.failed) == [
+        "deep",
+        "digits",
+        "none",
+        "surrogate",
+    ]
+    assert outcome.failed["deep"] == TOO_DEEP
+    assert outcome.failed["none"] == (
+        "TypeError: the JSON object must be str, bytes or bytearray, not NoneType"
+    )
+    assert sorted(int(i["id"]["N"]) for i in stored(ddb).values()) == [1, 5]
+
+
+def test_server_and_network_errors_are_retried(ddb: Any) -> None:
+    faults: list[Exception] = [
+        ClientError(
+            {
+                "Error": {"Code": "InternalServerError", "Message": "oops"},
+                "ResponseMetadata": {"HTTPStatusCode": 500},
+            },
+            "BatchWriteItem",
+        ),
+        EndpointConnectionError(endpoint_url="https://dynamodb"),
+    ]
+
+    def fail_twice(**_: Any) -> None:
+        if faults:
+            raise faults.pop(0)
+
+    ddb.meta.events.register("before-call.dynamodb.BatchWriteItem", fail_twice)
+    t = FakeTime()
+    result = upserter(ddb, t).put_many([to_item({"id": i}) for i in range(3)])
+    assert (result.written, result.failed, len(t.slept)) == (3, {}, 2)
+
+
+def test_server_errors_until_the_deadline_are_reported(ddb: Any) -> None:
+    def unavailable(**_: Any) -> None:
+        raise ClientError(
+            {
+                "Error": {"Code": "ServiceUnavailable", "Message": "try later"},
+                "ResponseMetadata": {"HTTPStatusCode": 503},
+            },
+            "PutItem",
+        )
+
+    ddb.meta.events.register("before-call.dynamodb.PutItem", unavailable)
+    up = upserter(ddb, FakeTime(), deadline_seconds=1.0)
+    result = up.put_versioned([to_item({"id": 1, "v": 1}, ["id"])], "v")
+    assert result.failed == {0: "not written before the deadline: service error"}
+
+
+def test_an_equal_version_is_a_no_op_inside_a_batch(ddb: Any) -> None:
+    up = upserter(ddb, FakeTime())
+    batch = [
+        to_item({"id": 1, "v": 2, "note": "first"}, ["id"]),
+        to_item({"id": 1, "v": 2, "note": "second"}, ["id"]),
+        to_item({"id": 1, "v": 1, "note": "older"}, ["id"]),
+    ]
+    result = up.put_versioned(batch, "v")
+    assert (result.written, result.noops, result.failed) == (1, 2, {})
+    assert stored(ddb)[item_key({"id": 1})]["note"] == {"S": "first"}
+
+
+def test_an_equal_version_is_a_no_op_across_batches(ddb: Any) -> None:
+    up = upserter(ddb, FakeTime())
+    up.put_versioned([to_item({"id": 1, "v": 2, "note": "first"}, ["id"])], "v")
+    result = up.put_versioned([to_item({"id": 1, "v": 2.0, "note": "second"}, ["id"])], "v")
+    assert (result.written, result.noops, result.failed) == (0, 1, {})
+    assert stored(ddb)[item_key({"id": 1})]["note"] == {"S": "first"}
