@@ -15,7 +15,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, Inexact
+from json.encoder import encode_basestring
 from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
@@ -60,24 +61,28 @@ def _too_deep() -> ItemError:
     )
 
 
+# Exact arithmetic up to DynamoDB's 38 digits: normalizing a number with more
+# significant digits signals Inexact; exponents are not limited here, the range is
+# checked against DynamoDB's own bounds.
+_EXACT = Context(prec=MAX_DIGITS, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[Inexact])
+_ZERO, _ONE = Decimal(0), Decimal(1)
+
+
 def _number(value: int | float | Decimal) -> Decimal:
     """The value as a Decimal without trailing zeros; refuses what DynamoDB cannot store."""
     number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     if not number.is_finite():
         raise ItemError(f"number {value!r} is not finite; DynamoDB stores finite numbers only")
-    sign, digits, exponent = number.as_tuple()
-    assert isinstance(exponent, int)  # finite
-    if not any(digits):
-        return Decimal(0)  # 0, -0, 0.0 and 0e5 are one value
-    text = "".join(map(str, digits)).lstrip("0")
-    stripped = text.rstrip("0")
-    exponent += len(text) - len(stripped)
-    number = Decimal((sign, tuple(map(int, stripped)), exponent))
-    if len(stripped) > MAX_DIGITS:
+    if not number:
+        return _ZERO  # 0, -0, 0.0 and 0e5 are one value
+    try:
+        number = number.normalize(_EXACT)
+    except Inexact:
+        digits = len("".join(map(str, number.as_tuple().digits)).strip("0"))
         raise ItemError(
-            f"number {_text(number)} has {len(stripped)} significant digits; DynamoDB stores at "
+            f"number {_text(number)} has {digits} significant digits; DynamoDB stores at "
             f"most {MAX_DIGITS}: send it as a string"
-        )
+        ) from None
     if not MIN_MAGNITUDE <= number.copy_abs() <= MAX_MAGNITUDE:
         raise ItemError(
             f"number {number} is out of DynamoDB's range: magnitudes from {MIN_MAGNITUDE} to "
@@ -87,29 +92,21 @@ def _number(value: int | float | Decimal) -> Decimal:
 
 
 def _text(number: Decimal) -> str:
-    """Positional notation: no exponent, no trailing zeros after the point, no ``-0``."""
-    sign, digits, exponent = number.as_tuple()
-    assert isinstance(exponent, int)
-    text = "".join(map(str, digits))
-    if exponent >= 0:
-        text += "0" * exponent
-    elif len(text) > -exponent:
-        text = f"{text[:exponent]}.{text[exponent:]}"
-    else:
-        text = "0." + "0" * (-exponent - len(text)) + text
-    return f"-{text}" if sign and text != "0" else text
+    """Positional notation: no exponent, no trailing zeros after the point (once normalized)."""
+    return format(number, "f")
 
 
 def _string(value: str) -> str:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as error:
-        code = ord(value[error.start])
-        raise ItemError(
-            f"string {value[:40]!r} holds a lone surrogate U+{code:04X}, which is not valid "
-            "UTF-8 and cannot be stored in DynamoDB: fix the producer's text encoding"
-        ) from error
-    return json.dumps(value, ensure_ascii=False)
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            code = ord(value[error.start])
+            raise ItemError(
+                f"string {value[:40]!r} holds a lone surrogate U+{code:04X}, which is not valid "
+                "UTF-8 and cannot be stored in DynamoDB: fix the producer's text encoding"
+            ) from error
+    return encode_basestring(value)
 
 
 def _canonical(value: Any, depth: int, out: list[str]) -> None:
@@ -205,6 +202,11 @@ def parse_body(body: str) -> dict[str, Any]:
         )
     except RecursionError:
         raise _too_deep() from None
+    except ArithmeticError:  # decimal: an exponent beyond what any Decimal holds
+        raise ItemError(
+            f"body has a number with an exponent out of DynamoDB's range (magnitudes from "
+            f"{MIN_MAGNITUDE} to {MAX_MAGNITUDE}, or 0): send it as a string"
+        ) from None
     except ValueError as error:
         raise ItemError(f"body is not valid JSON: {error}") from error
     if not isinstance(value, dict):
@@ -230,10 +232,9 @@ def _check_depth(value: dict[str, Any]) -> None:
 
 def _dynamodb_number(number: Decimal) -> Decimal:
     """The Decimal to store: integers up to 38 digits written out (``100``, not ``1E+2``)."""
-    sign, digits, exponent = number.as_tuple()
-    assert isinstance(exponent, int)
-    if exponent > 0 and len(digits) + exponent <= MAX_DIGITS:
-        return Decimal((sign, (*digits, *(0,) * exponent), 0))
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > 0 and number.adjusted() < MAX_DIGITS:
+        return number.quantize(_ONE, context=_EXACT)
     return number
 
 

@@ -234,6 +234,12 @@ TOO_DEEP = (
             "9.9999999999999999999999999999999999999E+125, or 0: send it as a string",
         ),
         ('{"n": -1e-131}', "number -1E-131 is out of DynamoDB's range"),
+        (
+            '{"n": 1e-99999999999999999999999}',
+            "body has a number with an exponent out of DynamoDB's range (magnitudes from 1E-130 "
+            "to 9.9999999999999999999999999999999999999E+125, or 0): send it as a string",
+        ),
+        ('{"n": 1e999999999999999999}', "number 1E+999999999999999999 is out of DynamoDB's range"),
         ('{"x":' + "[" * 500 + "]" * 500 + "}", TOO_DEEP),
         ("[" * 100_000 + "]" * 100_000, TOO_DEEP),
         ('{"x":' + "[" * 31 + "]" * 31 + ', "y": {"z": ' + "[" * 31 + "]" * 31 + "}}", TOO_DEEP),
