@@ -28,7 +28,9 @@ class ItemError(SqsBlueprintError, ValueError):
     """A record cannot become an item; it fails alone."""
 
 
-MAX_DEPTH = 32  # DynamoDB nests attributes up to 32 levels (docs/aws-facts.md#dynamodb)
+# DynamoDB nests attributes up to 32 levels deep ("Nested attribute depth",
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html).
+MAX_DEPTH = 32
 MAX_DIGITS = 38  # DynamoDB numbers: up to 38 significant digits (docs/aws-facts.md#dynamodb)
 MIN_MAGNITUDE = Decimal("1E-130")  # smallest non-zero magnitude DynamoDB stores
 MAX_MAGNITUDE = Decimal("9.9999999999999999999999999999999999999E+125")  # largest
