@@ -15,9 +15,10 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from sqs_blueprint._clients import LazyClient
+from sqs_blueprint._clients import LazyClient, error_text
+from sqs_blueprint.errors import SqsBlueprintError
 
 # FACTS §4: reserved attribute names and pointer class names.
 RESERVED_ATTRIBUTE = "ExtendedPayloadSize"
@@ -31,16 +32,38 @@ MAX_ATTRIBUTES = 10  # FACTS §1: message attributes per message
 _BUCKET_MARKER = "-..s3BucketName..-"  # FACTS §4: wrapped receipt handles
 _KEY_MARKER = "-..s3Key..-"
 _MISSING_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NotFound", "404"})
+_DENIED_CODES = frozenset({"AccessDenied", "403", "Forbidden", "AllAccessDisabled"})
+_TRANSIENT_CODES = frozenset(
+    {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "503", "500"}
+)
+# What one fetch reads at most unless told otherwise: a bound on memory, far above
+# what a consumer of SQS messages usually needs (the official clients allow 2 GB).
+DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
 
 Attributes = Mapping[str, Mapping[str, Any]]
 
 
-class PayloadError(Exception):
+class PayloadError(SqsBlueprintError):
     """A large payload could not be offloaded or resolved."""
 
 
 class PayloadNotFound(PayloadError):
     """The S3 object a pointer names does not exist."""
+
+
+class PayloadUnavailable(PayloadError):
+    """S3 refused or failed the read (access denied, 5xx, SlowDown, network).
+
+    ``transient`` is True when a retry may succeed (5xx, SlowDown, network).
+    """
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class PayloadOversized(PayloadError):
+    """The object is larger than its pointer declares or than the reader's maximum; not read."""
 
 
 class BucketNotAllowed(PayloadError):
@@ -87,7 +110,7 @@ def parse_pointer(body: str) -> S3Pointer:
     """Parse a pointer body (either class name, compact or spaced JSON, extra fields ignored)."""
     try:
         value = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to be a pointer
         value = None
     if (
         isinstance(value, list)
@@ -173,7 +196,14 @@ class PayloadStore:
         key_prefix: str = "",
         kms_key_id: str | None = None,
         allowed_buckets: Collection[str] | None = None,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     ) -> None:
+        if max_payload_bytes < 1:
+            raise ValueError(
+                f"max_payload_bytes must be at least 1 byte, got {max_payload_bytes!r}; "
+                f"the default is {DEFAULT_MAX_PAYLOAD_BYTES:,}"
+            )
+        self.max_payload_bytes = max_payload_bytes
         if not 0 <= threshold <= MAX_MESSAGE_SIZE:
             raise ValueError(
                 f"threshold must be between 0 and {MAX_MESSAGE_SIZE:,} bytes, got {threshold:,}"
@@ -228,31 +258,102 @@ class PayloadStore:
         attributes = _copy(message_attributes)
         if not is_offloaded(attributes):
             return Payload(body, attributes)
+        declared = declared_size(attributes)
         for name in RESERVED_ATTRIBUTES:
             attributes.pop(name, None)
         pointer = parse_pointer(body)
-        return Payload(self.fetch(pointer), attributes, pointer)
+        return Payload(self.fetch(pointer, declared_size=declared), attributes, pointer)
 
-    def fetch(self, pointer: S3Pointer) -> str:
-        """Read an offloaded body, refusing buckets outside the allow-list without a request."""
+    def fetch(self, pointer: S3Pointer, *, declared_size: int | None = None) -> str:
+        """Read an offloaded body, refusing buckets outside the allow-list without a request.
+
+        At most ``min(declared_size, max_payload_bytes) + 1`` bytes are read: a larger
+        object is refused as :class:`PayloadOversized` without reading it whole.
+        """
         if self.allowed_buckets is not None and pointer.bucket not in self.allowed_buckets:
             raise BucketNotAllowed(
                 f"payload pointer names bucket {pointer.bucket!r}, which is not in the allowed "
                 f"buckets {sorted(self.allowed_buckets)}; pass allowed_buckets= to accept it"
             )
+        where = f"s3://{pointer.bucket}/{pointer.key}"
         try:
             response = self._s3().get_object(Bucket=pointer.bucket, Key=pointer.key)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in _MISSING_CODES:
-                raise PayloadNotFound(
-                    f"payload s3://{pointer.bucket}/{pointer.key} does not exist "
-                    "(deleted, or expired by the bucket's lifecycle rule)"
-                ) from error
-            raise
-        data: bytes = response["Body"].read()
+            data = self._read_bounded(where, response, declared_size)
+        except (ClientError, BotoCoreError) as error:
+            raise _read_error(where, error) from error
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as error:
+            raise PayloadError(f"payload {where} is not valid UTF-8") from error
+
+    def _read_bounded(
+        self, where: str, response: Mapping[str, Any], declared_size: int | None
+    ) -> bytes:
+        limit = self.max_payload_bytes
+        rule = f"this reader's maximum of {limit:,} bytes (raise max_payload_bytes to accept it)"
+        if declared_size is not None and declared_size < limit:
+            limit = declared_size
+            rule = (
+                f"its pointer's declared {RESERVED_ATTRIBUTE} of {limit:,} bytes (the object "
+                "was replaced after sending, or the pointer is not genuine)"
+            )
+        body = response["Body"]
+        try:
+            length = response.get("ContentLength")
+            if isinstance(length, int) and length > limit:
+                raise PayloadOversized(
+                    f"payload {where} is {length:,} bytes, over {rule}; not read"
+                )
+            data: bytes = body.read(limit + 1)
+            if len(data) > limit:
+                raise PayloadOversized(
+                    f"payload {where} is more than {limit:,} bytes, over {rule}; not read"
+                )
+            return data
+        finally:
+            body.close()
+
+
+def declared_size(message_attributes: Attributes) -> int | None:
+    """The reserved attribute's byte count; None when it carries no value.
+
+    See docs/aws-facts.md#extended-client-wire-format.
+    """
+    for name in RESERVED_ATTRIBUTES:
+        raw = message_attributes.get(name, {}).get("StringValue")
+        if raw is None:
+            continue
+        if not (isinstance(raw, str) and raw.isascii() and raw.isdigit()):
             raise PayloadError(
-                f"payload s3://{pointer.bucket}/{pointer.key} is not valid UTF-8"
-            ) from error
+                f"message attribute {name}={raw!r} is not a byte count: the Extended Client "
+                "writes the body's UTF-8 length as a whole number; the pointer is not genuine"
+            )
+        return int(raw)
+    return None
+
+
+def _read_error(where: str, error: ClientError | BotoCoreError) -> PayloadError:
+    """The one-line error for a failed read of ``where``; transient ones say so."""
+    retried = "transient: the message returns to the queue and is retried"
+    if isinstance(error, BotoCoreError):
+        return PayloadUnavailable(
+            f"payload {where} could not be read: {error}; {retried}", transient=True
+        )
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in _MISSING_CODES:
+        return PayloadNotFound(
+            f"payload {where} does not exist (deleted, or expired by the bucket's lifecycle rule)"
+        )
+    if code in _DENIED_CODES:
+        return PayloadUnavailable(
+            f"payload {where} could not be read: {error_text(error)}; grant s3:GetObject on "
+            "it (without s3:ListBucket S3 answers a missing object with 403 too)",
+            transient=False,
+        )
+    transient = code in _TRANSIENT_CODES or status >= 500
+    return PayloadUnavailable(
+        f"payload {where} could not be read: {error_text(error)}"
+        + (f"; {retried}" if transient else ""),
+        transient=transient,
+    )

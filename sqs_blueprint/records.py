@@ -9,7 +9,7 @@ so a pointer is never mistaken for the body.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -138,13 +138,40 @@ def split_event(
 ) -> tuple[list[Record], dict[str, str]]:
     """Records of a Lambda SQS event that could be built, and ``{message_id: reason}`` for the rest.
 
-    A payload that cannot be resolved fails its own record only.
+    Any error building one record (a payload S3 refuses, a malformed pointer or
+    attribute) fails that record only; the others are built.
     """
+    return _split(
+        event.get("Records", []),
+        "messageId",
+        lambda raw: Record.from_lambda(raw, resolver=resolver),
+    )
+
+
+def split_messages(
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    queue_url: str | None = None,
+    resolver: PayloadResolver | None = None,
+) -> tuple[list[Record], dict[str, str]]:
+    """:func:`split_event` for the messages of a ReceiveMessage response."""
+    return _split(
+        messages,
+        "MessageId",
+        lambda raw: Record.from_sqs(raw, queue_url=queue_url, resolver=resolver),
+    )
+
+
+def _split(
+    raws: Iterable[Mapping[str, Any]],
+    id_field: str,
+    build: Callable[[Mapping[str, Any]], Record],
+) -> tuple[list[Record], dict[str, str]]:
     records: list[Record] = []
     failed: dict[str, str] = {}
-    for raw in event.get("Records", []):
+    for raw in raws:
         try:
-            records.append(Record.from_lambda(raw, resolver=resolver))
-        except PayloadError as error:
-            failed[raw["messageId"]] = f"{type(error).__name__}: {error}"
+            records.append(build(raw))
+        except Exception as error:  # tied to this message alone: it fails, the rest go on
+            failed[raw[id_field]] = f"{type(error).__name__}: {error}"
     return records, failed

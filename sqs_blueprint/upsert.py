@@ -2,201 +2,108 @@
 
 The record-processing core shared by the Lambda write buffer, the EC2 worker
 and the local runner is :func:`write_records`: each record's body (a JSON
-object) becomes one item keyed by ``pk``, the SHA-256 of its canonical JSON.
+object) becomes one item keyed by ``pk``, the SHA-256 of its canonical JSON
+(:mod:`sqs_blueprint.items`); writes are paced by :mod:`sqs_blueprint.pacing`.
+Both modules' public names are importable from here too.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 import random
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as AwsConnectionError
 
 from sqs_blueprint._clients import LazyClient, error_text
 from sqs_blueprint.capacity import wcu_per_item
+from sqs_blueprint.items import (
+    KEY_ATTRIBUTE,
+    MAX_DEPTH,
+    MAX_DIGITS,
+    MAX_ITEM_BYTES,
+    MAX_MAGNITUDE,
+    MIN_MAGNITUDE,
+    ItemError,
+    _size,
+    canonical_json,
+    item_key,
+    item_size,
+    parse_body,
+    serialize,
+    to_item,
+)
+from sqs_blueprint.pacing import TokenBucket
 from sqs_blueprint.records import Record
 
-KEY_ATTRIBUTE = "pk"
+__all__ = [
+    "KEY_ATTRIBUTE",
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_ITEMS",
+    "MAX_DEPTH",
+    "MAX_DIGITS",
+    "MAX_ITEM_BYTES",
+    "MAX_MAGNITUDE",
+    "MIN_MAGNITUDE",
+    "THROTTLING_CODES",
+    "BatchOutcome",
+    "ItemError",
+    "PutResult",
+    "TokenBucket",
+    "Upserter",
+    "_size",
+    "canonical_json",
+    "item_key",
+    "item_size",
+    "parse_body",
+    "serialize",
+    "to_item",
+    "wcu_per_item",
+    "write_records",
+]
+
 MAX_BATCH_ITEMS = 25  # FACTS §3: BatchWriteItem requests
 MAX_BATCH_BYTES = 16 * 1024 * 1024  # FACTS §3: BatchWriteItem size
-MAX_ITEM_BYTES = 400 * 1024  # FACTS §3: item size
 # FACTS §3: throttling is backpressure, retried with backoff.
 THROTTLING_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 )
-
-_serializer = TypeSerializer()
-
-
-class ItemError(ValueError):
-    """A record cannot become an item; it fails alone."""
-
-
-# ---------------------------------------------------------------- keys and items
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):  # numbers parsed from JSON text with a fraction or exponent
-        return float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8."""
-    text = json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
-    )
-    return text.encode("utf-8")
-
-
-def item_key(obj: Mapping[str, Any], fields: Sequence[str] | None = None) -> str:
-    """SHA-256 hex of the canonical JSON of ``fields`` of ``obj`` (all of it if None)."""
-    if fields:
-        missing = [name for name in fields if name not in obj]
-        if missing:
-            raise ItemError(
-                f"body has no key field {missing[0]!r} (key fields: {list(fields)}, "
-                f"body fields: {sorted(obj)[:20]})"
-            )
-        obj = {name: obj[name] for name in fields}
-    return hashlib.sha256(canonical_json(obj)).hexdigest()
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number DynamoDB can store")
-
-
-def parse_body(body: str) -> dict[str, Any]:
-    """A JSON object with numbers as Decimal; anything else is an :class:`ItemError`."""
-    try:
-        value = json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
-    except ValueError as error:
-        raise ItemError(f"body is not valid JSON: {error}") from error
-    if not isinstance(value, dict):
-        raise ItemError(f"body must be a JSON object, got a JSON {type(value).__name__}")
-    return value
-
-
-def _decimals(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, Mapping):
-        return {k: _decimals(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_decimals(v) for v in value]
-    return value
-
-
-def to_item(obj: Mapping[str, Any], key_fields: Sequence[str] | None = None) -> dict[str, Any]:
-    """The item for ``obj``: its fields, floats as Decimal, plus the hash key ``pk``."""
-    if KEY_ATTRIBUTE in obj:
-        raise ItemError(
-            f"body has a top-level field {KEY_ATTRIBUTE!r}, which is the table's partition key; "
-            "rename the field"
-        )
-    item: dict[str, Any] = _decimals(obj)
-    item[KEY_ATTRIBUTE] = item_key(obj, key_fields)
-    return item
-
-
-def _size(value: Mapping[str, Any]) -> int:
-    """Bytes of one AttributeValue, by DynamoDB's item size rules (FACTS §3)."""
-    (kind, inner), *_ = value.items()
-    if kind == "S":
-        return len(inner.encode("utf-8"))
-    if kind == "B":
-        return len(inner)
-    if kind == "N":
-        digits = inner.lstrip("-").replace(".", "").lstrip("0") or "0"
-        return (len(digits) + 1) // 2 + 1
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind == "L":
-        return 3 + sum(_size(v) + 1 for v in inner)
-    if kind == "M":
-        return 3 + sum(len(k.encode("utf-8")) + _size(v) + 1 for k, v in inner.items())
-    if kind == "SS":
-        return sum(len(s.encode("utf-8")) for s in inner)
-    if kind == "NS":
-        return sum(_size({"N": n}) for n in inner)
-    return sum(len(b) for b in inner)  # BS
-
-
-def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
-    """Bytes of a serialized item: attribute names plus values (FACTS §3)."""
-    return sum(len(name.encode("utf-8")) + _size(value) for name, value in item.items())
-
-
-def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    """Serialize a Python item to DynamoDB's AttributeValue map, checking the 400 KB limit."""
-    try:
-        out = {name: _serializer.serialize(value) for name, value in item.items()}
-    except (TypeError, ValueError, ArithmeticError) as error:
-        raise ItemError(f"item cannot be stored in DynamoDB: {error!r}") from error
-    size = item_size(out)
-    if size > MAX_ITEM_BYTES:
-        raise ItemError(f"item is {size:,} bytes, over DynamoDB's limit of {MAX_ITEM_BYTES:,}")
-    return out
-
-
-# ---------------------------------------------------------------- pacing
-
-
-class TokenBucket:
-    """Holds a rate (units per second) with a burst of ``burst`` units; sleeps when in debt."""
-
-    def __init__(
-        self,
-        rate: float,
-        burst: float | None = None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if rate <= 0:
-            raise ValueError(f"rate must be greater than 0 units per second, got {rate!r}")
-        self.rate = rate
-        self.capacity = burst if burst is not None else rate
-        self.tokens = self.capacity
-        self._clock = clock
-        self._sleep = sleep
-        self._last = clock()
-        self._lock = threading.Lock()
-
-    def acquire(self, units: float, max_wait: float = math.inf) -> bool:
-        """Take ``units``, sleeping off any debt; thread-safe, callers wait in turn.
-
-        When the wait would be longer than ``max_wait`` seconds, take nothing and
-        return False at once.
-        """
-        with self._lock:
-            now = self._clock()
-            tokens = min(self.capacity, self.tokens + (now - self._last) * self.rate)
-            self._last = now
-            wait = max(0.0, (units - tokens) / self.rate)
-            if wait > max_wait:
-                self.tokens = tokens
-                return False
-            self.tokens = tokens - units
-            if wait:
-                self._sleep(wait)
-            return True
+# 5xx answers: the request may succeed when retried (docs/aws-facts.md#dynamodb).
+SERVER_CODES = frozenset({"InternalServerError", "ServiceUnavailable"})
 
 
 # ---------------------------------------------------------------- writing
 
 
-def _throttled(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in THROTTLING_CODES
+def _code(error: Exception) -> str:
+    return (
+        str(error.response.get("Error", {}).get("Code", ""))
+        if isinstance(error, ClientError)
+        else ""
+    )
+
+
+def _transient(error: Exception) -> str:
+    """Why ``error`` is worth retrying ("throttled", "service error", "network error"), or ""."""
+    if _code(error) in THROTTLING_CODES:
+        return "throttled"  # backpressure (docs/aws-facts.md#dynamodb)
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return "service error" if status >= 500 or _code(error) in SERVER_CODES else ""
+    return "network error" if isinstance(error, AwsConnectionError | HTTPClientError) else ""
+
+
+def _reason(error: Exception) -> str:
+    """One line for a failed item: ``Code: Message`` for AWS errors, else the exception."""
+    if isinstance(error, ClientError):
+        return error_text(error)
+    if isinstance(error, ItemError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
 
 
 @dataclass
@@ -292,8 +199,8 @@ class Upserter:
                 continue
             try:
                 serialized = serialize(item)
-            except ItemError as error:
-                result.failed[index] = str(error)
+            except Exception as error:  # whatever this item's fault, it fails alone
+                result.failed[index] = _reason(error)
                 continue
             old = entries.get(key)
             if old is None or keep_new(item, old.source):
@@ -322,14 +229,14 @@ class Upserter:
                     response = self._client().batch_write_item(
                         RequestItems={self.table_name: request}
                     )
-                except ClientError as error:
-                    if _throttled(error):
+                except (ClientError, BotoCoreError) as error:
+                    if _transient(error):
                         backoff = True
                         for e in chunk:
-                            e.reason = f"throttled ({error_text(error)})"
+                            e.reason = f"{_transient(error)} ({_reason(error)})"
                         retry.extend(chunk)
                     elif len(chunk) == 1:
-                        self._fail(chunk[0], error_text(error), result)
+                        self._fail(chunk[0], _reason(error), result)
                     else:  # isolate the item DynamoDB rejected: write each alone
                         for e in chunk:
                             e.alone = True
@@ -360,7 +267,11 @@ class Upserter:
     def put_versioned(self, items: Sequence[Mapping[str, Any]], version_field: str) -> PutResult:
         """Versioned mode: conditional PutItem keeping the highest numeric ``version_field``.
 
-        An item whose version is older than or equal to the stored one is a no-op.
+        The one rule, inside a batch and across batches: an item is written only if
+        its version is greater than the stored one (or none is stored); an older or
+        EQUAL version is an acknowledged no-op, so the first item seen with a version
+        wins. Inside a batch the same rule picks, per key, the first item with the
+        highest version.
         """
         result = PutResult()
         indexed: list[tuple[int, Mapping[str, Any]]] = []
@@ -373,11 +284,14 @@ class Upserter:
             else:
                 indexed.append((index, item))
         entries = self._entries(
-            indexed, result, lambda new, old: bool(new[version_field] >= old[version_field])
+            indexed, result, lambda new, old: bool(new[version_field] > old[version_field])
         )
         deadline = self._clock() + self.deadline_seconds
         for entry in entries:
-            self._put_conditional(entry, version_field, deadline, result)
+            try:
+                self._put_conditional(entry, version_field, deadline, result)
+            except Exception as error:  # an error tied to one item fails that item alone
+                self._fail(entry, _reason(error), result)
         return result
 
     def _put_conditional(
@@ -397,14 +311,15 @@ class Upserter:
                     ExpressionAttributeNames={"#k": KEY_ATTRIBUTE, "#v": version_field},
                     ExpressionAttributeValues={":v": entry.item[version_field]},
                 )
-            except ClientError as error:
-                code = error.response.get("Error", {}).get("Code")
-                if code == "ConditionalCheckFailedException":
+            except (ClientError, BotoCoreError) as error:
+                if _code(error) == "ConditionalCheckFailedException":
                     result.noops += absorbed + 1
-                elif not _throttled(error):
-                    self._fail(entry, error_text(error), result)
+                elif not _transient(error):
+                    self._fail(entry, _reason(error), result)
                 elif self._clock() >= deadline:
-                    self._fail(entry, "not written before the deadline: throttled", result)
+                    self._fail(
+                        entry, f"not written before the deadline: {_transient(error)}", result
+                    )
                 else:
                     self._backoff(attempt, deadline)
                     attempt += 1
@@ -487,8 +402,8 @@ def write_records(
     for record in records:
         try:
             items.append(to_item(parse_body(record.body), key_fields))
-        except ItemError as error:
-            outcome.failed[record.message_id] = str(error)
+        except Exception as error:  # anything tied to this body fails this record alone
+            outcome.failed[record.message_id] = _reason(error)
             continue
         owners.append(record.message_id)
     if version_field:

@@ -6,28 +6,36 @@ handlers, the EC2 worker's built-in handler and the local cloud. Variables:
 - ``TABLE_NAME`` (required): the DynamoDB table, string partition key ``pk``;
 - ``KEY_FIELDS``: comma-separated top-level fields that make the key (the whole
   body when unset);
-- ``VERSION_FIELD``: versioned mode, keeping the item with the highest version;
+- ``VERSION_FIELD``: versioned mode, keeping the item with the highest version
+  (an equal version is a no-op; needs ``KEY_FIELDS`` without the version field,
+  see :mod:`sqs_blueprint.versioning`);
 - ``PAYLOAD_BUCKET``: the buckets S3 pointers may name, comma-separated (none
   when unset, so every pointer is refused);
 - ``WCU_PER_SECOND``: this consumer's share of the table's write capacity;
-- ``WRITE_DEADLINE_S``: how long one batch may keep retrying (default 20 s).
+- ``WRITE_DEADLINE_S``: how long one batch may keep retrying (default 20 s);
+- ``MAX_PAYLOAD_BYTES``: the largest S3 payload read (default 4 MiB, ten times
+  the largest item DynamoDB stores); a larger object fails its record unread.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqs_blueprint.errors import UsageError
 from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.records import Record
-from sqs_blueprint.upsert import BatchOutcome, Upserter, write_records
+from sqs_blueprint.upsert import MAX_ITEM_BYTES, BatchOutcome, Upserter, write_records
+from sqs_blueprint.versioning import VERSIONED_KEY_RULE, versioned_key_ok
 
 DEFAULT_DEADLINE_S = 20.0
+DEFAULT_MAX_PAYLOAD_BYTES = 10 * MAX_ITEM_BYTES  # a larger body cannot become an item
 
 
-class SettingsError(ValueError):
+class SettingsError(UsageError):
     """The environment does not describe a usable write buffer."""
 
 
@@ -39,6 +47,7 @@ class WriteBufferSettings:
     payload_buckets: tuple[str, ...] = ()
     wcu_per_second: float | None = None
     deadline_s: float = DEFAULT_DEADLINE_S
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WriteBufferSettings:
@@ -46,13 +55,27 @@ class WriteBufferSettings:
         table = env.get("TABLE_NAME", "").strip()
         if not table:
             raise SettingsError("TABLE_NAME is not set: name the DynamoDB table to write to")
+        key_fields = _names(env, "KEY_FIELDS")
+        version_field = env.get("VERSION_FIELD", "").strip() or None
+        if not versioned_key_ok(key_fields, version_field):
+            raise SettingsError(
+                f"KEY_FIELDS={env.get('KEY_FIELDS', '')!r} with VERSION_FIELD={version_field!r}: "
+                f"{VERSIONED_KEY_RULE}. Fix: set KEY_FIELDS to the fields that identify the "
+                "entity, e.g. KEY_FIELDS=account."
+            )
+        max_payload = _positive(env, "MAX_PAYLOAD_BYTES") or DEFAULT_MAX_PAYLOAD_BYTES
+        if not float(max_payload).is_integer():
+            raise SettingsError(
+                f"MAX_PAYLOAD_BYTES={max_payload!r}: must be a whole number of bytes"
+            )
         return cls(
             table_name=table,
-            key_fields=_names(env, "KEY_FIELDS") or None,
-            version_field=env.get("VERSION_FIELD", "").strip() or None,
+            key_fields=key_fields or None,
+            version_field=version_field,
             payload_buckets=_names(env, "PAYLOAD_BUCKET"),
             wcu_per_second=_positive(env, "WCU_PER_SECOND"),
             deadline_s=_positive(env, "WRITE_DEADLINE_S") or DEFAULT_DEADLINE_S,
+            max_payload_bytes=int(max_payload),
         )
 
 
@@ -82,13 +105,19 @@ class WriteBuffer:
         *,
         dynamodb_client: Any = None,
         s3_client: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
         # Without PAYLOAD_BUCKET no pointer is trusted: it fails as BucketNotAllowed.
         buckets = settings.payload_buckets
         self.payloads = PayloadStore(
-            buckets[0] if buckets else None, s3_client=s3_client, allowed_buckets=buckets
+            buckets[0] if buckets else None,
+            s3_client=s3_client,
+            allowed_buckets=buckets,
+            max_payload_bytes=settings.max_payload_bytes,
         )
+        self._clock, self._sleep = clock, sleep
         self._dynamodb = dynamodb_client
         self._upserter: Upserter | None = None
 
@@ -105,6 +134,8 @@ class WriteBuffer:
                 dynamodb_client=self._dynamodb,
                 wcu_per_second=self.settings.wcu_per_second,
                 deadline_seconds=limit,
+                clock=self._clock,
+                sleep=self._sleep,
             )
         self._upserter.deadline_seconds = max(0.0, min(limit, self.settings.deadline_s))
         return self._upserter

@@ -3,9 +3,9 @@
 Powertools' FIFO processor, with ``skip_group_on_error``, reports a failed record
 and every later record of its message group, so order within the group holds,
 while the other groups of the batch go on: a poison message holds back only its
-own group. Versioned mode
-(``VERSION_FIELD``) keeps the highest version, so a replayed old message never
-overwrites a newer one.
+own group. Any error tied to one record (its payload, its body, its write) fails
+that record alone. Versioned mode (``VERSION_FIELD``) keeps the highest version,
+so a replayed old or equal version is an acknowledged no-op.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sqs_blueprint.records import Record
+from sqs_blueprint.records import split_event
 from sqs_blueprint.write_buffer import WriteBuffer
 
 MARGIN_S = 2.0
@@ -42,11 +42,12 @@ def buffer() -> WriteBuffer:
 def write_one(record: SQSRecord, lambda_context: LambdaContext) -> None:
     logger.set_correlation_id(record.message_id)
     wb = buffer()
-    item = Record.from_lambda(record.raw_event, resolver=wb.payloads)
-    deadline = lambda_context.get_remaining_time_in_millis() / 1000 - MARGIN_S
-    outcome = wb.process([item], deadline_s=deadline)
-    if outcome.failed:
-        reason = outcome.failed[record.message_id]
+    built, failed = split_event({"Records": [record.raw_event]}, resolver=wb.payloads)
+    if built:
+        deadline = lambda_context.get_remaining_time_in_millis() / 1000 - MARGIN_S
+        failed = wb.process(built, deadline_s=deadline).failed
+    if failed:
+        reason = failed[record.message_id]
         logger.warning("record failed", extra={"reason": reason})
         raise RecordFailed(reason)
 

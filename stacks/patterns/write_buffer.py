@@ -15,6 +15,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from sqs_blueprint import capacity
+from sqs_blueprint.versioning import VERSIONED_KEY_RULE, versioned_key_ok
 from stacks.patterns._validation import Problems
 from stacks.patterns.consumer import SqsLambdaConsumer
 from stacks.patterns.payload_bucket import LargePayloadBucket
@@ -75,12 +76,10 @@ class DynamoWriteBuffer(Construct):
             "use handler='ordered' with a version_field for a FIFO queue",
         )
         problems.check(
-            not version_field or (bool(key_fields) and version_field not in key_fields),
+            versioned_key_ok(key_fields, version_field),
             "key_fields",
             list(key_fields),
-            "versioned mode keeps the newest version of each entity, so the key must name "
-            "the entity and leave the version out (the whole body would make every version "
-            "its own item)",
+            VERSIONED_KEY_RULE,
             "list the fields that identify the entity, e.g. key_fields=['account']",
         )
         problems.check(

@@ -10,12 +10,14 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.producer import Message, Producer
 from sqs_blueprint.write_buffer import WriteBuffer
 from tests.unit.lambda_events import FakeContext, failed_ids, load_handler, receive_event
+from tests.unit.s3_faults import fail_get_object
 from tests.unit.tables import create_table
 
-TABLE = "events"
+TABLE, BUCKET = "events", "payloads"
 
 
 @pytest.fixture
@@ -29,6 +31,7 @@ def env(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setenv("TABLE_NAME", TABLE)
     monkeypatch.setenv("KEY_FIELDS", "account")
     monkeypatch.setenv("VERSION_FIELD", "version")
+    monkeypatch.setenv("PAYLOAD_BUCKET", BUCKET)
     handler = load_handler("ordered")
     handler.buffer = lambda: WriteBuffer.from_env(dynamodb_client=ddb)
     yield {"sqs": sqs, "url": url, "ddb": ddb, "handler": handler}
@@ -92,6 +95,13 @@ def test_a_record_without_a_numeric_version_fails(env: dict[str, Any]) -> None:
 
 
 def test_a_good_batch_keeps_order_within_the_group(env: dict[str, Any]) -> None:
+    writes: list[tuple[str, str]] = []  # (account, version) of each PutItem, in call order
+
+    def record_write(params: dict[str, Any], **_: Any) -> None:
+        item = params["Item"]
+        writes.append((item["account"]["S"], item["version"]["N"]))
+
+    env["ddb"].meta.events.register("provide-client-params.dynamodb.PutItem", record_write)
     send(env, "g1", *({"account": "a", "version": v} for v in range(1, 8)))
     send(env, "g2", {"account": "z", "version": 1})
     polls = 0
@@ -105,3 +115,63 @@ def test_a_good_batch_keeps_order_within_the_group(env: dict[str, Any]) -> None:
         polls += 1
     assert 1 <= polls <= 8
     assert stored(env) == {"a": 7, "z": 1}
+    # Every version was written, in the order sent: a reordering shows here even though
+    # versioned mode would still end at version 7.
+    assert [v for account, v in writes if account == "a"] == [str(v) for v in range(1, 8)]
+    assert ("z", "1") in writes
+
+
+def test_an_equal_version_is_a_no_op_in_one_event_and_across_events(env: dict[str, Any]) -> None:
+    send(
+        env,
+        "g1",
+        {"account": "a", "version": 2, "note": "first"},
+        {"account": "a", "version": 2.0, "note": "same version"},
+    )
+    assert invoke(env) == {"batchItemFailures": []}
+    send(env, "g1", {"account": "a", "version": 2e0, "note": "later, same version"})
+    assert invoke(env) == {"batchItemFailures": []}
+    (row,) = env["ddb"].scan(TableName=TABLE)["Items"]
+    assert row["note"]["S"] == "first"
+
+
+@pytest.mark.parametrize("code", ["AccessDenied", "InternalError", "SlowDown"])
+def test_a_payload_s3_refuses_holds_back_only_its_group(env: dict[str, Any], code: str) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    store = PayloadStore(BUCKET, s3_client=s3, always=True)
+    messages = [
+        Message(json.dumps({"account": "a", "version": 1}), group_id="g1"),
+        Message(json.dumps({"account": "a", "version": 2}), group_id="g1"),
+        Message(json.dumps({"account": "a", "version": 3}), group_id="g1"),
+        Message(json.dumps({"account": "b", "version": 1}), group_id="g2"),
+    ]
+    sent = Producer(env["url"], sqs_client=env["sqs"], payloads=store).send_many(messages)
+    ids = [m.message_id for m in sorted(sent.sent, key=lambda m: m.index)]
+    (bad_key,) = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]
+        if s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read() == messages[1].body.encode()
+    ]
+    faulty = boto3.client("s3")  # the handler's client, with the fault
+    fail_get_object(faulty, bad_key, code)
+    env["handler"].buffer = lambda: WriteBuffer.from_env(
+        dynamodb_client=env["ddb"], s3_client=faulty
+    )
+    response = env["handler"].lambda_handler(receive_event(env["sqs"], env["url"]), FakeContext())
+    assert failed_ids(response) == ids[1:3]
+    assert stored(env) == {"a": 1, "b": 1}
+
+
+def test_a_deeply_nested_body_holds_back_only_its_group(env: dict[str, Any]) -> None:
+    first, deep, later = send(
+        env,
+        "g1",
+        {"account": "a", "version": 1},
+        '{"account": "a", "version": 2, "x":' + "[" * 500 + "]" * 500 + "}",
+        {"account": "a", "version": 3},
+    )
+    (other,) = send(env, "g2", {"account": "b", "version": 1})
+    response = env["handler"].lambda_handler(receive_event(env["sqs"], env["url"]), FakeContext())
+    assert failed_ids(response) == [deep, later]
+    assert stored(env) == {"a": 1, "b": 1} and first != other

@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from sqs_blueprint.payload import (
     LEGACY_POINTER_CLASS,
@@ -15,13 +16,16 @@ from sqs_blueprint.payload import (
     BucketNotAllowed,
     PayloadError,
     PayloadNotFound,
+    PayloadOversized,
     PayloadStore,
+    PayloadUnavailable,
     S3Pointer,
     message_size,
     parse_pointer,
     unwrap_receipt_handle,
     wrap_receipt_handle,
 )
+from tests.unit.s3_faults import fail_get_object
 
 BUCKET = "payloads"
 
@@ -199,3 +203,140 @@ def test_kms_key_is_passed_to_s3(s3: Any) -> None:
     PayloadStore(BUCKET, s3_client=s3, always=True, kms_key_id="alias/k").offload("x")
     assert seen[0]["headers"]["x-amz-server-side-encryption"] == "aws:kms"
     assert seen[0]["headers"]["x-amz-server-side-encryption-aws-kms-key-id"] == "alias/k"
+
+
+# ---------------------------------------------------------------- failed and bounded reads
+
+SIZE = {"ExtendedPayloadSize": {"DataType": "Number", "StringValue": "5"}}
+
+
+@pytest.mark.parametrize(
+    ("code", "transient", "message"),
+    [
+        (
+            "AccessDenied",
+            False,
+            f"payload s3://{BUCKET}/k could not be read: AccessDenied: Access Denied; grant "
+            "s3:GetObject on it (without s3:ListBucket S3 answers a missing object with 403 too)",
+        ),
+        (
+            "InternalError",
+            True,
+            f"payload s3://{BUCKET}/k could not be read: InternalError: We encountered an "
+            "internal error. Please try again.; transient: the message returns to the queue "
+            "and is retried",
+        ),
+        (
+            "SlowDown",
+            True,
+            f"payload s3://{BUCKET}/k could not be read: SlowDown: Please reduce your request "
+            "rate.; transient: the message returns to the queue and is retried",
+        ),
+    ],
+)
+def test_a_refused_read_is_a_payload_error(
+    store: PayloadStore, s3: Any, code: str, transient: bool, message: str
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key="k", Body=b"hello")
+    fail_get_object(s3, "k", code)
+    with pytest.raises(PayloadUnavailable) as caught:
+        store.resolve(S3Pointer(BUCKET, "k").body(), SIZE)
+    assert str(caught.value) == message
+    assert caught.value.transient is transient
+
+
+def test_a_network_failure_is_transient(store: PayloadStore, s3: Any) -> None:
+    def unreachable(**_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="https://s3.amazonaws.com")
+
+    s3.meta.events.register("before-call.s3.GetObject", unreachable)
+    with pytest.raises(PayloadUnavailable, match="Could not connect to the endpoint") as caught:
+        store.fetch(S3Pointer(BUCKET, "k"))
+    assert caught.value.transient
+
+
+class CountingBody:
+    """A streaming body that counts the bytes read from it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.read_bytes, self.closed = inner, 0, False
+
+    def read(self, amount: int | None = None) -> bytes:
+        data: bytes = self.inner.read(amount)
+        self.read_bytes += len(data)
+        return data
+
+    def close(self) -> None:
+        self.closed = True
+        self.inner.close()
+
+
+@pytest.fixture
+def counted(s3: Any) -> list[CountingBody]:
+    """Every GetObject body, counted; ContentLength removed so only the read can tell."""
+    bodies: list[CountingBody] = []
+
+    def wrap(parsed: dict[str, Any], **_: Any) -> None:
+        parsed.pop("ContentLength", None)
+        bodies.append(CountingBody(parsed["Body"]))
+        parsed["Body"] = bodies[-1]
+
+    s3.meta.events.register("after-call.s3.GetObject", wrap)
+    return bodies
+
+
+def test_an_object_larger_than_declared_is_refused_unread(
+    store: PayloadStore, s3: Any, counted: list[CountingBody]
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key="k", Body=b"x" * 100_000)
+    with pytest.raises(PayloadOversized) as caught:
+        store.resolve(S3Pointer(BUCKET, "k").body(), SIZE)
+    assert str(caught.value) == (
+        f"payload s3://{BUCKET}/k is more than 5 bytes, over its pointer's declared "
+        "ExtendedPayloadSize of 5 bytes (the object was replaced after sending, or the pointer "
+        "is not genuine); not read"
+    )
+    assert counted[0].read_bytes == 6 and counted[0].closed
+
+
+def test_an_object_over_the_maximum_is_refused_by_its_length(s3: Any) -> None:
+    s3.put_object(Bucket=BUCKET, Key="k", Body=b"x" * 100)
+    store = PayloadStore(BUCKET, s3_client=s3, max_payload_bytes=50)
+    with pytest.raises(PayloadOversized) as caught:
+        store.resolve(S3Pointer(BUCKET, "k").body(), {"ExtendedPayloadSize": {}})
+    assert str(caught.value) == (
+        f"payload s3://{BUCKET}/k is 100 bytes, over this reader's maximum of 50 bytes "
+        "(raise max_payload_bytes to accept it); not read"
+    )
+    assert store.resolve(S3Pointer(BUCKET, "k").body(), {}).body == S3Pointer(BUCKET, "k").body()
+
+
+def test_an_object_at_its_declared_size_is_read(
+    store: PayloadStore, s3: Any, counted: list[CountingBody]
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key="k", Body=b"hello")
+    assert store.resolve(S3Pointer(BUCKET, "k").body(), SIZE).body == "hello"
+    assert counted[0].read_bytes == 5
+
+
+@pytest.mark.parametrize("declared", ["1.5", "-1", "five", ""])
+def test_a_declared_size_that_is_not_a_byte_count_is_refused(
+    store: PayloadStore, declared: str
+) -> None:
+    attrs = {"SQSLargePayloadSize": {"DataType": "Number", "StringValue": declared}}
+    with pytest.raises(PayloadError) as caught:
+        store.resolve(S3Pointer(BUCKET, "k").body(), attrs)
+    assert str(caught.value) == (
+        f"message attribute SQSLargePayloadSize={declared!r} is not a byte count: the Extended "
+        "Client writes the body's UTF-8 length as a whole number; the pointer is not genuine"
+    )
+
+
+def test_a_deeply_nested_pointer_body_is_not_a_pointer(store: PayloadStore) -> None:
+    with pytest.raises(PayloadError, match="body is not an S3 payload pointer"):
+        store.resolve("[" * 100_000 + "]" * 100_000, SIZE)
+
+
+def test_max_payload_bytes_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_payload_bytes must be at least 1 byte, got 0"):
+        PayloadStore(BUCKET, max_payload_bytes=0)

@@ -10,7 +10,8 @@ import boto3
 import pytest
 
 from sqs_blueprint.payload import PayloadError, PayloadStore, S3Pointer, wrap_receipt_handle
-from sqs_blueprint.records import Record, records_from_event, split_event
+from sqs_blueprint.records import Record, records_from_event, split_event, split_messages
+from tests.unit.s3_faults import fail_get_object
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:q"
 
@@ -113,3 +114,69 @@ def test_records_from_event_and_split_event(aws: None) -> None:
     assert [r.message_id for r in records] == ["m-1"]
     assert failed["m-2"].startswith("PayloadNotFound: payload s3://bkt/gone does not exist")
     assert [r.message_id for r in records_from_event({"Records": [lambda_record()]})] == ["m-1"]
+
+
+def _offloaded(message_id: str, key: str, size: str = "2") -> dict[str, Any]:
+    return lambda_record(
+        messageId=message_id,
+        body=S3Pointer("bkt", key).body(),
+        messageAttributes={"ExtendedPayloadSize": {"stringValue": size, "dataType": "Number"}},
+    )
+
+
+def test_any_error_building_one_record_fails_it_alone(aws: None) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="bkt")
+    for key in ("denied", "flaky", "slow", "ok"):
+        s3.put_object(Bucket="bkt", Key=key, Body=b"{}")
+    fail_get_object(s3, "denied", "AccessDenied")
+    fail_get_object(s3, "flaky", "InternalError")
+    fail_get_object(s3, "slow", "SlowDown")
+    nested = lambda_record(
+        messageId="nested",
+        body="[" * 100_000 + "]" * 100_000,
+        messageAttributes={"ExtendedPayloadSize": {"stringValue": "2", "dataType": "Number"}},
+    )
+    broken = lambda_record(messageId="binary", messageAttributes={"b": {"binaryValue": "abc"}})
+    event = {
+        "Records": [
+            lambda_record(messageId="inline"),
+            _offloaded("denied", "denied"),
+            _offloaded("flaky", "flaky"),
+            _offloaded("slow", "slow"),
+            nested,
+            _offloaded("forged", "ok", size="1.5"),
+            broken,
+            _offloaded("offloaded", "ok"),
+        ]
+    }
+    records, failed = split_event(event, PayloadStore("bkt", s3_client=s3))
+    assert [(r.message_id, r.body) for r in records] == [
+        ("inline", '{"a": 1}'),
+        ("offloaded", "{}"),
+    ]
+    assert sorted(failed) == ["binary", "denied", "flaky", "forged", "nested", "slow"]
+    assert failed["denied"].startswith("PayloadUnavailable: payload s3://bkt/denied could not")
+    assert failed["slow"].endswith("transient: the message returns to the queue and is retried")
+    assert failed["nested"].startswith("PayloadError: body is not an S3 payload pointer")
+    assert failed["forged"].startswith("PayloadError: message attribute ExtendedPayloadSize='1.5'")
+    assert failed["binary"] == "Error: Incorrect padding"  # binascii: not base64
+
+
+def test_split_messages_builds_receive_message_results(aws: None) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="bkt")
+    s3.put_object(Bucket="bkt", Key="k", Body=b"big")
+    fail_get_object(s3, "k", "AccessDenied")
+    pointer = {
+        "MessageId": "m-2",
+        "ReceiptHandle": "rh-2",
+        "Body": S3Pointer("bkt", "k").body(),
+        "MessageAttributes": {"ExtendedPayloadSize": {"DataType": "Number", "StringValue": "3"}},
+    }
+    plain = {"MessageId": "m-1", "ReceiptHandle": "rh-1", "Body": "x"}
+    records, failed = split_messages(
+        [plain, pointer], queue_url="https://q", resolver=PayloadStore("bkt", s3_client=s3)
+    )
+    assert [(r.message_id, r.source) for r in records] == [("m-1", "https://q")]
+    assert list(failed) == ["m-2"] and "AccessDenied: Access Denied" in failed["m-2"]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
+from botocore.exceptions import ClientError, EndpointConnectionError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +24,7 @@ from sqs_blueprint.upsert import (
     Upserter,
     _chunks,
     _Entry,
+    canonical_json,
     item_key,
     item_size,
     parse_body,
@@ -65,23 +67,207 @@ def test_key_vector_and_chosen_fields() -> None:
     assert item_key(parse_body('{"p": 1.50}')) == item_key(parse_body('{"p":1.5}'))
 
 
-def test_missing_key_field_is_an_error() -> None:
-    with pytest.raises(ItemError, match=r"body has no key field 'id' \(key fields: \['id'\]"):
-        item_key({"x": 1}, ["id"])
+def test_canonical_form_vector() -> None:
+    body = '{"b": [1.0, 1e2, -0, 0.50, -1.25E-3, "\\u00e9\\n\\""], "a": true, "c": null, "d": {}}'
+    assert canonical_json(parse_body(body)) == (
+        '{"a":true,"b":[1,100,0,0.5,-0.00125,"é\\n\\""],"c":null,"d":{}}'.encode()
+    )
+    assert canonical_json({"f": 0.1, "i": 10**20}) == b'{"f":0.1,"i":100000000000000000000}'
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ('{"amount": 12345678901234567.1}', '{"amount": 12345678901234567.2}'),
+        ('{"amount": 0.1}', '{"amount": 0.1000000000000000055}'),
+        ('{"n": 1}', '{"n": true}'),
+        ('{"n": 0}', '{"n": false}'),
+        ('{"n": 1}', '{"n": "1"}'),
+        ('{"n": null}', '{"n": "null"}'),
+        ('{"n": [1, 2]}', '{"n": [2, 1]}'),
+        (
+            '{"n": 99999999999999999999999999999999999999}',
+            '{"n": 99999999999999999999999999999999999998}',
+        ),
+    ],
+)
+def test_distinct_values_get_distinct_keys(one: str, other: str) -> None:
+    assert item_key(parse_body(one)) != item_key(parse_body(other))
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ["1", "1.0", "1e0", "10E-1", "0.1e1"],
+        ["100", "1e2", "1.00E+2", "100.000"],
+        ["0", "-0", "0.0", "-0.0e5"],
+        ["-1.5", "-15e-1", "-1.500"],
+    ],
+)
+def test_equal_numbers_get_one_key(spellings: list[str]) -> None:
+    keys = {item_key(parse_body(f'{{"n": {text}}}')) for text in spellings}
+    assert len(keys) == 1
+
+
+def _number_texts(value: Decimal, rnd: Any) -> str:
+    """One of the many JSON spellings of ``value``."""
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    zeros = rnd.randint(0, 3)
+    coefficient = int("".join(map(str, digits)) or "0") * 10**zeros
+    exponent -= zeros
+    minus = "-" if sign else ""
+    spelled = Decimal(f"{minus}{coefficient}E{exponent}")
+    choices = [
+        f"{minus}{coefficient}e{exponent}",
+        f"{minus}{coefficient}E{exponent:+d}",
+        format(spelled, "f"),
+    ]
+    return str(rnd.choice(choices))
+
+
+def _spell(value: Any, rnd: Any) -> str:
+    """JSON text for ``value`` with shuffled keys, random spacing, escapes and number spellings."""
+    space = rnd.choice(["", " ", "\n  "])
+    if isinstance(value, dict):
+        names = list(value)
+        rnd.shuffle(names)
+        members = [
+            f"{json.dumps(n, ensure_ascii=rnd.random() < 0.5)}{space}:{_spell(value[n], rnd)}"
+            for n in names
+        ]
+        return "{" + f",{space}".join(members) + "}"
+    if isinstance(value, list):
+        return "[" + f",{space}".join(_spell(v, rnd) for v in value) + "]"
+    if isinstance(value, Decimal):
+        return _number_texts(value, rnd)
+    return json.dumps(value, ensure_ascii=rnd.random() < 0.5)
+
+
+numbers = st.builds(
+    lambda sign, coefficient, exponent: Decimal(f"{sign}{coefficient}E{exponent}"),
+    st.sampled_from(["", "-"]),
+    st.integers(0, 10**20),
+    st.integers(-60, 60),
+)
+values = st.recursive(
+    st.none() | st.booleans() | numbers | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(st.text(max_size=4), values, max_size=5), st.randoms())
+def test_every_spelling_of_a_value_gets_its_key(obj: dict[str, Any], rnd: Any) -> None:
+    assert item_key(parse_body(_spell(obj, rnd))) == item_key(parse_body(_spell(obj, rnd)))
+    assert item_key(parse_body(_spell(obj, rnd))) == item_key(obj)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Reference equality of JSON values: numbers by exact value, booleans apart from numbers."""
+    kinds = (bool, type(None), str, dict, list)
+    kind_a = next((k for k in kinds if isinstance(a, k)), Decimal)
+    kind_b = next((k for k in kinds if isinstance(b, k)), Decimal)
+    if kind_a is not kind_b:
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(_same, a, b))
+    return bool(Decimal(a) == Decimal(b)) if kind_a is Decimal else bool(a == b)
+
+
+close_numbers = st.sampled_from(
+    ["0", "-0", "1", "1.0", "1e2", "100", "0.1", "0.1000000000000000055", "-1", "1e-130", "2"]
+).map(Decimal)
+close_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | close_numbers
+    | st.integers(-2, 2)
+    | st.sampled_from(["", "1", "a"]),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.sampled_from("ab"), inner),
+    max_leaves=4,
+)
+
+
+@settings(max_examples=500)
+@given(close_values, close_values)
+def test_keys_agree_exactly_when_values_are_equal(a: Any, b: Any) -> None:
+    assert (item_key({"v": a}) == item_key({"v": b})) == _same(a, b)
+
+
+@settings(max_examples=300)
+@given(close_numbers, close_numbers)
+def test_number_keys_agree_exactly_when_values_are_equal(a: Decimal, b: Decimal) -> None:
+    assert (item_key({"v": a}) == item_key({"v": b})) == (a == b)
+
+
+@given(numbers)
+def test_a_number_and_its_neighbour_get_distinct_keys(a: Decimal) -> None:
+    exponent = a.as_tuple().exponent
+    assert isinstance(exponent, int)
+    neighbour = Context(prec=100).add(a, Decimal((0, (1,), exponent)))  # exact: one unit more
+    assert item_key({"v": a}) != item_key({"v": neighbour})
+
+
+TOO_DEEP = (
+    "body nests arrays and objects more than 32 levels deep (the body object is level 1); "
+    "DynamoDB stores nested attributes up to 32 levels: flatten the body"
+)
 
 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("not json", "body is not valid JSON"),
-        ("[1, 2]", "body must be a JSON object, got a JSON list"),
-        ('"s"', "body must be a JSON object, got a JSON str"),
-        ('{"x": NaN}', "NaN is not a number DynamoDB can store"),
+        (
+            '{"n": 123456789012345678901234567890123456789}',
+            "number 123456789012345678901234567890123456789 has 39 significant digits; "
+            "DynamoDB stores at most 38: send it as a string",
+        ),
+        (
+            '{"n": 1e126}',
+            "number 1E+126 is out of DynamoDB's range: magnitudes from 1E-130 to "
+            "9.9999999999999999999999999999999999999E+125, or 0: send it as a string",
+        ),
+        ('{"n": -1e-131}', "number -1E-131 is out of DynamoDB's range"),
+        (
+            '{"n": 1e-99999999999999999999999}',
+            "body has a number with an exponent out of DynamoDB's range (magnitudes from 1E-130 "
+            "to 9.9999999999999999999999999999999999999E+125, or 0): send it as a string",
+        ),
+        ('{"n": 1e999999999999999999}', "number 1E+999999999999999999 is out of DynamoDB's range"),
+        ('{"x":' + "[" * 500 + "]" * 500 + "}", TOO_DEEP),
+        ("[" * 100_000 + "]" * 100_000, TOO_DEEP),
+        ('{"x":' + "[" * 31 + "]" * 31 + ', "y": {"z": ' + "[" * 31 + "]" * 31 + "}}", TOO_DEEP),
+        (
+            '{"s": "\\ud800"}',
+            "string '\\ud800' holds a lone surrogate U+D800, which is not valid UTF-8 "
+            "and cannot be stored in DynamoDB: fix the producer's text encoding",
+        ),
     ],
 )
-def test_bad_bodies_are_item_errors(body: str, message: str) -> None:
-    with pytest.raises(ItemError, match=message):
-        parse_body(body)
+def test_values_dynamodb_cannot_store_are_item_errors(body: str, message: str) -> None:
+    with pytest.raises(ItemError) as caught:
+        to_item(parse_body(body), ["n"] if '"n"' in body else None)
+    assert str(caught.value).startswith(message)
+
+
+def test_nesting_up_to_the_limit_is_accepted() -> None:
+    body = '{"x":' + "[" * 31 + "]" * 31 + "}"  # the body is level 1, the innermost list 32
+    assert to_item(parse_body(body))["x"] is not None
+    with pytest.raises(ItemError, match="more than 32 levels deep"):
+        item_key({"x": 1, "y": _nested(32)})
+
+
+def _nested(levels: int) -> Any:
+    value: Any = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
 
 
 def test_to_item_adds_pk_and_decimals_and_refuses_a_pk_field() -> None:
@@ -363,3 +549,84 @@ def test_token_bucket_refuses_a_wait_past_its_limit() -> None:
     assert bucket.acquire(5, max_wait=1.0) and t.now == pytest.approx(0.5)
     assert not bucket.acquire(20, max_wait=1.0) and t.now == pytest.approx(0.5)
     assert bucket.acquire(10, max_wait=1.0) and t.now == pytest.approx(1.5)
+
+
+def test_write_records_fails_any_body_error_alone(ddb: Any) -> None:
+    records = [
+        rec("ok", '{"id": 1}'),
+        rec("deep", '{"id": 2, "x":' + "[" * 500 + "]" * 500 + "}"),
+        rec("digits", '{"id": 3, "n": 1234567890123456789012345678901234567890}'),
+        rec("surrogate", '{"id": 4, "s": "\\ud800"}'),
+        Record(message_id="none", receipt_handle="rh", body=None),  # type: ignore[arg-type]
+        rec("ok2", '{"id": 5}'),
+    ]
+    outcome = write_records(records, upserter=upserter(ddb, FakeTime()), key_fields=["id"])
+    assert outcome.written == 2 and sorted(outcome.failed) == [
+        "deep",
+        "digits",
+        "none",
+        "surrogate",
+    ]
+    assert outcome.failed["deep"] == TOO_DEEP
+    assert outcome.failed["none"] == (
+        "TypeError: the JSON object must be str, bytes or bytearray, not NoneType"
+    )
+    assert sorted(int(i["id"]["N"]) for i in stored(ddb).values()) == [1, 5]
+
+
+def test_server_and_network_errors_are_retried(ddb: Any) -> None:
+    faults: list[Exception] = [
+        ClientError(
+            {
+                "Error": {"Code": "InternalServerError", "Message": "oops"},
+                "ResponseMetadata": {"HTTPStatusCode": 500},
+            },
+            "BatchWriteItem",
+        ),
+        EndpointConnectionError(endpoint_url="https://dynamodb"),
+    ]
+
+    def fail_twice(**_: Any) -> None:
+        if faults:
+            raise faults.pop(0)
+
+    ddb.meta.events.register("before-call.dynamodb.BatchWriteItem", fail_twice)
+    t = FakeTime()
+    result = upserter(ddb, t).put_many([to_item({"id": i}) for i in range(3)])
+    assert (result.written, result.failed, len(t.slept)) == (3, {}, 2)
+
+
+def test_server_errors_until_the_deadline_are_reported(ddb: Any) -> None:
+    def unavailable(**_: Any) -> None:
+        raise ClientError(
+            {
+                "Error": {"Code": "ServiceUnavailable", "Message": "try later"},
+                "ResponseMetadata": {"HTTPStatusCode": 503},
+            },
+            "PutItem",
+        )
+
+    ddb.meta.events.register("before-call.dynamodb.PutItem", unavailable)
+    up = upserter(ddb, FakeTime(), deadline_seconds=1.0)
+    result = up.put_versioned([to_item({"id": 1, "v": 1}, ["id"])], "v")
+    assert result.failed == {0: "not written before the deadline: service error"}
+
+
+def test_an_equal_version_is_a_no_op_inside_a_batch(ddb: Any) -> None:
+    up = upserter(ddb, FakeTime())
+    batch = [
+        to_item({"id": 1, "v": 2, "note": "first"}, ["id"]),
+        to_item({"id": 1, "v": 2, "note": "second"}, ["id"]),
+        to_item({"id": 1, "v": 1, "note": "older"}, ["id"]),
+    ]
+    result = up.put_versioned(batch, "v")
+    assert (result.written, result.noops, result.failed) == (1, 2, {})
+    assert stored(ddb)[item_key({"id": 1})]["note"] == {"S": "first"}
+
+
+def test_an_equal_version_is_a_no_op_across_batches(ddb: Any) -> None:
+    up = upserter(ddb, FakeTime())
+    up.put_versioned([to_item({"id": 1, "v": 2, "note": "first"}, ["id"])], "v")
+    result = up.put_versioned([to_item({"id": 1, "v": 2.0, "note": "second"}, ["id"])], "v")
+    assert (result.written, result.noops, result.failed) == (0, 1, {})
+    assert stored(ddb)[item_key({"id": 1})]["note"] == {"S": "first"}

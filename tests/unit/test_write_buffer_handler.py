@@ -16,6 +16,7 @@ from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.producer import Producer
 from sqs_blueprint.write_buffer import SettingsError, WriteBuffer, WriteBufferSettings
 from tests.unit.lambda_events import FakeContext, failed_ids, load_handler, receive_event
+from tests.unit.s3_faults import fail_get_object
 from tests.unit.tables import create_table
 
 TABLE, BUCKET, OTHER_BUCKET = "items", "payloads", "elsewhere"
@@ -51,7 +52,7 @@ def items(env: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def invoke(env: dict[str, Any], **context: Any) -> dict[str, Any]:
-    event = receive_event(env["sqs"], env["url"])
+    event = receive_event(env["sqs"], env["url"], max_messages=25)
     return env["handler"].lambda_handler(event, FakeContext(**context))  # type: ignore[no-any-return]
 
 
@@ -74,6 +75,14 @@ def test_duplicates_change_nothing(env: dict[str, Any]) -> None:
 def test_each_kind_of_poison_fails_alone(env: dict[str, Any]) -> None:
     good = send(env, '{"id": "ok-1"}', '{"id": "ok-2"}')
     poison = send(env, "not json", "[1, 2]", '{"no_id": 1}', '{"id": 3, "pk": "mine"}')
+    poison += send(
+        env,
+        '{"id": "deep", "x":' + "[" * 500 + "]" * 500 + "}",
+        "[" * 100_000 + "]" * 100_000,
+        '{"id": 123456789012345678901234567890123456789}',
+        '{"id": "huge", "n": 1e126}',
+        '{"id": "surrogate", "s": "\\ud800"}',
+    )
     # A pointer to a missing object, one to a bucket not allowed, and an item over 400 KB.
     missing = PayloadStore(BUCKET, s3_client=env["s3"], always=True)
     poison += send(env, '{"id": "gone"}', store=missing)
@@ -125,20 +134,42 @@ def test_throttling_is_retried_and_nothing_is_lost(env: dict[str, Any]) -> None:
     assert throttles["left"] == 0 and len(items(env)) == 5
 
 
-def test_records_not_written_in_time_are_reported(env: dict[str, Any]) -> None:
+class FakeTime:
+    """A clock that moves only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_records_not_written_in_time_are_reported_at_the_deadline(env: dict[str, Any]) -> None:
+    attempts: list[float] = []
+    t = FakeTime()
+
     def always_throttle(**_: Any) -> None:
+        attempts.append(t.now)
         raise ClientError(
             {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
             "BatchWriteItem",
         )
 
     env["ddb"].meta.events.register("before-call.dynamodb.BatchWriteItem", always_throttle)
+    env["handler"].buffer = lambda: WriteBuffer.from_env(
+        dynamodb_client=env["ddb"], clock=t.clock, sleep=t.sleep
+    )
     ids = send(env, '{"id": 1}', '{"id": 2}')
-    # 2.5 s left and a 2 s margin: half a second of retries, then the batch is reported.
+    # 2.5 s left and a 2 s margin: retries for half a second of the injected clock, then
+    # both records are reported (20 s, the configured deadline, would be the wrong one).
     with pytest.raises(BatchProcessingError):
         invoke(env, remaining_ms=2_500)
     env["ddb"].meta.events.unregister("before-call.dynamodb.BatchWriteItem", always_throttle)
     assert items(env) == [] and len(ids) == 2
+    assert len(attempts) > 1 and attempts[-1] == pytest.approx(0.5)
 
 
 def test_a_batch_with_only_poison_returns_whole(env: dict[str, Any]) -> None:
@@ -156,6 +187,85 @@ def test_log_lines_carry_the_message_id(env: dict[str, Any]) -> None:
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     failures = [line for line in lines if line["message"] == "record failed"]
     assert len(failures) == 1 and failures[0]["correlation_id"] == bad
+
+
+def offload_faulty(env: dict[str, Any], code: str) -> tuple[list[str], str]:
+    """Two inline records, one offloaded that reads fine, one whose read fails with ``code``."""
+    store = PayloadStore(BUCKET, s3_client=env["s3"], always=True)
+    good = send(env, '{"id": "a"}', '{"id": "b"}') + send(env, '{"id": "big-ok"}', store=store)
+    (bad,) = send(env, '{"id": "big-bad"}', store=store)
+    keys = [o["Key"] for o in env["s3"].list_objects_v2(Bucket=BUCKET)["Contents"]]
+    bad_key = next(
+        k
+        for k in keys
+        if env["s3"].get_object(Bucket=BUCKET, Key=k)["Body"].read() == b'{"id": "big-bad"}'
+    )
+    return [*good, bad], bad_key
+
+
+@pytest.mark.parametrize("code", ["AccessDenied", "InternalError", "SlowDown"])
+def test_a_payload_s3_refuses_fails_its_record_alone(env: dict[str, Any], code: str) -> None:
+    ids, bad_key = offload_faulty(env, code)
+    s3 = boto3.client("s3")  # the handler's own client, with the fault
+    fail_get_object(s3, bad_key, code)
+    env["handler"].buffer = lambda: WriteBuffer.from_env(dynamodb_client=env["ddb"], s3_client=s3)
+    response = invoke(env)
+    assert failed_ids(response) == [ids[-1]]
+    assert sorted(i["id"]["S"] for i in items(env)) == ["a", "b", "big-ok"]
+
+
+def test_a_transient_payload_failure_is_retried_with_its_record(env: dict[str, Any]) -> None:
+    ids, bad_key = offload_faulty(env, "SlowDown")
+    s3 = boto3.client("s3")
+    hook = fail_get_object(s3, bad_key, "SlowDown")
+    env["handler"].buffer = lambda: WriteBuffer.from_env(dynamodb_client=env["ddb"], s3_client=s3)
+    event = receive_event(env["sqs"], env["url"])
+    assert failed_ids(env["handler"].lambda_handler(event, FakeContext())) == [ids[-1]]
+    # The record returns to the queue; S3 recovers and its redelivery is written.
+    s3.meta.events.unregister("before-call.s3.GetObject", hook)
+    (again,) = [r for r in event["Records"] if r["messageId"] == ids[-1]]
+    assert env["handler"].lambda_handler({"Records": [again]}, FakeContext()) == {
+        "batchItemFailures": []
+    }
+    assert sorted(i["id"]["S"] for i in items(env)) == ["a", "b", "big-bad", "big-ok"]
+
+
+def test_a_payload_larger_than_declared_fails_alone(env: dict[str, Any]) -> None:
+    store = PayloadStore(BUCKET, s3_client=env["s3"], always=True)
+    (good,) = send(env, '{"id": "ok"}')
+    (bad,) = send(env, '{"id": "swapped"}', store=store)
+    (key,) = [o["Key"] for o in env["s3"].list_objects_v2(Bucket=BUCKET)["Contents"]]
+    env["s3"].put_object(Bucket=BUCKET, Key=key, Body=json.dumps({"id": "x" * 5_000}).encode())
+    assert failed_ids(invoke(env)) == [bad]
+    assert [i["id"]["S"] for i in items(env)] == ["ok"] and good != bad
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        (
+            {"TABLE_NAME": "t", "VERSION_FIELD": "version"},
+            "KEY_FIELDS='' with VERSION_FIELD='version': versioned mode keeps the newest version "
+            "of each entity, so the key must name the entity and leave the version out (the "
+            "whole body would make every version its own item). Fix: set KEY_FIELDS to the "
+            "fields that identify the entity, e.g. KEY_FIELDS=account.",
+        ),
+        (
+            {"TABLE_NAME": "t", "VERSION_FIELD": "v", "KEY_FIELDS": "id,v"},
+            "KEY_FIELDS='id,v' with VERSION_FIELD='v': versioned mode keeps the newest version",
+        ),
+        (
+            {"TABLE_NAME": "t", "MAX_PAYLOAD_BYTES": "1.5"},
+            "MAX_PAYLOAD_BYTES=1.5: must be a whole number of bytes",
+        ),
+    ],
+)
+def test_versioned_and_payload_settings_are_checked(
+    variables: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        WriteBufferSettings.from_env(variables)
+    assert str(caught.value).startswith(message)
 
 
 @pytest.mark.parametrize(
@@ -182,6 +292,7 @@ def test_settings_from_env() -> None:
             "WCU_PER_SECOND": "2.5",
             "VERSION_FIELD": "v",
             "PAYLOAD_BUCKET": "one,two",
+            "MAX_PAYLOAD_BYTES": "1000",
         }
     )
     assert settings == WriteBufferSettings(
@@ -190,7 +301,9 @@ def test_settings_from_env() -> None:
         version_field="v",
         payload_buckets=("one", "two"),
         wcu_per_second=2.5,
+        max_payload_bytes=1000,
     )
+    assert WriteBuffer(settings).payloads.max_payload_bytes == 1000
 
 
 def test_a_second_allowed_bucket_is_read(
