@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from sqs_blueprint._clients import LazyClient, error_text
 from sqs_blueprint.errors import SqsBlueprintError
@@ -336,8 +336,11 @@ def _read_error(where: str, error: ClientError | BotoCoreError) -> PayloadError:
     """The one-line error for a failed read of ``where``; transient ones say so."""
     retried = "transient: the message returns to the queue and is retried"
     if isinstance(error, BotoCoreError):
+        text = " ".join(str(error).split())
+        if isinstance(error, ParamValidationError):  # e.g. an invalid bucket name: never works
+            return PayloadUnavailable(f"payload {where} cannot be read: {text}", transient=False)
         return PayloadUnavailable(
-            f"payload {where} could not be read: {error}; {retried}", transient=True
+            f"payload {where} could not be read: {text}; {retried}", transient=True
         )
     code = str(error.response.get("Error", {}).get("Code", ""))
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)

@@ -109,7 +109,7 @@ def malformed(sqs: Any, s3: Any, dlq: str) -> dict[str, str]:
         "missing": offloaded(sqs, dlq, S3Pointer(PAYLOADS, "gone").body()),
         "deep body": put(sqs, dlq, [DEEP])[0],
         "good": put(sqs, dlq, [json.dumps({"k": "ok", "n": 1})])[0],
-        "good offloaded": offloaded(sqs, dlq, good, size="18"),
+        "good offloaded": offloaded(sqs, dlq, good, size="19"),
     }
 
 
@@ -129,11 +129,17 @@ def test_inspect_lists_every_malformed_letter_with_its_reason(sqs: Any, s3: Any)
         '["software.amazon.payloadoffloading.PayloadS3Pointer", '
         '{"s3BucketName": ..., "s3Key": ...}], got \'not json\''
     )
-    assert errors["deep pointer"] == "not fetched: the body nests too deeply to parse as JSON"
+    assert errors["deep pointer"] is not None
+    assert errors["deep pointer"].startswith(
+        "not fetched: body is not an S3 payload pointer: expected "
+    )
+    assert "\n" not in errors["deep pointer"]
     assert errors["bad bucket"] is not None
     assert errors["bad bucket"].startswith(
-        'ParamValidationError: Parameter validation failed: Invalid bucket name "Not A Bucket!"'
+        "payload s3://Not A Bucket!/k cannot be read: Parameter validation "
+        'failed: Invalid bucket name "Not A Bucket!"'
     )
+    assert "transient" not in errors["bad bucket"]
     assert (
         errors["missing"] is not None and "s3://payloads/gone does not exist" in errors["missing"]
     )
@@ -156,7 +162,9 @@ def test_cli_inspect_shows_malformed_letters_and_exits_0(
 
     rows = {row["message_id"]: row for row in map(json.loads, out.splitlines())}
     assert (code, err, set(rows)) == (0, "", set(ids.values()))
-    assert rows[ids["deep pointer"]]["error"].endswith("nests too deeply to parse as JSON")
+    assert rows[ids["deep pointer"]]["error"].startswith(
+        "not fetched: body is not an S3 payload pointer"
+    )
     assert all(row["payload_buckets"] == [PAYLOADS] for row in rows.values())
 
 
