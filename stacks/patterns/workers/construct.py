@@ -13,20 +13,22 @@ from aws_cdk import (
     BundlingOutput,
     DockerImage,
     Duration,
+    RemovalPolicy,
     Stack,
 )
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from stacks.patterns._validation import Problems, acknowledge
 from stacks.patterns.payload_bucket import LargePayloadBucket
 from stacks.patterns.queue_pair import QueueWithDlq
-from stacks.patterns.wheel import PACKAGE_DIR, Project, WheelBundler
 from stacks.patterns.workers import user_data
+from stacks.patterns.workers.bundle import PACKAGE_DIR, BundleBuilder, Target
 from stacks.patterns.workers.scaling import backlog_scaling_policy, backlog_target, share
 from stacks.patterns.workers.validation import (
     BUILTIN_WRITE_BUFFER,
@@ -34,6 +36,7 @@ from stacks.patterns.workers.validation import (
     MAX_RECEIVE_BATCH,
     MAX_WAIT_S,
     MIN_ROOT_GIB,
+    SIGNAL_TIMEOUT,
     STOP_SLACK_S,
     Settings,
     validate,
@@ -49,9 +52,16 @@ class Ec2QueueWorkers(Construct):
     ``table_write_capacity`` (the table's provisioned WCU) paces each instance
     to ``WCU / max_capacity``, so the whole group never exceeds the table
     (FACTS §3). ``.role``, ``.scaling_policy``, ``.lifecycle_hook``,
-    ``.security_group`` and ``.wheel`` are public for extension; custom
-    handlers (``module:function``) must be importable on the instance, e.g.
-    installed by commands added to ``.launch_template.user_data``.
+    ``.security_group``, ``.log_group`` and ``.bundle`` (the S3 asset with
+    the package's and its dependencies' wheels) are public for extension;
+    custom handlers (``module:function``) must be importable on the instance.
+
+    Each instance signals CloudFormation once the worker has stayed active,
+    or signals failure: the group's creation waits for ``min_capacity``
+    signals and a rolling update replaces one instance at a time, keeping
+    ``min_capacity`` in service and waiting for each new instance's signal
+    (up to ``SIGNAL_TIMEOUT``), so a broken boot fails the deploy and rolls
+    it back instead of leaving instances that never work.
     """
 
     def __init__(
@@ -80,6 +90,7 @@ class Ec2QueueWorkers(Construct):
         drain_timeout: Duration | None = None,
         instance_warmup: Duration = Duration.minutes(3),
         root_volume_gib: int = MIN_ROOT_GIB,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         vpc_subnets: ec2.SubnetSelection | None = None,
         allow_short_visibility: bool = False,
     ) -> None:
@@ -116,11 +127,13 @@ class Ec2QueueWorkers(Construct):
         self.stop_timeout_s = self.drain_timeout_s + math.ceil(settings.wait_s) + STOP_SLACK_S
 
         grants = self._identity(settings, payload_bucket)
-        self._package()
+        arm = instance_type.architecture == ec2.InstanceArchitecture.ARM_64
+        self._package(Target.for_arm(arm))
+        self._logs(log_retention)
         self._instances(settings, vpc, vpc_subnets, instance_type, instance_warmup)
         self._drain_hook()
         # Instances start only once their permissions and their route out exist:
-        # the user data fetches the wheel from S3 and boto3 from PyPI.
+        # the user data fetches the bundle from S3 and then calls AWS APIs.
         for grant in grants:
             self.launch_template.node.add_dependency(grant)
         self._after_the_route_out(vpc, vpc_subnets)
@@ -181,25 +194,36 @@ class Ec2QueueWorkers(Construct):
         self.environment = {**env, **settings.environment}
         return grants
 
-    def _package(self) -> None:
-        """The runtime library as a wheel asset; the role may read exactly that object."""
-        self.project = Project.load()
-        self.wheel = s3_assets.Asset(
+    def _package(self, target: Target) -> None:
+        """The install bundle as an asset; the role may read exactly that object."""
+        self.bundle = s3_assets.Asset(
             self,
-            "Wheel",
+            "Bundle",
             path=str(PACKAGE_DIR),
             asset_hash_type=AssetHashType.OUTPUT,
             bundling=BundlingOptions(
                 image=DockerImage.from_registry("unused-local-bundling-only"),
-                local=WheelBundler(),
-                output_type=BundlingOutput.SINGLE_FILE,
+                local=BundleBuilder(target),
+                output_type=BundlingOutput.NOT_ARCHIVED,
             ),
         )
         # Exactly the one object, not the whole asset bucket (Asset.grant_read).
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
-                resources=[self.wheel.bucket.arn_for_objects(self.wheel.s3_object_key)],
+                resources=[self.bundle.bucket.arn_for_objects(self.bundle.s3_object_key)],
+            )
+        )
+
+    def _logs(self, retention: logs.RetentionDays) -> None:
+        """The worker's output and boot log; the role may write to this group only."""
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[self.log_group.log_group_arn],
             )
         )
 
@@ -231,15 +255,6 @@ class Ec2QueueWorkers(Construct):
             stop_timeout_s=self.stop_timeout_s,
         )
         boot = ec2.UserData.for_linux()
-        boot.add_commands(
-            user_data.boot_script(
-                wheel_url=f"s3://{self.wheel.s3_bucket_name}/{self.wheel.s3_object_key}",
-                wheel_name=self.project.wheel_name,
-                environment=self.environment,
-                worker_unit=unit,
-                region=self.environment["AWS_DEFAULT_REGION"],
-            )
-        )
         self.launch_template = self._launch_template(instance_type, settings, boot)
         self.auto_scaling_group = autoscaling.AutoScalingGroup(
             self,
@@ -258,8 +273,33 @@ class Ec2QueueWorkers(Construct):
                     autoscaling.GroupMetric.TERMINATING_INSTANCES,
                 )
             ],
-            # A deploy with a new wheel replaces the instances; each one drains on the way out.
-            update_policy=autoscaling.UpdatePolicy.rolling_update(),
+            # Creation waits for min_capacity instances to report a running worker.
+            signals=autoscaling.Signals.wait_for_min_capacity(timeout=SIGNAL_TIMEOUT)
+            if settings.min_capacity
+            else None,
+            # A deploy with a new bundle replaces the instances one at a time, keeping
+            # min_capacity in service and waiting for each new one's signal; each old one
+            # drains on the way out.
+            update_policy=autoscaling.UpdatePolicy.rolling_update(
+                max_batch_size=1,
+                min_instances_in_service=settings.min_capacity,
+                wait_on_resource_signals=True,
+                pause_time=SIGNAL_TIMEOUT,
+            ),
+        )
+        stack = Stack.of(self)
+        group = self.auto_scaling_group.node.default_child
+        assert isinstance(group, autoscaling.CfnAutoScalingGroup)
+        boot.add_commands(
+            user_data.boot_script(
+                bundle_url=f"s3://{self.bundle.s3_bucket_name}/{self.bundle.s3_object_key}",
+                environment=self.environment,
+                worker_unit=unit,
+                stack=stack.stack_name,
+                resource=stack.get_logical_id(group),
+                region=self.environment["AWS_DEFAULT_REGION"],
+                log_group=self.log_group.log_group_name,
+            )
         )
 
     def _launch_template(

@@ -1,10 +1,11 @@
 """The boot script of a worker instance, rendered from the files under ``assets/``.
 
 ``assets/user-data.sh`` is the script EC2 runs at first boot; it writes the
-systemd units and the drain watcher (``assets/sqs-blueprint-*``) verbatim, as
-quoted heredocs. Values known only at synth or deploy are ``@name@``
-placeholders, filled in by :func:`render`; every placeholder must be given and
-every value used, so a file and its caller cannot drift apart.
+systemd units, the drain watcher (``assets/sqs-blueprint-*``), the CloudWatch
+agent's configuration and the log rotation verbatim, as quoted heredocs.
+Values known only at synth or deploy are ``@name@`` placeholders, filled in by
+:func:`render`; every placeholder must be given and every value used, so a
+file and its caller cannot drift apart.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 ASSETS = Path(__file__).resolve().parent / "assets"
-INSTALL_DIR = "/opt/sqs-blueprint"
 LIFECYCLE_HOOK_NAME = "sqs-blueprint-drain"
 SERVICE = "sqs-blueprint-worker"
 WATCHER = "sqs-blueprint-drain-on-scale-in"
@@ -58,17 +58,27 @@ def worker_unit(
 
 def boot_script(
     *,
-    wheel_url: str,
-    wheel_name: str,
+    bundle_url: str,
     environment: Mapping[str, str],
     worker_unit: str,
+    stack: str,
+    resource: str,
     region: str,
+    log_group: str,
 ) -> str:
-    """The user data after its ``#!/bin/bash`` line."""
+    """The user data after its ``#!/bin/bash`` line.
+
+    ``stack`` and ``resource`` name the Auto Scaling group that ``cfn-signal``
+    reports to; ``log_group`` receives the worker's output and the boot log.
+    """
     return render(
         "user-data.sh",
-        wheel_url=wheel_url,
-        wheel_path=f"{INSTALL_DIR}/{wheel_name}",
+        stack=stack,
+        resource=resource,
+        region=region,
+        bundle_url=bundle_url,
+        agent_config=render("cloudwatch-agent.json", log_group=log_group),
+        logrotate=render("logrotate.conf"),
         environment="\n".join(f"{k}={v}" for k, v in sorted(environment.items())),
         worker_unit=worker_unit,
         watcher_script=render(WATCHER, lifecycle_hook=LIFECYCLE_HOOK_NAME),

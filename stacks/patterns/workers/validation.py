@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Token
+from aws_cdk import Duration, Token
 from aws_cdk import aws_dynamodb as dynamodb
 
 from stacks.patterns._validation import Problems
@@ -24,6 +24,9 @@ STOP_SLACK_S = 15
 # The hook's heartbeat beyond systemd's stop timeout: the watcher polls every
 # 5 s and then makes two Auto Scaling calls.
 HOOK_SLACK_S = 60
+# How long CloudFormation waits for an instance's signal: dnf, the offline pip install
+# and the worker staying active for 15 s take a few minutes; this leaves room.
+SIGNAL_TIMEOUT = Duration.minutes(15)
 
 _HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -155,6 +158,15 @@ def _check_capacity(check: Check, s: Settings) -> None:
         s.min_capacity,
         f"must not exceed max_capacity ({s.max_capacity})",
         "lower min_capacity or raise max_capacity",
+    )
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-updatepolicy.html
+    check(
+        s.min_capacity == 0 or s.min_capacity != s.max_capacity,
+        "max_capacity",
+        s.max_capacity,
+        f"must exceed min_capacity ({s.min_capacity}): a rolling update keeps min_capacity "
+        "instances in service and starts each replacement beside them",
+        f"set max_capacity to at least {s.min_capacity + 1}",
     )
     check(s.concurrency >= 1, "concurrency", s.concurrency, "must be at least 1", "use 1 or more")
     check(
