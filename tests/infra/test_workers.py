@@ -171,9 +171,7 @@ def test_worker_logs_go_to_a_log_group_with_retention(template: Template) -> Non
     ((name, group),) = groups.items()
     assert group["Properties"]["RetentionInDays"] == 30
     config = json.loads(
-        "\n".join(
-            heredoc(user_data(template), "/opt/aws/amazon-cloudwatch-agent/etc/sqs-blueprint.json")
-        )
+        "\n".join(heredoc(user_data(template), "/etc/sqs-blueprint/cloudwatch-agent.json"))
     )
     collected = config["logs"]["logs_collected"]["files"]["collect_list"]
     assert {c["file_path"] for c in collected} == {

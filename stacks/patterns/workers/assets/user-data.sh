@@ -6,14 +6,18 @@ signal() {
   cfn-signal --stack '@stack@' --resource '@resource@' --region '@region@' --exit-code "$1" ||
     echo "cfn-signal: no stack operation waits for this instance (a scale-out); not signalled"
 }
-trap 'status=$?; if [ "$status" != 0 ]; then signal "$status"; fi' EXIT
+on_exit() {
+  local status=$?
+  if [ "$status" != 0 ]; then signal "$status"; fi
+}
+trap on_exit EXIT
 
 dnf install -y python3.11 python3.11-pip aws-cfn-bootstrap amazon-cloudwatch-agent logrotate
-install -d -m 0755 /opt/sqs-blueprint /var/log/sqs-blueprint
-cat > /opt/aws/amazon-cloudwatch-agent/etc/sqs-blueprint.json <<'EOF'
+install -d -m 0755 /opt/sqs-blueprint /var/log/sqs-blueprint /etc/sqs-blueprint /etc/logrotate.d
+cat > /etc/sqs-blueprint/cloudwatch-agent.json <<'EOF'
 @agent_config@
 EOF
-amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:/opt/aws/amazon-cloudwatch-agent/etc/sqs-blueprint.json
+amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:/etc/sqs-blueprint/cloudwatch-agent.json
 cat > /etc/logrotate.d/sqs-blueprint <<'EOF'
 @logrotate@
 EOF
@@ -30,7 +34,6 @@ python3.11 -m venv /opt/sqs-blueprint/venv
 /opt/sqs-blueprint/venv/bin/pip install --no-index --find-links /opt/sqs-blueprint/wheels --no-cache-dir --disable-pip-version-check sqs-blueprint
 id -u sqs-worker >/dev/null 2>&1 || useradd --system --no-create-home --shell /sbin/nologin sqs-worker
 
-install -d -m 0755 /etc/sqs-blueprint
 cat > /etc/sqs-blueprint/worker.env <<'EOF'
 @environment@
 EOF
