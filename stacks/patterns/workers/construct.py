@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 
 from aws_cdk import (
     Annotations,
-    ArnFormat,
     AssetHashType,
     BundlingOptions,
     BundlingOutput,
@@ -29,6 +28,7 @@ from stacks.patterns.payload_bucket import LargePayloadBucket
 from stacks.patterns.queue_pair import QueueWithDlq
 from stacks.patterns.workers import user_data
 from stacks.patterns.workers.bundle import PACKAGE_DIR, BundleBuilder, Target
+from stacks.patterns.workers.drain import add_drain_hook, grant_lifecycle
 from stacks.patterns.workers.scaling import backlog_scaling_policy, backlog_target, share
 from stacks.patterns.workers.validation import (
     BUILTIN_WRITE_BUFFER,
@@ -131,13 +131,15 @@ class Ec2QueueWorkers(Construct):
         self._package(Target.for_arm(arm))
         self._logs(log_retention)
         self._instances(settings, vpc, vpc_subnets, instance_type, instance_warmup)
-        self._drain_hook()
+        self.lifecycle_hook = add_drain_hook(
+            self.auto_scaling_group, Duration.seconds(self.stop_timeout_s + HOOK_SLACK_S)
+        )
         # Instances start only once their permissions and their route out exist:
         # the user data fetches the bundle from S3 and then calls AWS APIs.
         for grant in grants:
             self.launch_template.node.add_dependency(grant)
         self._after_the_route_out(vpc, vpc_subnets)
-        self._grant_lifecycle()
+        grant_lifecycle(self, self.role, self.auto_scaling_group)
         self._acknowledge_group()
         if min_capacity == 0:
             self._warn_scaling_from_zero()
@@ -245,18 +247,19 @@ class Ec2QueueWorkers(Construct):
         self.security_group.add_egress_rule(
             ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs and package repositories"
         )
-        unit = user_data.worker_unit(
-            queue_url=self.queue.queue.queue_url,
-            handler=settings.handler,
-            concurrency=settings.concurrency,
-            max_messages=settings.max_messages,
-            wait_s=math.ceil(settings.wait_s),
-            drain_s=self.drain_timeout_s,
-            stop_timeout_s=self.stop_timeout_s,
-        )
         boot = ec2.UserData.for_linux()
         self.launch_template = self._launch_template(instance_type, settings, boot)
-        self.auto_scaling_group = autoscaling.AutoScalingGroup(
+        self.auto_scaling_group = self._group(settings, vpc, vpc_subnets, instance_warmup)
+        self._boot_script(boot, settings)
+
+    def _group(
+        self,
+        settings: Settings,
+        vpc: ec2.IVpc,
+        vpc_subnets: ec2.SubnetSelection | None,
+        instance_warmup: Duration,
+    ) -> autoscaling.AutoScalingGroup:
+        return autoscaling.AutoScalingGroup(
             self,
             "Group",
             vpc=vpc,
@@ -286,6 +289,18 @@ class Ec2QueueWorkers(Construct):
                 wait_on_resource_signals=True,
                 pause_time=SIGNAL_TIMEOUT,
             ),
+        )
+
+    def _boot_script(self, boot: ec2.UserData, settings: Settings) -> None:
+        """The user data: install offline, start the worker, signal this group."""
+        unit = user_data.worker_unit(
+            queue_url=self.queue.queue.queue_url,
+            handler=settings.handler,
+            concurrency=settings.concurrency,
+            max_messages=settings.max_messages,
+            wait_s=math.ceil(settings.wait_s),
+            drain_s=self.drain_timeout_s,
+            stop_timeout_s=self.stop_timeout_s,
         )
         stack = Stack.of(self)
         group = self.auto_scaling_group.node.default_child
@@ -331,15 +346,6 @@ class Ec2QueueWorkers(Construct):
             ],
         )
 
-    def _drain_hook(self) -> None:
-        self.lifecycle_hook = self.auto_scaling_group.add_lifecycle_hook(
-            "Drain",
-            lifecycle_hook_name=user_data.LIFECYCLE_HOOK_NAME,
-            lifecycle_transition=autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
-            heartbeat_timeout=Duration.seconds(self.stop_timeout_s + HOOK_SLACK_S),
-            default_result=autoscaling.DefaultResult.CONTINUE,
-        )
-
     def _after_the_route_out(self, vpc: ec2.IVpc, vpc_subnets: ec2.SubnetSelection | None) -> None:
         subnets = _subnets(vpc_subnets)
         selected = vpc.select_subnets(
@@ -359,48 +365,6 @@ class Ec2QueueWorkers(Construct):
             f"whole backlog, and target tracking may not start an instance while it stays "
             f"below the target ({self.target_backlog_per_instance:g} messages). Keep "
             "min_capacity at 1, or add a step scaling policy on the queue's visible messages.",
-        )
-
-    def _grant_lifecycle(self) -> None:
-        """What the drain watcher needs: find its group, complete its own lifecycle action.
-
-        A separate policy, so the launch template does not wait for the group's name.
-        """
-        stack = Stack.of(self)
-        group_arn = stack.format_arn(
-            service="autoscaling",
-            resource="autoScalingGroup",
-            resource_name=f"*:autoScalingGroupName/{self.auto_scaling_group.auto_scaling_group_name}",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        policy = iam.Policy(
-            self,
-            "LifecyclePolicy",
-            statements=[
-                iam.PolicyStatement(
-                    actions=["autoscaling:DescribeAutoScalingInstances"], resources=["*"]
-                ),
-                iam.PolicyStatement(
-                    actions=["autoscaling:CompleteLifecycleAction"], resources=[group_arn]
-                ),
-            ],
-        )
-        policy.attach_to_role(self.role)
-        group_id = stack.resolve(
-            stack.get_logical_id(self.auto_scaling_group.node.default_child)  # type: ignore[arg-type]
-        )
-        acknowledge(
-            policy,
-            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            "autoscaling:DescribeAutoScalingInstances has no resource-level permissions; the "
-            "drain watcher uses it to learn its own group's name.",
-        )
-        acknowledge(
-            policy,
-            "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:"
-            f"<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/<{group_id}>]",
-            "An Auto Scaling group's ARN holds a generated id; the wildcard stands only for "
-            "that id, and the name pins this one group.",
         )
 
     def _acknowledge_group(self) -> None:
