@@ -17,6 +17,7 @@ from stacks.patterns.workers.bundle import (
     pins,
     requirements_of,
 )
+from stacks.patterns.workers.user_data import ASSETS, render
 
 
 def digest(path: Path) -> str:
@@ -81,3 +82,21 @@ def test_a_download_that_fails_says_so_and_leaves_no_partial_cache(
         "package index"
     )
     assert list(cache.iterdir()) == []
+
+
+def test_the_wheels_target_the_python_the_instance_installs() -> None:
+    script = (ASSETS / "user-data.sh").read_text()
+    version = Target().python_version
+    assert f"dnf install -y python{version} python{version}-pip" in script
+    assert f"python{version} -m venv /opt/sqs-blueprint/venv" in script
+    assert Target.for_arm(False).platform == "manylinux2014_x86_64"
+    assert Target.for_arm(True).platform == "manylinux2014_aarch64"
+
+
+def test_an_asset_rendered_with_the_wrong_placeholders_is_refused() -> None:
+    with pytest.raises(ValueError) as error:
+        render("sqs-blueprint-drain-on-scale-in.service", region="eu-west-1", extra="x")
+    assert str(error.value) == (
+        "assets/sqs-blueprint-drain-on-scale-in.service has placeholders ['region'] but was "
+        "given ['extra', 'region']; pass exactly the placeholders the file uses"
+    )
