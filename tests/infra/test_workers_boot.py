@@ -224,12 +224,19 @@ def make_root(tmp_path: Path, synth: Synth, is_active: list[int], pip_exit: int)
 
 
 def in_root(root: Path, command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    result = subprocess.run(
         ["unshare", "--map-root-user", "--mount", "sh", "-c", f"{_mounts(root)} && {command}"],
         capture_output=True,
         text=True,
         timeout=300,
     )
+    if result.stderr.startswith(("unshare:", "mount:")):
+        pytest.fail(
+            f"cannot make the temporary root: {result.stderr.strip()}. These tests need "
+            "unprivileged user namespaces (util-linux unshare --map-root-user --mount); "
+            "enable them (e.g. sysctl kernel.unprivileged_userns_clone=1) or run as root"
+        )
+    return result
 
 
 def boot(tmp_path: Path, synth: Synth, *, is_active: list[int], pip_exit: int = 0) -> Boot:
