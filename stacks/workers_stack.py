@@ -3,11 +3,11 @@ Auto Scaling group that scales on backlog per instance.
 
 Network: a VPC over two AZs with public subnets and private subnets that reach
 out through ONE NAT gateway, plus free gateway endpoints for S3 and DynamoDB.
-Why one NAT rather than none with interface endpoints: the instances install
-boto3 from PyPI at boot, which no VPC endpoint serves, and the endpoints they
-would otherwise need (SQS, and ssm, ssmmessages and ec2messages for Session
-Manager) cost about as much as a NAT gateway each when placed in two AZs, so
-one NAT (about 33 USD a month) is the cheaper safe default. The S3 and
+The instances need no package index (their bundle carries every wheel), but
+they call SQS, CloudFormation (the boot signal), CloudWatch Logs, Auto Scaling
+and Session Manager's ssm, ssmmessages and ec2messages. Interface endpoints for
+those cost about as much as a NAT gateway each when placed in two AZs, so one
+NAT (about 33 USD a month) is the cheaper safe default. The S3 and
 DynamoDB endpoints keep payload and table traffic off the NAT's per-GB charge.
 A NAT in one AZ is a single point of failure for egress; set
 ``nat_gateways: 2`` in cdk.json where that matters. Flow logs go to CloudWatch

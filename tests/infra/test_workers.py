@@ -1,9 +1,7 @@
-"""Template assertions for the EC2 workers pattern, its stack and its wheel."""
+"""Template assertions for the EC2 workers pattern, its stack and its install bundle."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
 import subprocess
@@ -21,7 +19,6 @@ from aws_cdk.assertions import Annotations, Match, Template
 
 from stacks.config import WorkersConfig, load_stage
 from stacks.patterns import Ec2QueueWorkers, InvalidPropsError, LargePayloadBucket, QueueWithDlq
-from stacks.patterns.wheel import Project, build_wheel
 from stacks.patterns.workers import LIFECYCLE_HOOK_NAME
 from tests.infra.conftest import cdk_context
 
@@ -140,9 +137,58 @@ def test_group_collects_in_service_metric_and_keeps_its_bounds(template: Templat
     subnets = [s["Ref"] for s in group["VPCZoneIdentifier"]]
     assert len(subnets) == 2 and all(s.startswith("VpcWorkersSubnet") for s in subnets)
     (resource,) = resources(template, "AWS::AutoScaling::AutoScalingGroup").values()
-    assert "AutoScalingRollingUpdate" in resource["UpdatePolicy"]
-    # Instances start after the private subnets' route to the NAT exists (pip needs PyPI).
+    # Instances start after the private subnets' route to the NAT exists (AWS APIs).
     assert any(d.startswith("VpcWorkersSubnet1DefaultRoute") for d in resource["DependsOn"])
+
+
+def test_a_failed_boot_fails_the_deploy_and_a_deploy_keeps_capacity(
+    synthesized: Any, template: Template
+) -> None:
+    (resource,) = resources(template, "AWS::AutoScaling::AutoScalingGroup").values()
+    # Creation waits for min_capacity instances to signal a running worker.
+    assert resource["CreationPolicy"] == {"ResourceSignal": {"Count": 1, "Timeout": "PT15M"}}
+    rolling = resource["UpdatePolicy"]["AutoScalingRollingUpdate"]
+    assert rolling["WaitOnResourceSignals"] is True
+    assert rolling["PauseTime"] == "PT15M"
+    assert rolling["MaxBatchSize"] == 1
+    assert rolling["MinInstancesInService"] == CONFIG.min_capacity == 1
+    assert int(resource["Properties"]["MaxSize"]) > rolling["MinInstancesInService"]
+    # The signal names this group, in this stack.
+    script = user_data(template)
+    group = logical_id(template, "AWS::AutoScaling::AutoScalingGroup")
+    assert (
+        f"cfn-signal --stack '{synthesized.stacks['Workers'].stack_name}' --resource '{group}' "
+        "--region '${AWS::Region}' --exit-code \"$1\"" in script
+    )
+
+
+def test_worker_logs_go_to_a_log_group_with_retention(template: Template) -> None:
+    groups = {
+        k: v
+        for k, v in resources(template, "AWS::Logs::LogGroup").items()
+        if k.startswith("WorkersLogs")
+    }
+    ((name, group),) = groups.items()
+    assert group["Properties"]["RetentionInDays"] == 30
+    config = json.loads(
+        "\n".join(heredoc(user_data(template), "/etc/sqs-blueprint/cloudwatch-agent.json"))
+    )
+    collected = config["logs"]["logs_collected"]["files"]["collect_list"]
+    assert {c["file_path"] for c in collected} == {
+        "/var/log/sqs-blueprint/worker.log",
+        "/var/log/cloud-init-output.log",
+    }
+    assert {c["log_group_name"] for c in collected} == {f"${{{name}}}"}
+    unit = heredoc(user_data(template), "/etc/systemd/system/sqs-blueprint-worker.service")
+    assert "StandardOutput=append:/var/log/sqs-blueprint/worker.log" in unit
+    assert "StandardError=append:/var/log/sqs-blueprint/worker.log" in unit
+    (logs,) = [s for s in workers_role_statements(template) if "logs:PutLogEvents" in s["Action"]]
+    assert sorted(logs["Action"]) == [
+        "logs:CreateLogStream",
+        "logs:DescribeLogStreams",
+        "logs:PutLogEvents",
+    ]
+    assert logs["Resource"] == {"Fn::GetAtt": [name, "Arn"]}
 
 
 def test_scale_in_waits_for_the_drain(template: Template) -> None:
@@ -242,9 +288,13 @@ def test_role_has_exactly_what_the_worker_needs(template: Template) -> None:
         ),
         ("dynamodb:BatchWriteItem",),
         ("s3:GetObject",),
+        ("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"),
         ("autoscaling:DescribeAutoScalingInstances",),
         ("autoscaling:CompleteLifecycleAction",),
+        ("cloudformation:SignalResource",),
     }
+    signal = by_action[("cloudformation:SignalResource",)]
+    assert signal["Resource"] == {"Ref": "AWS::StackId"}  # its own stack only
     assert all(s["Effect"] == "Allow" for s in by_action.values())
     sqs = by_action[
         (
@@ -262,34 +312,39 @@ def test_role_has_exactly_what_the_worker_needs(template: Template) -> None:
     objects = sorted(render(s["Resource"]) for s in s3_statements)
     assert len(objects) == 2
     assert re.fullmatch(r"\$\{PayloadsBucket\w+\.Arn\}/\*", objects[0])
-    # The wheel: one object of the asset bucket, not the bucket.
+    # The bundle: one object of the asset bucket, not the bucket.
     assert re.fullmatch(
-        r"arn:\$\{AWS::Partition\}:s3:::cdk-\w+-assets-.*/[0-9a-f]{64}\.whl", objects[1]
+        r"arn:\$\{AWS::Partition\}:s3:::cdk-\w+-assets-.*/[0-9a-f]{64}\.zip", objects[1]
     )
     lifecycle = render(by_action[("autoscaling:CompleteLifecycleAction",)]["Resource"])
     group = logical_id(template, "AWS::AutoScaling::AutoScalingGroup")
     assert lifecycle.endswith(f":autoScalingGroup:*:autoScalingGroupName/${{{group}}}")
 
 
-def test_user_data_installs_the_wheel_and_runs_the_worker_under_systemd(
+def test_user_data_installs_offline_and_runs_the_worker_under_systemd(
     template: Template,
 ) -> None:
     script = user_data(template)
     lines = script.split("\n")
     assert lines[:2] == ["#!/bin/bash", "set -euo pipefail"]
-    wheel = "/opt/sqs-blueprint/sqs_blueprint-0.1.0-py3-none-any.whl"
     assert any(
         re.fullmatch(
-            rf"  aws s3 cp 's3://cdk-\w+-assets-\S+/[0-9a-f]{{64}}\.whl' '{wheel}' && break", x
+            r"  aws s3 cp 's3://cdk-\w+-assets-\S+/[0-9a-f]{64}\.zip' "
+            r"/opt/sqs-blueprint/bundle.zip && break",
+            x,
         )
         for x in lines
     )
-    assert "dnf install -y python3.11 python3.11-pip" in lines
+    assert (
+        "dnf install -y python3.11 python3.11-pip aws-cfn-bootstrap amazon-cloudwatch-agent "
+        "logrotate"
+    ) in lines
     assert "python3.11 -m venv /opt/sqs-blueprint/venv" in lines
-    assert any(
-        x.endswith(f"pip install --no-cache-dir --disable-pip-version-check '{wheel}'")
-        for x in lines
+    (install,) = [x for x in lines if " install " in x and "/venv/bin/pip" in x]
+    assert install.startswith(
+        "/opt/sqs-blueprint/venv/bin/pip install --no-index --find-links /opt/sqs-blueprint/wheels"
     )
+    assert not re.search(r"pypi|index-url|https?://(?!169\.254)", script)
     unit = heredoc(script, "/etc/systemd/system/sqs-blueprint-worker.service")
     (exec_start,) = [x for x in unit if x.startswith("ExecStart=")]
     assert re.fullmatch(
@@ -318,71 +373,49 @@ def test_user_data_installs_the_wheel_and_runs_the_worker_under_systemd(
     # Each of at most 2 instances gets half of the table's 10 WCU.
     assert float(env["WCU_PER_SECOND"]) * CONFIG.max_capacity <= CONFIG.write_capacity
     assert float(env["WCU_PER_SECOND"]) == 5
-    assert lines[-1] == (
+    assert (
         "systemctl enable --now sqs-blueprint-worker.service "
         "sqs-blueprint-drain-on-scale-in.service"
-    )
+    ) in lines
+    assert lines[-1] == "signal 0"
 
 
-def test_wheel_asset_is_a_valid_wheel_of_the_package(
+def test_bundle_asset_installs_offline_and_the_console_script_imports(
     synthesized: Any, template: Template, tmp_path: Path
 ) -> None:
-    key = re.search(r"/([0-9a-f]{64}\.whl)'", user_data(template))
+    key = re.search(r"/([0-9a-f]{64})\.zip'", user_data(template))
     assert key
-    path = synthesized.outdir / f"asset.{key.group(1)}"
-    with zipfile.ZipFile(path) as archive:
-        names = archive.namelist()
-        assert {
-            "sqs_blueprint/__init__.py",
-            "sqs_blueprint/worker.py",
-            "sqs_blueprint/cli.py",
-        } <= set(names)
-        assert not any(n.startswith("sqs_blueprint/local/") or "__pycache__" in n for n in names)
-        info = "sqs_blueprint-0.1.0.dist-info"
-        assert archive.read(f"{info}/WHEEL").decode().splitlines() == [
-            "Wheel-Version: 1.0",
-            "Generator: sqs-blueprint stacks",
-            "Root-Is-Purelib: true",
-            "Tag: py3-none-any",
-        ]
-        metadata = archive.read(f"{info}/METADATA").decode().splitlines()
-        assert {"Name: sqs-blueprint", "Version: 0.1.0", "Requires-Dist: boto3>=1.34,<2"} <= set(
-            metadata
-        )
-        assert archive.read(f"{info}/entry_points.txt").decode() == (
-            "[console_scripts]\nsqs-blueprint = sqs_blueprint.cli:main\n"
-        )
-        record = [line.split(",") for line in archive.read(f"{info}/RECORD").decode().splitlines()]
-        assert sorted(r[0] for r in record) == sorted(names)
-        for name, digest, size in record:
-            if name == f"{info}/RECORD":
-                assert (digest, size) == ("", "")
-                continue
-            data = archive.read(name)
-            expected = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
-            assert (digest, int(size)) == (f"sha256={expected.decode()}", len(data))
-    # pip accepts it under its proper name, and the console script's target imports.
-    wheel = tmp_path / Project.load().wheel_name
-    wheel.write_bytes(path.read_bytes())
+    bundle = synthesized.outdir / f"asset.{key.group(1)}"
+    names = sorted(p.name for p in bundle.iterdir())
+    assert "sqs_blueprint-0.1.0-py3-none-any.whl" in names
+    assert any(n.startswith("boto3-") for n in names)
+    assert any(n.startswith("botocore-") for n in names)
+    assert all(n.endswith(".whl") for n in names)
+    with zipfile.ZipFile(bundle / "sqs_blueprint-0.1.0-py3-none-any.whl") as archive:
+        members = archive.namelist()
+        assert {"sqs_blueprint/worker.py", "sqs_blueprint/cli.py"} <= set(members)
+        assert not any(n.startswith("sqs_blueprint/local/") for n in members)
+        metadata = archive.read("sqs_blueprint-0.1.0.dist-info/METADATA").decode()
+        assert "Requires-Dist: boto3<2,>=1.34" in metadata.splitlines()
+    # What the instance runs: an offline install of the package from the bundle alone.
     target = tmp_path / "site"
-    pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet"]
-    subprocess.run([*pip, "--target", str(target), str(wheel)], check=True)
+    pip = [sys.executable, "-m", "pip", "install", "--no-index", "--quiet"]
+    subprocess.run(
+        [*pip, "--find-links", str(bundle), "--target", str(target), "sqs-blueprint"],
+        check=True,
+        env={"PATH": "/usr/bin:/bin", "PIP_CONFIG_FILE": "/dev/null"},
+    )
     assert (target / "bin" / "sqs-blueprint").is_file()
-    probe = "import sqs_blueprint.cli as c, sqs_blueprint.worker; print(c.__file__)"
+    assert (target / "boto3").is_dir()
+    probe = "import sqs_blueprint.cli as c, sqs_blueprint.worker, boto3; print(c.__file__)"
     result = subprocess.run(
-        [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(target)!r}); {probe}"],
+        [sys.executable, "-S", "-c", f"import sys; sys.path.insert(0, {str(target)!r}); {probe}"],
         capture_output=True,
         text=True,
         check=True,
         cwd=tmp_path,
     )
     assert result.stdout.strip() == str(target / "sqs_blueprint" / "cli.py")
-
-
-def test_wheel_is_reproducible(tmp_path: Path) -> None:
-    first = build_wheel(tmp_path / "a").read_bytes()
-    second = build_wheel(tmp_path / "b").read_bytes()
-    assert first == second
 
 
 # ------------------------------------------------------------------ network
@@ -454,6 +487,12 @@ def workers(stack: Stack, pair: QueueWithDlq | None = None, **props: Any) -> Ec2
         (
             {"min_capacity": 3, "max_capacity": 2},
             "min_capacity=3: must not exceed max_capacity (2)",
+        ),
+        (
+            {"min_capacity": 2, "max_capacity": 2},
+            "max_capacity=2: must exceed min_capacity (2): a rolling update keeps min_capacity "
+            "instances in service and starts each replacement beside them. "
+            "Fix: set max_capacity to at least 3.",
         ),
         ({"min_capacity": -1}, "min_capacity=-1: must be 0 or more"),
         ({"max_capacity": 0, "min_capacity": 0}, "max_capacity=0: must be at least 1"),
@@ -631,3 +670,13 @@ def test_encrypted_queue_lets_the_workers_decrypt(new_stack: Callable[[], Stack]
     ]
     (kms,) = [s for s in statements if s["Action"] == "kms:Decrypt"]
     assert kms["Resource"]["Fn::GetAtt"][0].startswith("PairKey")
+
+
+def test_scaling_from_zero_waits_for_no_signal_at_creation(new_stack: Callable[[], Stack]) -> None:
+    stack = new_stack()
+    workers(stack, min_capacity=0)
+    (group,) = (
+        Template.from_stack(stack).find_resources("AWS::AutoScaling::AutoScalingGroup").values()
+    )
+    assert "CreationPolicy" not in group
+    assert group["UpdatePolicy"]["AutoScalingRollingUpdate"]["WaitOnResourceSignals"] is True
