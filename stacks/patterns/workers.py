@@ -58,7 +58,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from stacks.patterns._validation import Problems, acknowledge
+from stacks.patterns._validation import Problems, acknowledge, nag_text
 from stacks.patterns.payload_bucket import LargePayloadBucket
 from stacks.patterns.queue_pair import MAX_VISIBILITY_S, QueueWithDlq
 from stacks.patterns.wheel import PACKAGE_DIR, Project, WheelBundler
@@ -396,9 +396,6 @@ class Ec2QueueWorkers(Construct):
             ],
         )
         policy.attach_to_role(self.role)
-        group_id = stack.resolve(
-            stack.get_logical_id(self.auto_scaling_group.node.default_child)  # type: ignore[arg-type]
-        )
         acknowledge(
             policy,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
@@ -407,8 +404,7 @@ class Ec2QueueWorkers(Construct):
         )
         acknowledge(
             policy,
-            "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:"
-            f"<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/<{group_id}>]",
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_text(self, group_arn)}]",
             "An Auto Scaling group's ARN holds a generated id; the wildcard stands only for "
             "that id, and the name pins this one group.",
         )
