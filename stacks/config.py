@@ -34,6 +34,8 @@ from typing import Any, TypeVar
 
 from aws_cdk import Duration
 
+from sqs_blueprint.errors import UsageError
+
 CONTEXT_KEY = "sqs-blueprint"
 DEFAULT_STAGE = "dev"
 # Stages that may follow the CLI's account and region and may send alarms nowhere.
@@ -49,7 +51,7 @@ _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,
 _RESERVED_DOMAINS = re.compile(r"(^|\.)(example\.(com|net|org)|example|invalid|test|localhost)$")
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError):
     """The cdk.json context cannot be turned into a stage configuration."""
 
 

@@ -8,8 +8,10 @@ from typing import Any
 from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
+from sqs_blueprint.errors import UsageError
 
-class InvalidPropsError(ValueError):
+
+class InvalidPropsError(UsageError):
     """Raised when a pattern is built with settings that cannot work."""
 
 
