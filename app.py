@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import App, Aspects, Environment, Stack, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from sqs_blueprint.errors import UsageError
 from stacks.config import CONTEXT_KEY, OVERRIDES, StageConfig, load_stage
 from stacks.data_protection import DataProtection
 from stacks.ordered_stack import OrderedStack
@@ -79,7 +81,10 @@ def _stacks(app: App, config: StageConfig) -> list[Stack]:
 
 
 def main() -> None:
-    app, _ = build_app()
+    try:
+        app, _ = build_app()
+    except UsageError as error:  # a wrong cdk.json or -c value: say what to set, no traceback
+        sys.exit(f"sqs-blueprint: {error}")
     app.synth()
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
 from stacks.config import AlarmsConfig, ConfigError, QueueConfig, load_stage
-from tests.infra.conftest import PROD_TARGET, cdk_context
+from tests.infra.conftest import PROD_TARGET, ROOT, cdk_context
 
 
 def block(**stages: Any) -> dict[str, Any]:
@@ -227,3 +231,21 @@ def test_data_is_protected_unless_a_stage_turns_it_off() -> None:
         ).protect_data
         is True
     )
+
+
+def test_the_app_says_what_to_set_in_one_message_without_a_traceback() -> None:
+    context = {**cdk_context("prod")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "app.py")],
+        env={**os.environ, "CDK_CONTEXT_JSON": json.dumps(context)},
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "sqs-blueprint: invalid stage configuration:\n"
+        "  - 'sqs-blueprint.stages.prod.account' is the documented placeholder 111111111111"
+    )
+    assert "Traceback" not in result.stderr
