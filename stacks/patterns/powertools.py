@@ -12,8 +12,8 @@ https://docs.aws.amazon.com/powertools/python/latest/getting-started/install/
 - layer version 27 is the last one built for Python 3.9, which Powertools
   dropped in release 3.24.0
   (https://github.com/aws-powertools/powertools-lambda-python/issues/8434), so
-  it carries 3.23.0, the release before 3.24.0 on PyPI (one layer version per
-  release since: 3.24.0 to 3.31.1 are layers 28 to 36);
+  it carries 3.23.0, the only 3.23 release and the last before 3.24.0 on PyPI
+  (consistent with layer 36 carrying 3.31.1, nine releases later);
 - layer version 27 is published for python3.10 to python3.14 (and 3.9).
 
 Check the pair before a change: ``aws lambda get-layer-version-by-arn --arn
