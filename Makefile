@@ -32,10 +32,26 @@ synth: setup
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: setup
+# checkov pins an older boto3 than the project, so it gets a virtualenv of its own.
+CHECKOV_VENV := $(VENV)/checkov
+# The templates checkov reads: dev as shipped, and prod with the account and alarm
+# address a user sets (docs/deploying.md); these are read, never deployed.
+REVIEW_OUT := build/review
+REVIEW_PROD := -c account=123456789012 -c alarms_to=oncall@yourcompany.com
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt | $(VENV)/.installed
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+lint: setup $(CHECKOV_VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	rm -rf $(REVIEW_OUT)
+	$(CDK) synth --quiet -c stage=dev --output $(REVIEW_OUT)/dev
+	$(CDK) synth --quiet -c stage=prod $(REVIEW_PROD) --output $(REVIEW_OUT)/prod
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --directory $(REVIEW_OUT)
 
 format: setup
 	$(BIN)/ruff format .

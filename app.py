@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import App, Environment, Stack, Tags, Validations
+from aws_cdk import App, Aspects, Environment, Stack, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.config import CONTEXT_KEY, StageConfig, load_stage
+from sqs_blueprint.errors import UsageError
+from stacks.config import CONTEXT_KEY, OVERRIDES, StageConfig, load_stage
+from stacks.data_protection import DataProtection
 from stacks.ordered_stack import OrderedStack
 from stacks.request_response_stack import RequestResponseStack
 from stacks.workers_stack import WorkersStack
@@ -19,10 +22,19 @@ from stacks.write_buffer_stack import WriteBufferStack
 def build_app(
     context: Mapping[str, Any] | None = None, *, outdir: str | None = None
 ) -> tuple[App, list[Stack]]:
-    """Build the app and its stacks; cdk-nag's AwsSolutions pack checks them at synth."""
+    """Build the app and its stacks; cdk-nag's AwsSolutions pack checks them at synth.
+
+    ``-c account=``, ``-c region=`` and ``-c alarms_to=`` override the stage's values.
+    """
     app = App(context=dict(context) if context is not None else None, outdir=outdir)
-    config = load_stage(app.node.try_get_context(CONTEXT_KEY), app.node.try_get_context("stage"))
+    overrides = {key: app.node.try_get_context(key) for key in OVERRIDES}
+    config = load_stage(
+        app.node.try_get_context(CONTEXT_KEY),
+        app.node.try_get_context("stage"),
+        {key: value for key, value in overrides.items() if value is not None},
+    )
     stacks = _stacks(app, config)
+    Aspects.of(app).add(DataProtection(config.protect_data))
     Tags.of(app).add("project", "sqs-blueprint")
     Tags.of(app).add("stage", config.name)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
@@ -37,7 +49,6 @@ def _stacks(app: App, config: StageConfig) -> list[Stack]:
             app,
             "WriteBuffer",
             config=config.write_buffer,
-            powertools_layer_version=config.powertools_layer_version,
             stack_name=f"{prefix}-write-buffer",
             env=env,
             description="sqs-blueprint: standard queue buffering writes to DynamoDB",
@@ -46,7 +57,6 @@ def _stacks(app: App, config: StageConfig) -> list[Stack]:
             app,
             "Ordered",
             config=config.ordered,
-            powertools_layer_version=config.powertools_layer_version,
             stack_name=f"{prefix}-ordered",
             env=env,
             description="sqs-blueprint: FIFO queue with an ordered, versioned consumer",
@@ -55,7 +65,6 @@ def _stacks(app: App, config: StageConfig) -> list[Stack]:
             app,
             "RequestResponse",
             config=config.request_response,
-            powertools_layer_version=config.powertools_layer_version,
             stack_name=f"{prefix}-request-response",
             env=env,
             description="sqs-blueprint: request queue, responder and per-client response queues",
@@ -72,7 +81,10 @@ def _stacks(app: App, config: StageConfig) -> list[Stack]:
 
 
 def main() -> None:
-    app, _ = build_app()
+    try:
+        app, _ = build_app()
+    except UsageError as error:  # a wrong cdk.json or -c value: say what to set, no traceback
+        sys.exit(f"sqs-blueprint: {error}")
     app.synth()
 
 

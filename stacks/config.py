@@ -5,11 +5,27 @@ a stage's settings are merged over the shared ones, key by key. ``-c stage=NAME`
 picks the stage (``dev`` when not given). Unknown stages and unknown keys are
 refused with the path of the key and the keys that are allowed, so a typo never
 silently falls back to a default. No environment lookups, no AWS calls.
+
+Every stage says where it deploys and where its alarms go (docs/deploying.md):
+
+- ``account`` and ``region``: ``dev`` and ``local`` may leave them out and
+  follow the CLI's credentials; every other stage must name both, and the
+  shipped placeholder account ``111111111111`` is refused;
+- ``alarms_to``: e-mail addresses (a list), an SNS topic ARN, or ``"none"``,
+  which only ``dev`` and ``local`` may use; a pipeline may override it under
+  ``<pipeline>.alarms.to``;
+- ``protect_data`` (default on; off in ``dev`` and ``local``): see
+  stacks/data_protection.py.
+
+``-c account=...``, ``-c region=...`` and ``-c alarms_to=...`` (comma-separated
+addresses, a topic ARN or ``none``) override the chosen stage's values, for a
+pipeline that keeps them out of the repository.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -18,11 +34,24 @@ from typing import Any, TypeVar
 
 from aws_cdk import Duration
 
+from sqs_blueprint.errors import UsageError
+
 CONTEXT_KEY = "sqs-blueprint"
 DEFAULT_STAGE = "dev"
+# Stages that may follow the CLI's account and region and may send alarms nowhere.
+CLI_STAGES = ("dev", "local")
+PLACEHOLDER_ACCOUNT = "111111111111"
+OVERRIDES = ("account", "region", "alarms_to")
+NO_ALARMS = "none"
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
+# RFC 2606 / RFC 6761: mail to these domains is never delivered.
+_RESERVED_DOMAINS = re.compile(r"(^|\.)(example\.(com|net|org)|example|invalid|test|localhost)$")
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError):
     """The cdk.json context cannot be turned into a stage configuration."""
 
 
@@ -73,10 +102,22 @@ class TableConfig:
 
 @dataclass(frozen=True)
 class AlarmsConfig:
-    """A pipeline's alarms: who hears of them and when the backlog is too old."""
+    """A pipeline's alarms: who hears of them and when the backlog is too old.
 
-    alarm_email: str | None = None
+    ``to`` left unset takes the stage's ``alarms_to``; once loaded it is a tuple
+    of e-mail addresses, an SNS topic ARN, or ``"none"``.
+    """
+
+    to: tuple[str, ...] | str | None = None
     age_share: float = 0.5  # of the source queue's retention
+
+    @property
+    def emails(self) -> tuple[str, ...]:
+        return self.to if isinstance(self.to, tuple) else ()
+
+    @property
+    def topic_arn(self) -> str | None:
+        return self.to if isinstance(self.to, str) and self.to != NO_ALARMS else None
 
 
 @dataclass(frozen=True)
@@ -110,7 +151,7 @@ class RequestResponseConfig:
     response_queue_prefix: str | None = None
     function_timeout_s: int = 10
     batch_size: int = 10
-    max_concurrency: int | None = None
+    max_concurrency: int = 10
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
 
 
@@ -147,7 +188,8 @@ class StageConfig:
     name: str
     account: str | None = None
     region: str | None = None
-    powertools_layer_version: int = 27
+    alarms_to: tuple[str, ...] | str | None = None
+    protect_data: bool = True
     write_buffer: WriteBufferConfig = field(default_factory=WriteBufferConfig)
     ordered: OrderedConfig = field(default_factory=OrderedConfig)
     request_response: RequestResponseConfig = field(default_factory=RequestResponseConfig)
@@ -157,8 +199,13 @@ class StageConfig:
 T = TypeVar("T")
 
 
-def load_stage(context_block: Any, stage: str | None = None) -> StageConfig:
-    """Parse the ``sqs-blueprint`` context block and return the chosen stage."""
+def load_stage(
+    context_block: Any, stage: str | None = None, overrides: Mapping[str, Any] | None = None
+) -> StageConfig:
+    """Parse the ``sqs-blueprint`` context block and return the chosen stage.
+
+    ``overrides`` (``account``, ``region``, ``alarms_to``) replace the stage's values.
+    """
     where = CONTEXT_KEY
     if not isinstance(context_block, Mapping):
         raise ConfigError(f"context '{where}' must be an object with a 'stages' key")
@@ -182,13 +229,93 @@ def load_stage(context_block: Any, stage: str | None = None) -> StageConfig:
     if not isinstance(chosen, Mapping):
         raise ConfigError(f"'{where}.stages.{name}' must be an object")
     settings = _merge(shared, chosen)
+    settings.update({k: v for k, v in (overrides or {}).items() if k in OVERRIDES})
     if "name" in settings:
         errors.append(f"'{where}.stages.{name}.name' is not a setting (the stage key is its name)")
     settings["name"] = name
     config = _build(StageConfig, settings, f"{where}.stages.{name}", errors)
+    if not errors:
+        config = _check_target(config, f"{where}.stages.{name}", errors)
     if errors:
         raise ConfigError("invalid stage configuration:\n" + "\n".join(f"  - {e}" for e in errors))
     return config
+
+
+def _check_target(config: StageConfig, path: str, errors: list[str]) -> StageConfig:
+    """Refuse a stage that deploys to an unnamed place or alarms nobody; fill ``alarms.to``."""
+    name = config.name
+    pinned = name not in CLI_STAGES
+    how = "or pass -c account=123456789012 -c region=eu-west-1"
+    if pinned and (config.account is None or config.region is None):
+        errors.append(
+            f"stage '{name}' must name the account and region it deploys to: set "
+            f"'{path}.account' (12 digits) and '{path}.region' (e.g. eu-west-1) in cdk.json, {how}"
+        )
+    if config.account == PLACEHOLDER_ACCOUNT:
+        errors.append(
+            f"'{path}.account' is the documented placeholder {PLACEHOLDER_ACCOUNT}: set it to "
+            f"the AWS account id stage '{name}' deploys to, {how}"
+        )
+    elif config.account is not None and not _ACCOUNT.match(config.account):
+        errors.append(f"'{path}.account' must be 12 digits, got {config.account!r}")
+    if config.region is not None and not _REGION.match(config.region):
+        errors.append(
+            f"'{path}.region' must be a region name such as eu-west-1, got {config.region!r}"
+        )
+    pipelines = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    changes: dict[str, Any] = {}
+    for key, pipeline in pipelines.items():
+        alarms = getattr(pipeline, "alarms", None)
+        if not isinstance(alarms, AlarmsConfig):
+            continue
+        own = alarms.to is not None
+        where = f"{path}.{key}.alarms.to" if own else f"{path}.alarms_to"
+        value = alarms.to if own else config.alarms_to
+        to = _alarm_destination(value, where, name, errors)
+        changes[key] = dataclasses.replace(pipeline, alarms=dataclasses.replace(alarms, to=to))
+    errors[:] = list(dict.fromkeys(errors))  # pipelines sharing the stage's value fail once
+    return dataclasses.replace(config, **changes)
+
+
+def _alarm_destination(value: Any, path: str, stage: str, errors: list[str]) -> Any:
+    """``value`` as a tuple of e-mail addresses, a topic ARN or ``"none"``."""
+    if value is None:
+        problem = f"stage '{stage}': alarms reach nobody"
+        fix = (
+            f"set '{path}' in cdk.json to e-mail addresses (e.g. [\"oncall@yourcompany.com\"]) "
+            "or an SNS topic ARN, or pass -c alarms_to=..."
+        )
+        if stage in CLI_STAGES:
+            fix += f', or "{NO_ALARMS}"'
+        errors.append(f"{problem}: {fix}")
+        return None
+    if value == NO_ALARMS:
+        if stage not in CLI_STAGES:
+            errors.append(
+                f"'{path}' is \"{NO_ALARMS}\", which only the stages {list(CLI_STAGES)} may use: "
+                f"stage '{stage}' must send its alarms to e-mail addresses or an SNS topic ARN"
+            )
+        return NO_ALARMS
+    if isinstance(value, str) and value.startswith("arn:"):
+        if not _TOPIC_ARN.match(value):
+            errors.append(
+                f"'{path}' is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>), "
+                f"got {value!r}"
+            )
+        return value
+    addresses = tuple(a.strip() for a in value.split(",")) if isinstance(value, str) else value
+    if not addresses:
+        errors.append(f"'{path}' is an empty list: give at least one e-mail address")
+    for address in addresses:
+        domain = address.rpartition("@")[2].lower()
+        if not _EMAIL.match(address):
+            errors.append(f"'{path}': {address!r} is not an e-mail address")
+        elif _RESERVED_DOMAINS.search(domain):
+            errors.append(
+                f"'{path}': {address!r} is at a reserved domain that receives no mail "
+                "(RFC 2606): give a real address"
+            )
+    return addresses
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -222,15 +349,17 @@ def _convert(hint: Any, value: Any, path: str, errors: list[str]) -> Any:
     options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     if value is None and type(None) in options:
         return None
-    expected = next(t for t in options if t is not type(None))
-    if typing.get_origin(expected) is tuple:
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return tuple(value)
-        errors.append(f"'{path}' must be a list of strings, got {value!r}")
-        return ()
-    valid = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
-    if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not valid:
-        errors.append(f"'{path}' must be {expected.__name__}, got {value!r}")
-    return value
+    expected = [t for t in options if t is not type(None)]
+    for option in expected:
+        if typing.get_origin(option) is tuple:
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                return tuple(value)
+        elif option is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        elif isinstance(value, option) and not (option is int and isinstance(value, bool)):
+            return value
+    names = " or ".join(
+        "a list of strings" if typing.get_origin(t) is tuple else t.__name__ for t in expected
+    )
+    errors.append(f"'{path}' must be {names}, got {value!r}")
+    return () if typing.get_origin(expected[0]) is tuple else value

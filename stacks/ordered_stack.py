@@ -19,7 +19,6 @@ class OrderedStack(Stack):
         id_: str,
         *,
         config: OrderedConfig,
-        powertools_layer_version: int,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -37,7 +36,6 @@ class OrderedStack(Stack):
             handler="ordered",
             version_field=config.version_field,
             **config.table.props(),
-            powertools_layer_version=powertools_layer_version,
         )
         export_queue_pair(self, "Events", self.queues)
         CfnOutput(self, "TableName", value=self.buffer.table.table_name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_sns as sns
 
 from stacks.config import AlarmsConfig
 from stacks.patterns import PipelineObservability, QueueWithDlq
@@ -26,14 +27,23 @@ def observe(
 ) -> PipelineObservability:
     """Alarms and a dashboard named after ``stack``, with their outputs.
 
-    ``watched`` names what else to watch: ``consumer_function``, ``table``, ...
+    The alarms go where ``alarms.to`` says: e-mail subscriptions to the topic
+    the construct creates, an existing topic (its ARN), or that topic alone
+    (``"none"``). ``watched`` names what else to watch: ``consumer_function``,
+    ``table``, ...
     """
+    topic = (
+        sns.Topic.from_topic_arn(stack, "AlarmDestination", alarms.topic_arn)
+        if alarms.topic_arn
+        else None
+    )
     observability = PipelineObservability(
         stack,
         "Observability",
         queue=queue,
+        topic=topic,
         age_share=alarms.age_share,
-        alarm_email=alarms.alarm_email,
+        alarm_emails=alarms.emails,
         dashboard_name=stack.stack_name,
         **watched,
     )

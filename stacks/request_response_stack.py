@@ -22,7 +22,6 @@ class RequestResponseStack(Stack):
         id_: str,
         *,
         config: RequestResponseConfig,
-        powertools_layer_version: int,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -44,7 +43,6 @@ class RequestResponseStack(Stack):
             self,
             "Rpc",
             response_queue_prefix=prefix,
-            powertools_layer_version=powertools_layer_version,
             function_timeout=Duration.seconds(config.function_timeout_s),
             batch_size=config.batch_size,
             max_concurrency=config.max_concurrency,

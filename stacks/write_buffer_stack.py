@@ -23,7 +23,6 @@ class WriteBufferStack(Stack):
         id_: str,
         *,
         config: WriteBufferConfig,
-        powertools_layer_version: int,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -39,7 +38,6 @@ class WriteBufferStack(Stack):
             queue=self.queues,
             **config.table.props(),
             payload_bucket=self.payloads,
-            powertools_layer_version=powertools_layer_version,
         )
         export_queue_pair(self, "Ingest", self.queues)
         CfnOutput(self, "PayloadBucketName", value=self.payloads.bucket.bucket_name)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
+from sqs_blueprint.errors import UsageError
 
-class InvalidPropsError(ValueError):
+
+class InvalidPropsError(UsageError):
     """Raised when a pattern is built with settings that cannot work."""
 
 
@@ -36,3 +38,22 @@ class Problems:
 def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
     """Suppress one cdk-nag finding on ``construct``, with the reason beside it."""
     Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+
+def nag_text(scope: IConstruct, value: str) -> str:
+    """``value`` as cdk-nag names it in a finding: tokens as ``<Ref>`` / ``<Id.Attr>``."""
+    return _render(Stack.of(scope).resolve(value))
+
+
+def _render(resolved: Any) -> str:
+    if isinstance(resolved, str):
+        return resolved
+    if isinstance(resolved, dict) and len(resolved) == 1:
+        ((fn, args),) = resolved.items()
+        if fn == "Ref":
+            return f"<{args}>"
+        if fn == "Fn::GetAtt":
+            return f"<{args[0]}.{args[1]}>"
+        if fn == "Fn::Join":
+            return str(args[0]).join(_render(part) for part in args[1])
+    raise ValueError(f"cannot name {resolved!r} as cdk-nag does")

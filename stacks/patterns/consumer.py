@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from sqs_blueprint import capacity
-from stacks.patterns._validation import Problems, acknowledge
+from stacks.patterns import powertools
+from stacks.patterns._validation import Problems
 from stacks.patterns.bundling import function_code
 from stacks.patterns.queue_pair import QueueWithDlq
 
@@ -29,20 +30,6 @@ MAX_FIFO_BATCH_SIZE = 10
 MAX_WINDOW_S = 300
 MIN_CONCURRENCY, MAX_CONCURRENCY = 2, 1_000
 MAX_FUNCTION_TIMEOUT_S = 900
-
-# The newest Python runtime that both CDK and the Powertools public layer support.
-RUNTIME = lambda_.Runtime.PYTHON_3_13
-POWERTOOLS_ACCOUNT = "017000801446"  # FACTS §6
-
-
-def powertools_layer_arn(version: int, architecture: lambda_.Architecture) -> str:
-    """The public Powertools v3 layer for this runtime and architecture (FACTS §6)."""
-    python = RUNTIME.name.replace(".", "")  # python3.13 -> python313
-    arch = architecture.name  # "arm64" or "x86_64"
-    return (
-        f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{POWERTOOLS_ACCOUNT}:layer:"
-        f"AWSLambdaPowertoolsPythonV3-{python}-{arch}:{version}"
-    )
 
 
 class SqsLambdaConsumer(Construct):
@@ -56,10 +43,9 @@ class SqsLambdaConsumer(Construct):
         queue: QueueWithDlq,
         handler: str,
         function_timeout: Duration,
-        powertools_layer_version: int,
+        max_concurrency: int,
         batch_size: int = 10,
         max_batching_window: Duration | None = None,
-        max_concurrency: int | None = None,
         memory_size: int = 256,
         environment: Mapping[str, str] | None = None,
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
@@ -79,7 +65,6 @@ class SqsLambdaConsumer(Construct):
             window_given=max_batching_window is not None,
             max_concurrency=max_concurrency,
             timeout_s=timeout_s,
-            powertools_layer_version=powertools_layer_version,
         )
         problems.raise_if_any()
         queue.ensure_visibility_at_least(
@@ -104,7 +89,7 @@ class SqsLambdaConsumer(Construct):
         self.function = lambda_.Function(
             self,
             "Function",
-            runtime=RUNTIME,
+            runtime=powertools.RUNTIME,
             architecture=architecture,
             handler="handler.lambda_handler",
             code=function_code(handler),
@@ -112,21 +97,9 @@ class SqsLambdaConsumer(Construct):
             memory_size=memory_size,
             role=self.role,
             log_group=self.log_group,
-            layers=[
-                lambda_.LayerVersion.from_layer_version_arn(
-                    self,
-                    "Powertools",
-                    powertools_layer_arn(powertools_layer_version, architecture),
-                )
-            ],
+            layers=[powertools.layer(self, architecture)],
             environment={"POWERTOOLS_LOG_LEVEL": "INFO", **(environment or {})},
             description=description,
-        )
-        acknowledge(
-            self.function,
-            "AwsSolutions::AwsSolutions-L1",
-            f"{RUNTIME.name} is the newest runtime the Powertools public layer is published "
-            "for; raise RUNTIME when the layer supports a newer one.",
         )
         self.log_group.grant_write(self.role)
         consume = queue.queue.grant_consume_messages(self.role)
@@ -151,9 +124,8 @@ def _validate(
     batch_size: int,
     window_s: int,
     window_given: bool,
-    max_concurrency: int | None,
+    max_concurrency: int,
     timeout_s: int,
-    powertools_layer_version: int,
 ) -> None:
     check = problems.check
     check(
@@ -193,25 +165,17 @@ def _validate(
             "a batch of more than 10 records needs a batching window of at least 1 s",
             "set max_batching_window=Duration.seconds(1) or more, or batch_size <= 10",
         )
-    if max_concurrency is not None:
-        check(
-            MIN_CONCURRENCY <= max_concurrency <= MAX_CONCURRENCY,
-            "max_concurrency",
-            max_concurrency,
-            f"must be {MIN_CONCURRENCY}..{MAX_CONCURRENCY} (ScalingConfig.MaximumConcurrency)",
-            "choose a value in range, or None to let the mapping scale",
-        )
+    check(
+        MIN_CONCURRENCY <= max_concurrency <= MAX_CONCURRENCY,
+        "max_concurrency",
+        max_concurrency,
+        f"must be {MIN_CONCURRENCY}..{MAX_CONCURRENCY} (ScalingConfig.MaximumConcurrency)",
+        "bound every consumer: choose a value in range",
+    )
     check(
         1 <= timeout_s <= MAX_FUNCTION_TIMEOUT_S,
         "function_timeout",
         f"{timeout_s} s",
         f"must be 1..{MAX_FUNCTION_TIMEOUT_S} s",
         "choose a Lambda timeout within the limit",
-    )
-    check(
-        powertools_layer_version >= 1,
-        "powertools_layer_version",
-        powertools_layer_version,
-        "must be a published layer version (1 or more)",
-        "set sqs-blueprint.shared.powertools_layer_version in cdk.json",
     )

@@ -28,6 +28,7 @@ instances in service and the backlog per instance that the group scales on.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from aws_cdk import ArnFormat, Aws, Duration, Stack, Token
 from aws_cdk import aws_autoscaling as autoscaling
@@ -62,8 +63,9 @@ class PipelineObservability(Construct):
     its GroupInServiceInstances metric enabled (Ec2QueueWorkers does that).
     Pass ``topic`` to send the alarms to an existing standard topic instead of
     creating one; its policies must then let CloudWatch publish (done here when
-    the topic and its key belong to this app). ``alarm_email`` subscribes an
-    address to the topic.
+    the topic and its key belong to this app). ``alarm_emails`` subscribes each
+    address to the topic (SNS mails a confirmation link to each; nothing is
+    delivered until it is followed).
     """
 
     def __init__(
@@ -78,7 +80,7 @@ class PipelineObservability(Construct):
         backlog_target: float | None = None,
         topic: sns.ITopic | None = None,
         age_share: float = 0.5,
-        alarm_email: str | None = None,
+        alarm_emails: Sequence[str] = (),
         period: Duration = Duration.minutes(5),
         evaluation_periods: int = 1,
         dashboard_name: str | None = None,
@@ -89,7 +91,7 @@ class PipelineObservability(Construct):
             problems,
             topic=topic,
             age_share=age_share,
-            alarm_email=alarm_email,
+            alarm_emails=alarm_emails,
             period=period,
             evaluation_periods=evaluation_periods,
             dashboard_name=dashboard_name,
@@ -118,8 +120,8 @@ class PipelineObservability(Construct):
             )
         self.topic: sns.ITopic = topic
         _let_alarms_publish(self.topic)
-        if alarm_email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        for address in alarm_emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(address))
 
         self.age_threshold_s = round(age_share * queue.retention_period.to_seconds())
         self.alarms: dict[str, cloudwatch.Alarm] = {}
@@ -394,7 +396,7 @@ def _validate(
     *,
     topic: sns.ITopic | None,
     age_share: float,
-    alarm_email: str | None,
+    alarm_emails: Sequence[str],
     period: Duration,
     evaluation_periods: int,
     dashboard_name: str | None,
@@ -434,13 +436,13 @@ def _validate(
             "CloudWatch alarms publish only to standard SNS topics, not FIFO topics",
             "pass a standard topic, or leave topic unset to create one",
         )
-    if alarm_email is not None:
+    for address in alarm_emails:
         check(
-            bool(_EMAIL.match(alarm_email)),
-            "alarm_email",
-            alarm_email,
+            bool(_EMAIL.match(address)),
+            "alarm_emails",
+            address,
             "must be one email address",
-            "give an address such as ops@example.com, or None for no subscription",
+            "give addresses such as ops@example.com, one per list item",
         )
     if backlog_target is not None:
         check(

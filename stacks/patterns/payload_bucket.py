@@ -5,6 +5,11 @@ Lambda event source deletes only the message), so objects expire by a lifecycle
 rule that outlives every message that may point at them: the source's
 retention plus the DLQ's retention plus a day, so a redriven message still
 finds its payload.
+
+Offloaded bodies are the same data as the messages: when the queues use a
+customer managed KMS key, the bucket is encrypted with that key too (unless
+another key is given). Readers get ``s3:ListBucket`` with ``s3:GetObject``, so
+a missing payload is a 404 (``PayloadNotFound``), not a 403.
 """
 
 from __future__ import annotations
@@ -67,6 +72,9 @@ class LargePayloadBucket(Construct):
             )
             problems.raise_if_any()
         self.expiry = expiry or minimum
+        encryption_key = encryption_key or next(
+            (q.encryption_key for q in queues if q.encryption_key is not None), None
+        )
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -75,6 +83,7 @@ class LargePayloadBucket(Construct):
             if encryption_key
             else s3.BucketEncryption.S3_MANAGED,
             encryption_key=encryption_key,
+            bucket_key_enabled=True if encryption_key is not None else None,
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[
@@ -89,15 +98,24 @@ class LargePayloadBucket(Construct):
             self.bucket,
             "AwsSolutions-S1",
             (
-                "Payload objects are transient copies of message bodies that expire by "
-                "lifecycle; access is audited with CloudTrail data events where required, "
-                "not with a second logging bucket per pipeline."
+                "No server access log bucket: payload objects are transient copies of message "
+                f"bodies that expire after {self.expiry.to_days():.0f} days, the bucket refuses "
+                "public access and requests without TLS, and only roles granted here read or "
+                "write it. Turn on CloudTrail S3 data events in the account for object-level "
+                "audit."
             ),
         )
 
     def grant_read(self, role: iam.IRole) -> iam.Policy:
-        """Consumers read payloads; they never delete them (see the module docstring)."""
-        return self._grant(role, "Read", "s3:GetObject", "kms:Decrypt")
+        """Consumers read payloads; they never delete them (see the module docstring).
+
+        ``s3:ListBucket`` makes S3 answer 404 rather than 403 for a missing key.
+        """
+        policy = self._grant(role, "Read", "s3:GetObject", "kms:Decrypt")
+        policy.add_statements(
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn])
+        )
+        return policy
 
     def grant_write(self, role: iam.IRole) -> iam.Policy:
         """Producers put payloads."""
@@ -125,6 +143,6 @@ class LargePayloadBucket(Construct):
             policy,
             f"AwsSolutions::AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]",
             f"Payload objects have UUID keys chosen at send time, so {action} is granted on "
-            "the objects of this one bucket; this policy holds nothing else.",
+            "the objects of this one bucket only.",
         )
         return policy

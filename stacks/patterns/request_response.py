@@ -14,7 +14,9 @@ and deletes it when it leaves. The prefix is the security boundary:
   account and region (IAM), and ``Responder`` refuses any other ``ReplyTo`` at
   run time as well, so a forged ``ReplyTo`` cannot make it write elsewhere;
 - clients (:meth:`RequestResponse.grant_client`) may create, read and delete
-  only queues named with the prefix;
+  only queues named with the prefix, and each client creates its queue with a
+  queue policy that denies every principal but itself and the responder, so
+  one client cannot read another's responses;
 - the request queue and its DLQ must not be named with the prefix, or a client
   could delete them and the responder could answer into them. Give the prefix
   to nothing else in the account and region.
@@ -28,7 +30,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_iam as iam
@@ -36,7 +37,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
-from stacks.patterns._validation import Problems, acknowledge
+from stacks.patterns._validation import Problems, acknowledge, nag_text
 from stacks.patterns.consumer import SqsLambdaConsumer
 from stacks.patterns.queue_pair import QueueWithDlq
 
@@ -47,8 +48,15 @@ RESPONSE_QUEUE_ID_LENGTH = 32
 MAX_PREFIX_LENGTH = QUEUE_NAME_MAX - RESPONSE_QUEUE_ID_LENGTH
 _NAME_CHARS = re.compile(r"[A-Za-z0-9_-]+")
 
-# What RpcClient calls on its own response queue (create_queue, receive_message,
-# delete_message_batch, delete_queue); DeleteMessageBatch is authorized as DeleteMessage.
+# What RpcClient calls on its own response queue (create_queue, with a queue policy
+# that denies every principal but itself and the responder; receive_message,
+# delete_message_batch, delete_queue); DeleteMessageBatch is authorized as
+# DeleteMessage. CreateQueue is authorized as sqs:CreateQueue alone, whatever
+# attributes (Policy included) it sets, so sqs:SetQueueAttributes is not granted:
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-api-permissions-reference.html
+# sts:GetCallerIdentity (the client's own ARN, for that policy) needs no permission.
+# tests/infra/test_request_response.py runs RpcClient on moto and fails when it
+# calls anything not listed here, or when something listed goes unused.
 CLIENT_RESPONSE_QUEUE_ACTIONS = (
     "sqs:CreateQueue",
     "sqs:DeleteMessage",
@@ -74,9 +82,8 @@ class RequestResponse(Construct):
         id_: str,
         *,
         response_queue_prefix: str,
-        powertools_layer_version: int,
         function_timeout: Duration = Duration.seconds(10),
-        max_concurrency: int | None = None,
+        max_concurrency: int = 10,
         batch_size: int = 10,
         memory_size: int = 256,
         max_receive_count: int = 5,
@@ -136,7 +143,6 @@ class RequestResponse(Construct):
             queue=self.requests,
             handler=handler,
             function_timeout=function_timeout,
-            powertools_layer_version=powertools_layer_version,
             batch_size=batch_size,
             max_concurrency=max_concurrency,
             memory_size=memory_size,
@@ -220,7 +226,7 @@ class RequestResponse(Construct):
         return grant
 
     def _acknowledge_prefix_wildcard(self, construct: IConstruct, reason: str) -> None:
-        resource = _nag_text(self, self.response_queues_arn)
+        resource = nag_text(self, self.response_queues_arn)
         acknowledge(construct, f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]", reason)
 
 
@@ -229,25 +235,6 @@ _CLIENT_REASON = (
     "'{self.response_queue_prefix}<id>' at run time, so these actions are granted on that "
     "prefix in this account and region only."
 )
-
-
-def _nag_text(scope: Construct, value: str) -> str:
-    """``value`` as cdk-nag names it in a finding: tokens as ``<Ref>`` / ``<Id.Attr>``."""
-    return _render(Stack.of(scope).resolve(value))
-
-
-def _render(resolved: Any) -> str:
-    if isinstance(resolved, str):
-        return resolved
-    if isinstance(resolved, dict) and len(resolved) == 1:
-        ((fn, args),) = resolved.items()
-        if fn == "Ref":
-            return f"<{args}>"
-        if fn == "Fn::GetAtt":
-            return f"<{args[0]}.{args[1]}>"
-        if fn == "Fn::Join":
-            return str(args[0]).join(_render(part) for part in args[1])
-    raise ValueError(f"cannot name {resolved!r} as cdk-nag does")
 
 
 def _validate_prefix(problems: Problems, prefix: str) -> None:

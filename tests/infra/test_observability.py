@@ -22,7 +22,7 @@ from stacks.patterns import (
 from stacks.request_response_stack import RequestResponseStack
 from stacks.workers_stack import WorkersStack
 from stacks.write_buffer_stack import WriteBufferStack
-from tests.infra.conftest import cdk_context
+from tests.infra.conftest import PROD_TARGET, cdk_context
 
 # Every stack of the app, and what each one's alarms watch besides its queue
 # pair: a consumer function, a table, or both.
@@ -200,7 +200,7 @@ def test_no_alarm_counts_messages_sent(synthesized: Any, synthesized_prod: Any) 
 def test_age_threshold_follows_the_stage_retention(synthesized_prod: Any) -> None:
     # prod keeps the write buffer's and the ordered pipeline's messages 7 days
     # (cdk.json), the others the default 4; the alarm fires halfway to expiry.
-    prod = load_stage(cdk_context()["sqs-blueprint"], "prod")
+    prod = load_stage(cdk_context()["sqs-blueprint"], "prod", PROD_TARGET)
     assert prod.write_buffer.queue.retention_days == 7
     for pipeline in PIPELINES:
         days = getattr(prod, CONFIG_KEYS[pipeline]).queue.retention_days
@@ -390,9 +390,7 @@ def test_workers_dashboard_shows_instances_and_backlog_per_instance(synthesized:
 
 def pair_and_buffer(stack: Stack) -> tuple[QueueWithDlq, DynamoWriteBuffer]:
     pair = QueueWithDlq(stack, "Pair")
-    return pair, DynamoWriteBuffer(
-        stack, "Buffer", queue=pair, write_capacity=10, powertools_layer_version=27
-    )
+    return pair, DynamoWriteBuffer(stack, "Buffer", queue=pair, write_capacity=10)
 
 
 def test_queue_only_gets_queue_alarms_and_graphs(new_stack: Callable[[], Stack]) -> None:
@@ -461,31 +459,35 @@ def test_a_given_topic_receives_the_alarms(new_stack: Callable[[], Stack]) -> No
     )
 
 
-def test_alarm_email_subscribes_to_the_topic(new_stack: Callable[[], Stack]) -> None:
+def test_alarm_emails_subscribe_to_the_topic(new_stack: Callable[[], Stack]) -> None:
     stack = new_stack()
     obs = PipelineObservability(
-        stack, "Obs", queue=QueueWithDlq(stack, "Pair"), alarm_email="ops@example.com"
+        stack,
+        "Obs",
+        queue=QueueWithDlq(stack, "Pair"),
+        alarm_emails=["ops@example.com", "oncall@example.com"],
     )
-    Template.from_stack(stack).has_resource_properties(
-        "AWS::SNS::Subscription",
-        {
-            "Protocol": "email",
-            "Endpoint": "ops@example.com",
-            "TopicArn": stack.resolve(obs.topic.topic_arn),
-        },
-    )
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::SNS::Subscription", 2)
+    for address in ("ops@example.com", "oncall@example.com"):
+        template.has_resource_properties(
+            "AWS::SNS::Subscription",
+            {
+                "Protocol": "email",
+                "Endpoint": address,
+                "TopicArn": stack.resolve(obs.topic.topic_arn),
+            },
+        )
 
 
 def build_pipeline(pipeline: str, config: StageConfig) -> Stack:
     app = App(context={"aws:cdk:bundling-stacks": []})
     if pipeline == "WriteBuffer":
-        return WriteBufferStack(app, "WB", config=config.write_buffer, powertools_layer_version=27)
+        return WriteBufferStack(app, "WB", config=config.write_buffer)
     if pipeline == "Ordered":
-        return OrderedStack(app, "Ord", config=config.ordered, powertools_layer_version=27)
+        return OrderedStack(app, "Ord", config=config.ordered)
     if pipeline == "RequestResponse":
-        return RequestResponseStack(
-            app, "RR", config=config.request_response, powertools_layer_version=27
-        )
+        return RequestResponseStack(app, "RR", config=config.request_response)
     return WorkersStack(app, "Wk", config=config.workers)
 
 
@@ -494,20 +496,20 @@ def test_stage_alarm_settings_reach_the_stack(pipeline: str) -> None:
     block = cdk_context()["sqs-blueprint"]
     key = CONFIG_KEYS[pipeline]
     block["stages"]["dev"].setdefault(key, {})["alarms"] = {
-        "alarm_email": "oncall@example.com",
+        "to": ["oncall@yourcompany.com"],
         "age_share": 0.75,
     }
     config = load_stage(block, "dev")
     for other in CONFIG_KEYS.values():
         alarms_config = getattr(config, other).alarms
         if other == key:
-            assert alarms_config.alarm_email == "oncall@example.com"
+            assert alarms_config.emails == ("oncall@yourcompany.com",)
             assert alarms_config.age_share == 0.75
-        else:
-            assert alarms_config.alarm_email is None and alarms_config.age_share == 0.5
+        else:  # the stage's alarms_to
+            assert alarms_config.to == "none" and alarms_config.age_share == 0.5
     template = Template.from_stack(build_pipeline(pipeline, config))
     template.has_resource_properties(
-        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"}
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@yourcompany.com"}
     )
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
@@ -540,10 +542,10 @@ def test_stage_alarm_settings_reach_the_stack(pipeline: str) -> None:
             {"period": Duration.hours(1), "evaluation_periods": 25},
             "evaluation_periods=25: must be at least 1, and evaluation_periods x period (3600 s)",
         ),
-        ({"alarm_email": "ops at example"}, "alarm_email='ops at example': must be one email"),
+        ({"alarm_emails": ["ops at example"]}, "alarm_emails='ops at example': must be one email"),
         (
-            {"alarm_email": "a@example.com,b@example.com"},
-            "alarm_email='a@example.com,b@example.com': must be one email",
+            {"alarm_emails": ["a@example.com,b@example.com"]},
+            "alarm_emails='a@example.com,b@example.com': must be one email",
         ),
         (
             {"dashboard_name": "my dashboard!"},
@@ -605,9 +607,9 @@ def test_every_problem_is_reported_at_once(new_stack: Callable[[], Stack]) -> No
             "Obs",
             queue=QueueWithDlq(stack, "Pair"),
             age_share=2,
-            alarm_email="nobody",
+            alarm_emails=["nobody"],
             period=Duration.seconds(10),
         )
     text = str(error.value)
     assert text.startswith("PipelineObservability 'Test/Obs': 3 invalid settings:")
-    assert "age_share=2" in text and "alarm_email='nobody'" in text and "period='10 s'" in text
+    assert "age_share=2" in text and "alarm_emails='nobody'" in text and "period='10 s'" in text

@@ -18,13 +18,12 @@ from moto import mock_aws
 
 from sqs_blueprint import rpc
 from sqs_blueprint.records import Record
-from stacks.config import RequestResponseConfig, load_stage
+from stacks.config import AlarmsConfig, RequestResponseConfig, load_stage
 from stacks.patterns import InvalidPropsError, RequestResponse
 from stacks.patterns.request_response import MAX_PREFIX_LENGTH
 from stacks.request_response_stack import RequestResponseStack
 from tests.infra.conftest import cdk_context
 
-LAYER = 27
 DEV_PREFIX = "sqs-blueprint-dev-request-response-reply-"
 
 
@@ -100,7 +99,9 @@ def test_mapping_reports_batch_item_failures_from_the_request_queue(synthesized:
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
     assert mapping["BatchSize"] == RequestResponseConfig().batch_size
-    assert "ScalingConfig" not in mapping  # max_concurrency unset in dev
+    assert mapping["ScalingConfig"] == {
+        "MaximumConcurrency": RequestResponseConfig().max_concurrency
+    }
     fn_id, _ = only(t, "AWS::Lambda::Function")
     assert mapping["FunctionName"] == {"Ref": fn_id}
 
@@ -336,9 +337,7 @@ def client_statements_of(stack: Stack, role: iam.Role) -> list[dict[str, Any]]:
 
 def test_grant_client_gives_a_role_the_client_statements(new_stack: Callable[[], Stack]) -> None:
     stack = new_stack()
-    service = RequestResponse(
-        stack, "Rpc", response_queue_prefix="svc-reply-", powertools_layer_version=LAYER
-    )
+    service = RequestResponse(stack, "Rpc", response_queue_prefix="svc-reply-")
     role = iam.Role(stack, "Client", assumed_by=iam.AccountRootPrincipal())
     service.grant_client(role)
     statements = client_statements_of(stack, role)
@@ -366,7 +365,6 @@ def test_grant_client_adds_the_key_of_an_encrypted_request_queue(
         stack,
         "Rpc",
         response_queue_prefix="svc-reply-",
-        powertools_layer_version=LAYER,
         customer_managed_key=True,
     )
     role = iam.Role(stack, "Client", assumed_by=iam.AccountRootPrincipal())
@@ -376,11 +374,11 @@ def test_grant_client_adds_the_key_of_an_encrypted_request_queue(
     assert kms["Resource"]["Fn::GetAtt"][0].startswith("RpcRequestsKey")
 
 
-def test_cdk_nag_passes_with_grant_client_and_acknowledges_nothing_broader() -> None:
+def test_cdk_nag_still_fails_on_a_wildcard_that_grant_client_did_not_make() -> None:
+    """grant_client's acknowledgement covers its own prefix only: another wildcard on
+    the same role is still a finding, so synth fails."""
     app, stack = nag_app()
-    service = RequestResponse(
-        stack, "Rpc", response_queue_prefix="svc-reply-", powertools_layer_version=LAYER
-    )
+    service = RequestResponse(stack, "Rpc", response_queue_prefix="svc-reply-")
     role = iam.Role(stack, "Client", assumed_by=iam.AccountRootPrincipal())
     service.grant_client(role)
     # A wildcard the grant did not make is still a finding on the same role.
@@ -404,9 +402,7 @@ def test_cdk_nag_passes_with_grant_client_and_acknowledges_nothing_broader() -> 
 
 def test_cdk_nag_passes_with_grant_client() -> None:
     app, stack = nag_app()
-    service = RequestResponse(
-        stack, "Rpc", response_queue_prefix="svc-reply-", powertools_layer_version=LAYER
-    )
+    service = RequestResponse(stack, "Rpc", response_queue_prefix="svc-reply-")
     service.grant_client(iam.Role(stack, "Client", assumed_by=iam.AccountRootPrincipal()))
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     app.synth()
@@ -418,7 +414,6 @@ def test_cdk_nag_passes_with_grant_client() -> None:
 def build(stack: Stack, **props: Any) -> RequestResponse:
     settings: dict[str, Any] = {
         "response_queue_prefix": "svc-reply-",
-        "powertools_layer_version": LAYER,
         **props,
     }
     return RequestResponse(stack, "Rpc", **settings)
@@ -500,7 +495,6 @@ def test_a_stage_whose_stack_name_makes_too_long_a_prefix_is_told_to_set_one() -
             app,
             "RequestResponse",
             config=RequestResponseConfig(),
-            powertools_layer_version=LAYER,
             stack_name="sqs-blueprint-integration-request-response",
         )
     assert (
@@ -514,7 +508,6 @@ def test_a_stage_whose_stack_name_makes_too_long_a_prefix_is_told_to_set_one() -
         App(context={"aws:cdk:bundling-stacks": []}),
         "RequestResponse",
         config=RequestResponseConfig(response_queue_prefix="it-reply-"),
-        powertools_layer_version=LAYER,
         stack_name="sqs-blueprint-integration-request-response",
     )
     assert stack.service.response_queue_prefix == "it-reply-"
@@ -527,16 +520,20 @@ def test_config_reads_the_request_response_block() -> None:
             **block,
             "stages": {
                 "dev": {
+                    "alarms_to": "none",
                     "request_response": {
                         "response_queue_prefix": "svc-reply-",
                         "function_timeout_s": 20,
                         "max_concurrency": 5,
-                    }
+                    },
                 }
             },
         },
         "dev",
     )
     assert config.request_response == RequestResponseConfig(
-        response_queue_prefix="svc-reply-", function_timeout_s=20, max_concurrency=5
+        response_queue_prefix="svc-reply-",
+        function_timeout_s=20,
+        max_concurrency=5,
+        alarms=AlarmsConfig(to="none"),
     )

@@ -17,7 +17,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk.assertions import Annotations, Match, Template
 
-from stacks.config import WorkersConfig, load_stage
+from stacks.config import AlarmsConfig, WorkersConfig, load_stage
 from stacks.patterns import Ec2QueueWorkers, InvalidPropsError, LargePayloadBucket, QueueWithDlq
 from stacks.patterns.workers import LIFECYCLE_HOOK_NAME
 from tests.infra.conftest import cdk_context
@@ -288,6 +288,7 @@ def test_role_has_exactly_what_the_worker_needs(template: Template) -> None:
         ),
         ("dynamodb:BatchWriteItem",),
         ("s3:GetObject",),
+        ("s3:ListBucket",),
         ("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"),
         ("autoscaling:DescribeAutoScalingInstances",),
         ("autoscaling:CompleteLifecycleAction",),
@@ -455,8 +456,8 @@ def test_outputs(synthesized: Any) -> None:
 
 
 def test_config_reads_the_workers_block() -> None:
-    config = load_stage({"stages": {"dev": {"workers": {"max_capacity": 8}}}})
-    assert config.workers == WorkersConfig(max_capacity=8)
+    config = load_stage({"stages": {"dev": {"alarms_to": "none", "workers": {"max_capacity": 8}}}})
+    assert config.workers == WorkersConfig(max_capacity=8, alarms=AlarmsConfig(to="none"))
 
 
 # ------------------------------------------------------------------ construct and bad input

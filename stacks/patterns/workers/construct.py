@@ -371,8 +371,10 @@ class Ec2QueueWorkers(Construct):
         acknowledge(
             self.auto_scaling_group,
             "AwsSolutions::AwsSolutions-AS3",
-            "Scaling activities are in the group's activity history and on EventBridge "
-            "(aws.autoscaling); subscribe there rather than to a topic per group.",
+            "No SNS notifications per group: a failed boot fails the deployment through the "
+            "CreationPolicy resource signals, in-service instances are on the pipeline "
+            "dashboard, and Auto Scaling records every launch and termination in the group's "
+            "activity history and as EventBridge events without setup.",
         )
 
 

@@ -11,7 +11,7 @@ from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stacks.patterns._validation import acknowledge
+from stacks.patterns._validation import acknowledge, nag_text
 from stacks.patterns.workers.user_data import LIFECYCLE_HOOK_NAME
 
 
@@ -55,9 +55,6 @@ def grant_lifecycle(
         ],
     )
     policy.attach_to_role(role)
-    group_id = stack.resolve(
-        stack.get_logical_id(group.node.default_child)  # type: ignore[arg-type]
-    )
     acknowledge(
         policy,
         "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
@@ -66,8 +63,7 @@ def grant_lifecycle(
     )
     acknowledge(
         policy,
-        "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:"
-        f"<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/<{group_id}>]",
+        f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_text(scope, group_arn)}]",
         "An Auto Scaling group's ARN holds a generated id; the wildcard stands only for "
         "that id, and the name pins this one group.",
     )
