@@ -58,6 +58,7 @@ _NAME_CHARS = re.compile(r"[A-Za-z0-9_-]+")
 # tests/infra/test_request_response.py runs RpcClient on moto and fails when it
 # calls anything not listed here, or when something listed goes unused.
 CLIENT_RESPONSE_QUEUE_ACTIONS = (
+    "sqs:ChangeMessageVisibility",  # a client sharing a response queue gives others' back
     "sqs:CreateQueue",
     "sqs:DeleteMessage",
     "sqs:DeleteQueue",
