@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
 
 CONTEXT_KEY = "sqs-blueprint"
 DEFAULT_STAGE = "dev"
@@ -56,11 +57,23 @@ class TableConfig:
     batch_size: int = 10
     batching_window_s: int = 0
     key_fields: tuple[str, ...] = ()
+    # Provisioned pollers instead of maximum concurrency when either is set.
+    minimum_pollers: int | None = None
+    maximum_pollers: int | None = None
+    # Lambda filter patterns on the message body (SqsLambdaConsumer ``filters``).
+    filters: tuple[Mapping[str, Any], ...] = ()
 
     def props(self) -> dict[str, Any]:
         """These settings as keyword arguments of ``DynamoWriteBuffer``."""
         window = self.batching_window_s
+        pollers = (self.minimum_pollers, self.maximum_pollers)
         return {
+            "provisioned_pollers": lambda_.ProvisionedPollerConfig(
+                minimum_pollers=self.minimum_pollers, maximum_pollers=self.maximum_pollers
+            )
+            if pollers != (None, None)
+            else None,
+            "filters": self.filters,
             "write_capacity": self.write_capacity,
             "read_capacity": self.read_capacity,
             "item_kb": self.item_kb,
@@ -77,6 +90,7 @@ class AlarmsConfig:
 
     alarm_email: str | None = None
     age_share: float = 0.5  # of the source queue's retention
+    failed_invoke_share: float = 0.05  # of the events a Lambda mapping polled
 
 
 @dataclass(frozen=True)
@@ -223,6 +237,11 @@ def _convert(hint: Any, value: Any, path: str, errors: list[str]) -> Any:
     if value is None and type(None) in options:
         return None
     expected = next(t for t in options if t is not type(None))
+    if typing.get_origin(expected) is tuple and typing.get_args(expected)[0] is not str:
+        if isinstance(value, list) and all(isinstance(v, Mapping) for v in value):
+            return tuple(value)  # a list of JSON objects, e.g. filter patterns
+        errors.append(f"'{path}' must be a list of objects, got {value!r}")
+        return ()
     if typing.get_origin(expected) is tuple:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return tuple(value)

@@ -33,6 +33,7 @@ def observe(
         "Observability",
         queue=queue,
         age_share=alarms.age_share,
+        failed_invoke_share=alarms.failed_invoke_share,
         alarm_email=alarms.alarm_email,
         dashboard_name=stack.stack_name,
         **watched,

@@ -5,12 +5,19 @@ Rules, with their sources in FACTS §2:
 - batch size 1..10,000, more than 10 needs a batching window of at least 1 s;
   FIFO queues take at most 10 and no window; the window is at most 300 s;
 - maximum concurrency 2..1,000 (it bounds the consumer without throttling);
-- the source queue's visibility is at least 6 x function timeout + window.
+- the source queue's visibility is at least 6 x function timeout + window;
+- one scaling mode: ``max_concurrency`` or ``provisioned_pollers``, never both;
+- mapping metrics (``MetricsConfig`` ``EventCount``) are always on;
+- ``filters`` are body patterns the local cloud applies the same way
+  (:mod:`sqs_blueprint.local.filters`), at most ``max_filters`` of them.
+Sources: :mod:`sqs_blueprint.limits`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -18,7 +25,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from sqs_blueprint import capacity
+from sqs_blueprint import capacity, limits
+from sqs_blueprint.local import filters as event_filters
 from stacks.patterns._validation import Problems, acknowledge
 from stacks.patterns.bundling import function_code
 from stacks.patterns.queue_pair import QueueWithDlq
@@ -66,6 +74,9 @@ class SqsLambdaConsumer(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         allow_short_visibility: bool = False,
         description: str | None = None,
+        provisioned_pollers: lambda_.ProvisionedPollerConfig | None = None,
+        filters: Sequence[Mapping[str, Any]] = (),
+        max_filters: int = limits.LAMBDA_DEFAULT_MAX_FILTERS,
     ) -> None:
         super().__init__(scope, id_)
         window_s = int(max_batching_window.to_seconds()) if max_batching_window else 0
@@ -81,7 +92,15 @@ class SqsLambdaConsumer(Construct):
             timeout_s=timeout_s,
             powertools_layer_version=powertools_layer_version,
         )
+        _validate_mapping_options(
+            problems,
+            max_concurrency=max_concurrency,
+            provisioned_pollers=provisioned_pollers,
+            filters=filters,
+            max_filters=max_filters,
+        )
         problems.raise_if_any()
+        self.filters = tuple(filters)
         queue.ensure_visibility_at_least(
             Duration.seconds(capacity.visibility_timeout(timeout_s, window_s)),
             reason=(
@@ -139,6 +158,9 @@ class SqsLambdaConsumer(Construct):
             max_batching_window=max_batching_window,
             max_concurrency=max_concurrency,
             report_batch_item_failures=True,
+            provisioned_poller_config=provisioned_pollers,
+            metrics_config=lambda_.MetricsConfig(metrics=[lambda_.MetricType.EVENT_COUNT]),
+            filters=[{"pattern": json.dumps(p, sort_keys=True)} for p in self.filters] or None,
         )
         # The mapping polls with the function's role: its permissions must exist first.
         self.event_source_mapping.node.add_dependency(consume)
@@ -215,3 +237,75 @@ def _validate(
         "must be a published layer version (1 or more)",
         "set sqs-blueprint.shared.powertools_layer_version in cdk.json",
     )
+
+
+def _validate_mapping_options(
+    problems: Problems,
+    *,
+    max_concurrency: int | None,
+    provisioned_pollers: lambda_.ProvisionedPollerConfig | None,
+    filters: Sequence[Mapping[str, Any]],
+    max_filters: int,
+) -> None:
+    """The scaling mode (limits.LAMBDA_SQS_SCALING_URL) and the filters (LAMBDA_FILTERING_URL)."""
+    check = problems.check
+    if provisioned_pollers is not None:
+        check(
+            max_concurrency is None,
+            "provisioned_pollers",
+            "set",
+            f"an SQS mapping scales either by maximum concurrency ({max_concurrency}) or by "
+            "provisioned pollers, not both",
+            "drop max_concurrency (bound it with maximum pollers x "
+            f"{limits.LAMBDA_POLLER_INVOKES} invokes) or drop provisioned_pollers",
+        )
+        low = provisioned_pollers.minimum_pollers or limits.LAMBDA_DEFAULT_MIN_POLLERS
+        high = provisioned_pollers.maximum_pollers or limits.LAMBDA_DEFAULT_MAX_POLLERS
+        (min_lo, min_hi), (max_lo, max_hi) = (
+            limits.LAMBDA_MIN_POLLERS_RANGE,
+            limits.LAMBDA_MAX_POLLERS_RANGE,
+        )
+        check(
+            min_lo <= low <= min_hi,
+            "provisioned_pollers.minimum_pollers",
+            low,
+            f"must be {min_lo}..{min_hi} for an SQS mapping",
+            "choose a minimum in range",
+        )
+        check(
+            max_lo <= high <= max_hi,
+            "provisioned_pollers.maximum_pollers",
+            high,
+            f"must be {max_lo}..{max_hi} for an SQS mapping",
+            "choose a maximum in range",
+        )
+        check(
+            low <= high,
+            "provisioned_pollers",
+            f"minimum {low}, maximum {high}",
+            "the minimum must not exceed the maximum",
+            "raise maximum_pollers or lower minimum_pollers",
+        )
+    raised = limits.LAMBDA_RAISED_MAX_FILTERS
+    check(
+        1 <= max_filters <= raised,
+        "max_filters",
+        max_filters,
+        f"Lambda takes {limits.LAMBDA_DEFAULT_MAX_FILTERS} filters per mapping, {raised} at "
+        "most with a quota increase",
+        f"keep the default {limits.LAMBDA_DEFAULT_MAX_FILTERS}, or the quota your account has",
+    )
+    check(
+        len(filters) <= max_filters,
+        "filters",
+        f"{len(filters)} patterns",
+        f"a mapping takes at most {max_filters} filters",
+        "merge patterns (a leaf lists several values) or request a quota increase and "
+        "raise max_filters",
+    )
+    for index, pattern in enumerate(filters):
+        for problem in event_filters.problems(pattern):
+            problems.items.append(
+                f"filters[{index}]={pattern!r}: {problem}. Fix: use the syntax "
+                "sqs_blueprint.local.filters supports, so the local cloud filters as Lambda does."
+            )
