@@ -162,8 +162,6 @@ def _match_object(pattern: Mapping[str, Any], node: Any) -> bool:
 def _match_leaf(matcher: Any, value: Any) -> bool:
     if isinstance(matcher, Mapping) and "exists" in matcher:
         return (value is not _MISSING) is matcher["exists"]
-    if value is _MISSING:
-        return False
     if isinstance(value, list):
         return any(_match_leaf(matcher, v) for v in value)
     if not isinstance(matcher, Mapping):

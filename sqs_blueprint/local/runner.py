@@ -9,7 +9,9 @@ handlers, each function in its own runtime process, with Lambda's semantics (FAC
   invisible until its visibility timeout expires, as Lambda does;
 - the move to the DLQ after ``maxReceiveCount`` is moto's own (FACTS §7);
 - FIFO order: moto blocks a group while one of its messages is in flight and a
-  batch is handed over in the order received.
+  batch is handed over in the order received;
+- ``FilterCriteria``: records that match no pattern are deleted without an
+  invocation, as Lambda does (:mod:`sqs_blueprint.local.filters`).
 A changed function configuration (``update_function_configuration``) restarts
 that function's runtime before its next batch.
 """
@@ -29,6 +31,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlparse
 
+from sqs_blueprint.local import filters as event_filters
 from sqs_blueprint.local.events import RECEIVE_ARGS, lambda_record
 from sqs_blueprint.local.runtime import FunctionConfig, InvokeTimeout, Runtime, RuntimeFailure
 from sqs_blueprint.local.server import LocalCloud
@@ -51,6 +54,7 @@ class MappingConfig:
     window_s: float
     report_failures: bool
     concurrency: int
+    filters: tuple[dict[str, Any], ...] = ()
 
     @property
     def function_name(self) -> str:
@@ -67,6 +71,7 @@ class FunctionStats:
     timeouts: int = 0  # batches returned whole because the function timed out
     restarts: int = 0  # runtimes replaced after a timeout, a crash or a new configuration
     last_error: str | None = None
+    filtered: int = 0  # records deleted unseen: they matched none of the mapping's filters
 
 
 @dataclass(frozen=True)
@@ -225,6 +230,7 @@ def discover_mappings(cloud: LocalCloud, max_pollers: int = 10) -> list[MappingC
                     report_failures="ReportBatchItemFailures"
                     in (esm.get("FunctionResponseTypes") or []),
                     concurrency=concurrency,
+                    filters=event_filters.parse_criteria(esm.get("FilterCriteria")),
                 )
             )
     return found
@@ -335,6 +341,9 @@ class _Poller(threading.Thread):
         return messages
 
     def _handle(self, sqs: Any, lam: Any, messages: list[dict[str, Any]]) -> None:
+        messages = self._drop_filtered(sqs, messages)
+        if not messages:
+            return
         m = self.mapping
         ids = [msg["MessageId"] for msg in messages]
         event = {
@@ -364,6 +373,24 @@ class _Poller(threading.Thread):
         done = [msg for msg in messages if msg["MessageId"] not in failed]
         stats.deleted = _delete(sqs, m.queue_url, done)
         self.runner._record(m.function_name, lambda s: _add(s, stats))
+
+    def _drop_filtered(self, sqs: Any, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Delete the records no filter matches (Lambda does, unseen); keep the rest."""
+        m = self.mapping
+        if not m.filters:
+            return messages
+        region = self.runner.cloud.region
+        kept: list[dict[str, Any]] = []
+        dropped: list[dict[str, Any]] = []
+        for msg in messages:
+            record = lambda_record(msg, m.queue_arn, region)
+            (kept if event_filters.matches_any(m.filters, record) else dropped).append(msg)
+        if dropped:
+            deleted = _delete(sqs, m.queue_url, dropped)
+            self.runner._record(
+                m.function_name, lambda s: setattr(s, "filtered", s.filtered + deleted)
+            )
+        return kept
 
     def _runtime(self, lam: Any, stats: FunctionStats) -> Runtime:
         """This poller's runtime, replaced when the function's configuration changed."""

@@ -86,6 +86,8 @@ def test_prefix() -> None:
         ([">", 0, "<=", 5], 5.01, False),
         ([">=", 10], 10, True),
         (["<", 10], 9.5, True),
+        (["<", 10], 10, False),
+        ([">", 0], 0.001, True),
         (["=", 3], 3.0, True),
         (["=", 3], "3", False),  # numeric never matches a string
         ([">", 0], True, False),  # nor a bool
