@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +18,8 @@ from sqs_blueprint.local.filters import (
     parse_criteria,
     problems,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def record(body: Any) -> dict[str, Any]:
@@ -217,3 +222,15 @@ def test_parse_criteria_refuses_what_it_cannot_apply() -> None:
         "['prefix', 'numeric', 'exists', 'anything-but']; fix: build the mapping with "
         "SqsLambdaConsumer(filters=...), which accepts only the syntax this module applies"
     )
+
+
+def test_the_matcher_imports_neither_boto3_nor_moto() -> None:
+    """CDK patterns import it at synth, where only requirements.txt is installed."""
+    code = (
+        "import sys, sqs_blueprint.local.filters; "
+        "print(sorted({'boto3', 'botocore', 'moto'} & set(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == "[]"
