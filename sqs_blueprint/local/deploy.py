@@ -45,7 +45,7 @@ _NOT_APPLIED: dict[tuple[str, str | None], str] = {
     ("AWS::Lambda::Function", "Layers"): "layers are not loaded; runtimes use local packages",
     ("AWS::Lambda::Function", "ReservedConcurrentExecutions"): "reserved concurrency ignored",
     ("AWS::Lambda::EventSourceMapping", "MetricsConfig"): "mapping metrics are not published",
-    ("AWS::Lambda::EventSourceMapping", "ProvisionedPollerConfig"): "the runner's own poller count",
+    ("AWS::Lambda::EventSourceMapping", "ProvisionedPollerConfig"): "pollers not kept warm",
     ("AWS::CloudWatch::Alarm", None): "alarms are never evaluated",
 }
 # Resource types whose absence after creation is expected, not worth reporting.

@@ -3,7 +3,8 @@ handlers, each function in its own runtime process, with Lambda's semantics (FAC
 
 - batch size and batching window: keep receiving until the batch is full or the
   window closes (no window: one receive);
-- ``ScalingConfig.MaximumConcurrency`` parallel pollers, each with its own runtime;
+- ``ScalingConfig.MaximumConcurrency`` parallel pollers, each with its own runtime
+  (provisioned mode: maximum pollers x 10), at most ``max_pollers``;
 - successes deleted; with ``ReportBatchItemFailures`` the reported records stay
   in the queue; an error, an invalid response or a timeout keeps the whole batch,
   invisible until its visibility timeout expires, as Lambda does;
@@ -31,6 +32,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlparse
 
+from sqs_blueprint import limits
 from sqs_blueprint.local import filters as event_filters
 from sqs_blueprint.local.events import RECEIVE_ARGS, lambda_record
 from sqs_blueprint.local.runtime import FunctionConfig, InvokeTimeout, Runtime, RuntimeFailure
@@ -215,7 +217,8 @@ def discover_mappings(cloud: LocalCloud, max_pollers: int = 10) -> list[MappingC
                 continue
             _, _, _, _, account, queue_name = arn.split(":")
             url = sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account)
-            wanted = (esm.get("ScalingConfig") or {}).get("MaximumConcurrency")
+            scaling = esm.get("ScalingConfig") or {}
+            wanted = scaling.get("MaximumConcurrency") or _provisioned_concurrency(esm)
             concurrency = min(int(wanted or DEFAULT_CONCURRENCY), max_pollers)
             if wanted and int(wanted) > max_pollers:
                 log.info("mapping %s: %s pollers instead of %s", esm["UUID"], max_pollers, wanted)
@@ -234,6 +237,16 @@ def discover_mappings(cloud: LocalCloud, max_pollers: int = 10) -> list[MappingC
                 )
             )
     return found
+
+
+def _provisioned_concurrency(esm: Mapping[str, Any]) -> int | None:
+    """Provisioned mode: up to 10 invocations a poller, maximum pollers 200 by default
+    (``limits.LAMBDA_SQS_SCALING_URL``); None in the standard mode."""
+    pollers = esm.get("ProvisionedPollerConfig")
+    if not pollers:
+        return None
+    highest = pollers.get("MaximumPollers") or limits.LAMBDA_DEFAULT_MAX_POLLERS
+    return int(highest) * limits.LAMBDA_POLLER_INVOKES
 
 
 def function_config(cloud: LocalCloud, lam: Any, function: str) -> FunctionConfig:

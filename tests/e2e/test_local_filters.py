@@ -111,3 +111,24 @@ def test_a_pattern_the_local_cloud_cannot_apply_is_refused(
     finally:
         lam.delete_event_source_mapping(UUID=mapping["UUID"])
         sqs.delete_queue(QueueUrl=url)
+
+
+def test_provisioned_mode_runs_up_to_maximum_pollers_x_10(
+    cloud: LocalCloud, deployed: DeployedStack
+) -> None:
+    lam, sqs = cloud.client("lambda"), cloud.client("sqs")
+    url = sqs.create_queue(QueueName=f"pollers-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    mapping = lam.create_event_source_mapping(
+        EventSourceArn=arn["QueueArn"],
+        FunctionName=deployed.outputs["FnBName"],
+        ProvisionedPollerConfig={"MinimumPollers": 2, "MaximumPollers": 3},
+    )
+    try:
+        found = {m.uuid: m for m in discover_mappings(cloud, max_pollers=100)}
+        assert found[mapping["UUID"]].concurrency == 30
+        capped = {m.uuid: m for m in discover_mappings(cloud, max_pollers=10)}
+        assert capped[mapping["UUID"]].concurrency == 10
+    finally:
+        lam.delete_event_source_mapping(UUID=mapping["UUID"])
+        sqs.delete_queue(QueueUrl=url)
