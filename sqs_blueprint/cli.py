@@ -122,6 +122,8 @@ def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--backlog", type=int, default=None, help="messages to drain")
     p.add_argument("--messages-per-day", type=float, default=None)
     p.add_argument("--offloaded-share", type=float, default=0.0, help="0..1 sent through S3")
+    p.add_argument("--target-rate", type=float, default=None, help="messages/s a burst must reach")
+    p.add_argument("--latency", type=float, default=None, help="seconds allowed to reach it")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run_plan, plan_parser=p)
     kinds = p.add_subparsers(dest="plan_kind", metavar="KIND")
@@ -222,6 +224,8 @@ def _run_plan(args: argparse.Namespace) -> int:
         args.plan_parser.error(
             f"the following arguments are required: {', '.join(missing)} (or use `plan fifo`)"
         )
+    if (args.target_rate is None) != (args.latency is None):
+        args.plan_parser.error("--target-rate and --latency go together (scaling mode)")
     try:
         plan = capacity.plan_write_buffer(
             wcu=args.wcu,
@@ -234,6 +238,11 @@ def _run_plan(args: argparse.Namespace) -> int:
         out: dict[str, object] = dataclasses.asdict(plan)
         if args.backlog is not None:
             out["drain_time_s"] = plan.drain_time_s(args.backlog)
+        if args.target_rate is not None:
+            scaling = capacity.plan_scaling(
+                plan, target_per_s=args.target_rate, latency_s=args.latency
+            )
+            out["scaling"] = dataclasses.asdict(scaling)
         if args.messages_per_day is not None:
             cost = capacity.monthly_cost(
                 plan,
@@ -253,8 +262,11 @@ def _run_plan(args: argparse.Namespace) -> int:
         return 0
     notes = out.pop("notes")
     costs = out.pop("monthly_cost_usd", {})
-    assert isinstance(notes, tuple) and isinstance(costs, dict)
+    scaled = out.pop("scaling", {})
+    assert isinstance(notes, tuple) and isinstance(costs, dict) and isinstance(scaled, dict)
+    notes += scaled.pop("reasons", ())
     rows = [(k, _plan_value(v)) for k, v in out.items()]
+    rows += [(f"scaling {k}", _plan_value(v)) for k, v in scaled.items()]
     rows += [(f"monthly {k} (USD)", f"{v:,.2f}") for k, v in costs.items()]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:

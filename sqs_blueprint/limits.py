@@ -85,6 +85,42 @@ LAMBDA_FIFO_MAX_BATCH_SIZE = 10  # FIFO queues (LAMBDA_SQS_CONFIGURE_URL)
 LAMBDA_MIN_CONCURRENCY, LAMBDA_MAX_CONCURRENCY = 2, 1_000
 LAMBDA_MAX_TIMEOUT_S = 900  # LAMBDA_QUOTAS_URL
 
+# Scaling of a standard-mode SQS mapping: 5 concurrent invokes at first, up to
+# 300 more a minute, at most 1,250 (LAMBDA_SQS_SCALING_URL).
+LAMBDA_STANDARD_START_CONCURRENCY = 5
+LAMBDA_STANDARD_RAMP_PER_MINUTE = 300
+LAMBDA_STANDARD_MAX_INVOKES = 1_250
+# Provisioned mode (ProvisionedPollerConfig), mutually exclusive with
+# MaximumConcurrency: MinimumPollers 2..200 (default 2), MaximumPollers 2..2,000
+# (default 200); each poller carries up to 1 MB/s, 10 concurrent invokes or 10
+# ReceiveMessage calls a second; Lambda adds up to 1,000 concurrent invokes a
+# minute between the two bounds (LAMBDA_SQS_SCALING_URL, LAMBDA_POLLER_CONFIG_URL).
+LAMBDA_POLLER_CONFIG_URL = (
+    "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/"
+    "aws-properties-lambda-eventsourcemapping-provisionedpollerconfig.html"
+)
+LAMBDA_MIN_POLLERS_RANGE = (2, 200)
+LAMBDA_MAX_POLLERS_RANGE = (2, 2_000)
+LAMBDA_DEFAULT_MIN_POLLERS, LAMBDA_DEFAULT_MAX_POLLERS = 2, 200
+LAMBDA_POLLER_INVOKES = 10
+LAMBDA_POLLER_MB_PER_S = 1.0
+LAMBDA_PROVISIONED_RAMP_PER_MINUTE = 1_000
+
+# Event filtering: up to 5 filters per mapping by default, 10 with a quota
+# increase (LAMBDA_FILTERING_URL); an SQS mapping filters on the ``body`` key
+# only (LAMBDA_SQS_FILTERING_URL); a record no filter matches is deleted.
+LAMBDA_FILTERING_URL = "https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html"
+LAMBDA_SQS_FILTERING_URL = "https://docs.aws.amazon.com/lambda/latest/dg/with-sqs-filtering.html"
+LAMBDA_DEFAULT_MAX_FILTERS = 5
+LAMBDA_RAISED_MAX_FILTERS = 10
+
+# Mapping metrics (MetricsConfig ["EventCount"]): AWS/Lambda, dimension
+# EventSourceMappingUUID (LAMBDA_ESM_METRICS_URL).
+LAMBDA_ESM_METRICS_URL = (
+    "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html"
+    "#event-source-mapping-metrics"
+)
+
 # ------------------------------------------------------------------- DynamoDB
 
 DYNAMODB_QUOTAS_URL = (
@@ -95,7 +131,9 @@ DYNAMODB_MAX_ITEM_KB = 400  # DYNAMODB_QUOTAS_URL
 # --------------------------------------------------------------------- prices
 
 # USD, us-east-1, from the pricing pages: SQS_PRICING_URL,
-# https://aws.amazon.com/lambda/pricing/, https://aws.amazon.com/dynamodb/pricing/
+# https://aws.amazon.com/lambda/pricing/ (also "Provisioned Mode for Event Source
+# Mapping": an SQS mapping's event poller is one Event Poller Unit, billed per
+# EPU-hour, per second with a one-minute minimum), https://aws.amazon.com/dynamodb/pricing/
 # (provisioned and on-demand) and https://aws.amazon.com/s3/pricing/.
 PRICES_USD: MappingProxyType[str, float] = MappingProxyType(
     {
@@ -103,6 +141,7 @@ PRICES_USD: MappingProxyType[str, float] = MappingProxyType(
         "sqs_fifo_per_request": 0.50 / 1e6,
         "lambda_per_request": 0.20 / 1e6,
         "lambda_arm64_per_gb_s": 0.0000133334,
+        "lambda_sqs_epu_hour": 0.00925,
         "dynamodb_wcu_hour": 0.00065,
         "dynamodb_on_demand_per_wru": 0.625 / 1e6,
         "s3_put": 0.005 / 1_000,

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
 
 from sqs_blueprint.errors import UsageError
 
@@ -85,11 +86,23 @@ class TableConfig:
     batch_size: int = 10
     batching_window_s: int = 0
     key_fields: tuple[str, ...] = ()
+    # Provisioned pollers instead of maximum concurrency when either is set.
+    minimum_pollers: int | None = None
+    maximum_pollers: int | None = None
+    # Lambda filter patterns on the message body (SqsLambdaConsumer ``filters``).
+    filters: tuple[Mapping[str, Any], ...] = ()
 
     def props(self) -> dict[str, Any]:
         """These settings as keyword arguments of ``DynamoWriteBuffer``."""
         window = self.batching_window_s
+        pollers = (self.minimum_pollers, self.maximum_pollers)
         return {
+            "provisioned_pollers": lambda_.ProvisionedPollerConfig(
+                minimum_pollers=self.minimum_pollers, maximum_pollers=self.maximum_pollers
+            )
+            if pollers != (None, None)
+            else None,
+            "filters": self.filters,
             "write_capacity": self.write_capacity,
             "read_capacity": self.read_capacity,
             "item_kb": self.item_kb,
@@ -110,6 +123,7 @@ class AlarmsConfig:
 
     to: tuple[str, ...] | str | None = None
     age_share: float = 0.5  # of the source queue's retention
+    failed_invoke_share: float = 0.05  # of the events a Lambda mapping polled
 
     @property
     def emails(self) -> tuple[str, ...]:
@@ -352,14 +366,19 @@ def _convert(hint: Any, value: Any, path: str, errors: list[str]) -> Any:
     expected = [t for t in options if t is not type(None)]
     for option in expected:
         if typing.get_origin(option) is tuple:
-            if isinstance(value, list) and all(isinstance(v, str) for v in value):
-                return tuple(value)
+            item = str if typing.get_args(option)[0] is str else Mapping
+            if isinstance(value, list) and all(isinstance(v, item) for v in value):
+                return tuple(value)  # strings, or JSON objects such as filter patterns
         elif option is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
         elif isinstance(value, option) and not (option is int and isinstance(value, bool)):
             return value
-    names = " or ".join(
-        "a list of strings" if typing.get_origin(t) is tuple else t.__name__ for t in expected
-    )
+    names = " or ".join(_type_name(t) for t in expected)
     errors.append(f"'{path}' must be {names}, got {value!r}")
     return () if typing.get_origin(expected[0]) is tuple else value
+
+
+def _type_name(option: Any) -> str:
+    if typing.get_origin(option) is not tuple:
+        return str(option.__name__)
+    return "a list of strings" if typing.get_args(option)[0] is str else "a list of objects"

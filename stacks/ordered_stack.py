@@ -45,5 +45,6 @@ class OrderedStack(Stack):
             self.queues,
             config.alarms,
             consumer_function=self.buffer.consumer.function,
+            event_source_mapping=self.buffer.consumer.event_source_mapping,
             table=self.buffer.table,
         )

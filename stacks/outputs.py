@@ -44,6 +44,7 @@ def observe(
         topic=topic,
         age_share=alarms.age_share,
         alarm_emails=alarms.emails,
+        failed_invoke_share=alarms.failed_invoke_share,
         dashboard_name=stack.stack_name,
         **watched,
     )

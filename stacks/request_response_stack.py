@@ -57,4 +57,5 @@ class RequestResponseStack(Stack):
             self.service.requests,
             config.alarms,
             consumer_function=self.service.responder.function,
+            event_source_mapping=self.service.responder.event_source_mapping,
         )

@@ -48,5 +48,6 @@ class WriteBufferStack(Stack):
             self.queues,
             config.alarms,
             consumer_function=self.buffer.consumer.function,
+            event_source_mapping=self.buffer.consumer.event_source_mapping,
             table=self.buffer.table,
         )

@@ -44,7 +44,8 @@ _NOT_APPLIED: dict[tuple[str, str | None], str] = {
     ("AWS::IAM::Policy", None): "IAM permissions are not enforced",
     ("AWS::Lambda::Function", "Layers"): "layers are not loaded; runtimes use local packages",
     ("AWS::Lambda::Function", "ReservedConcurrentExecutions"): "reserved concurrency ignored",
-    ("AWS::Lambda::EventSourceMapping", "FilterCriteria"): "filters are not applied locally",
+    ("AWS::Lambda::EventSourceMapping", "MetricsConfig"): "mapping metrics are not published",
+    ("AWS::Lambda::EventSourceMapping", "ProvisionedPollerConfig"): "pollers not kept warm",
     ("AWS::CloudWatch::Alarm", None): "alarms are never evaluated",
 }
 # Resource types whose absence after creation is expected, not worth reporting.

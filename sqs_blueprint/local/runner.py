@@ -3,13 +3,16 @@ handlers, each function in its own runtime process, with Lambda's semantics (FAC
 
 - batch size and batching window: keep receiving until the batch is full or the
   window closes (no window: one receive);
-- ``ScalingConfig.MaximumConcurrency`` parallel pollers, each with its own runtime;
+- ``ScalingConfig.MaximumConcurrency`` parallel pollers, each with its own runtime
+  (provisioned mode: maximum pollers x 10), at most ``max_pollers``;
 - successes deleted; with ``ReportBatchItemFailures`` the reported records stay
   in the queue; an error, an invalid response or a timeout keeps the whole batch,
   invisible until its visibility timeout expires, as Lambda does;
 - the move to the DLQ after ``maxReceiveCount`` is moto's own (FACTS §7);
 - FIFO order: moto blocks a group while one of its messages is in flight and a
-  batch is handed over in the order received.
+  batch is handed over in the order received;
+- ``FilterCriteria``: records that match no pattern are deleted without an
+  invocation, as Lambda does (:mod:`sqs_blueprint.filters`).
 A changed function configuration (``update_function_configuration``) restarts
 that function's runtime before its next batch.
 """
@@ -29,6 +32,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlparse
 
+from sqs_blueprint import filters as event_filters
+from sqs_blueprint import limits
 from sqs_blueprint.local.events import RECEIVE_ARGS, lambda_record
 from sqs_blueprint.local.runtime import FunctionConfig, InvokeTimeout, Runtime, RuntimeFailure
 from sqs_blueprint.local.server import LocalCloud
@@ -51,6 +56,7 @@ class MappingConfig:
     window_s: float
     report_failures: bool
     concurrency: int
+    filters: tuple[dict[str, Any], ...] = ()
 
     @property
     def function_name(self) -> str:
@@ -67,6 +73,7 @@ class FunctionStats:
     timeouts: int = 0  # batches returned whole because the function timed out
     restarts: int = 0  # runtimes replaced after a timeout, a crash or a new configuration
     last_error: str | None = None
+    filtered: int = 0  # records deleted unseen: they matched none of the mapping's filters
 
 
 @dataclass(frozen=True)
@@ -210,7 +217,8 @@ def discover_mappings(cloud: LocalCloud, max_pollers: int = 10) -> list[MappingC
                 continue
             _, _, _, _, account, queue_name = arn.split(":")
             url = sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account)
-            wanted = (esm.get("ScalingConfig") or {}).get("MaximumConcurrency")
+            scaling = esm.get("ScalingConfig") or {}
+            wanted = scaling.get("MaximumConcurrency") or _provisioned_concurrency(esm)
             concurrency = min(int(wanted or DEFAULT_CONCURRENCY), max_pollers)
             if wanted and int(wanted) > max_pollers:
                 log.info("mapping %s: %s pollers instead of %s", esm["UUID"], max_pollers, wanted)
@@ -225,9 +233,20 @@ def discover_mappings(cloud: LocalCloud, max_pollers: int = 10) -> list[MappingC
                     report_failures="ReportBatchItemFailures"
                     in (esm.get("FunctionResponseTypes") or []),
                     concurrency=concurrency,
+                    filters=event_filters.parse_criteria(esm.get("FilterCriteria")),
                 )
             )
     return found
+
+
+def _provisioned_concurrency(esm: Mapping[str, Any]) -> int | None:
+    """Provisioned mode: up to 10 invocations a poller, maximum pollers 200 by default
+    (``limits.LAMBDA_SQS_SCALING_URL``); None in the standard mode."""
+    pollers = esm.get("ProvisionedPollerConfig")
+    if not pollers:
+        return None
+    highest = pollers.get("MaximumPollers") or limits.LAMBDA_DEFAULT_MAX_POLLERS
+    return int(highest) * limits.LAMBDA_POLLER_INVOKES
 
 
 def function_config(cloud: LocalCloud, lam: Any, function: str) -> FunctionConfig:
@@ -335,6 +354,9 @@ class _Poller(threading.Thread):
         return messages
 
     def _handle(self, sqs: Any, lam: Any, messages: list[dict[str, Any]]) -> None:
+        messages = self._drop_filtered(sqs, messages)
+        if not messages:
+            return
         m = self.mapping
         ids = [msg["MessageId"] for msg in messages]
         event = {
@@ -364,6 +386,24 @@ class _Poller(threading.Thread):
         done = [msg for msg in messages if msg["MessageId"] not in failed]
         stats.deleted = _delete(sqs, m.queue_url, done)
         self.runner._record(m.function_name, lambda s: _add(s, stats))
+
+    def _drop_filtered(self, sqs: Any, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Delete the records no filter matches (Lambda does, unseen); keep the rest."""
+        m = self.mapping
+        if not m.filters:
+            return messages
+        region = self.runner.cloud.region
+        kept: list[dict[str, Any]] = []
+        dropped: list[dict[str, Any]] = []
+        for msg in messages:
+            record = lambda_record(msg, m.queue_arn, region)
+            (kept if event_filters.matches_any(m.filters, record) else dropped).append(msg)
+        if dropped:
+            deleted = _delete(sqs, m.queue_url, dropped)
+            self.runner._record(
+                m.function_name, lambda s: setattr(s, "filtered", s.filtered + deleted)
+            )
+        return kept
 
     def _runtime(self, lam: Any, stats: FunctionStats) -> Runtime:
         """This poller's runtime, replaced when the function's configuration changed."""

@@ -5,12 +5,19 @@ Rules, with their sources in FACTS §2:
 - batch size 1..10,000, more than 10 needs a batching window of at least 1 s;
   FIFO queues take at most 10 and no window; the window is at most 300 s;
 - maximum concurrency 2..1,000 (it bounds the consumer without throttling);
-- the source queue's visibility is at least 6 x function timeout + window.
+- the source queue's visibility is at least 6 x function timeout + window;
+- one scaling mode: ``max_concurrency`` or ``provisioned_pollers``, never both;
+- mapping metrics (``MetricsConfig`` ``EventCount``) are always on;
+- ``filters`` are body patterns the local cloud applies the same way
+  (:mod:`sqs_blueprint.filters`), at most ``max_filters`` of them.
+Sources: :mod:`sqs_blueprint.limits`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -18,7 +25,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from sqs_blueprint import capacity
+from sqs_blueprint import capacity, limits
+from sqs_blueprint import filters as event_filters
 from stacks.patterns import powertools
 from stacks.patterns._validation import Problems
 from stacks.patterns.bundling import function_code
@@ -43,7 +51,7 @@ class SqsLambdaConsumer(Construct):
         queue: QueueWithDlq,
         handler: str,
         function_timeout: Duration,
-        max_concurrency: int,
+        max_concurrency: int | None = None,
         batch_size: int = 10,
         max_batching_window: Duration | None = None,
         memory_size: int = 256,
@@ -52,6 +60,9 @@ class SqsLambdaConsumer(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         allow_short_visibility: bool = False,
         description: str | None = None,
+        provisioned_pollers: lambda_.ProvisionedPollerConfig | None = None,
+        filters: Sequence[Mapping[str, Any]] = (),
+        max_filters: int = limits.LAMBDA_DEFAULT_MAX_FILTERS,
     ) -> None:
         super().__init__(scope, id_)
         window_s = int(max_batching_window.to_seconds()) if max_batching_window else 0
@@ -66,7 +77,15 @@ class SqsLambdaConsumer(Construct):
             max_concurrency=max_concurrency,
             timeout_s=timeout_s,
         )
+        _validate_mapping_options(
+            problems,
+            max_concurrency=max_concurrency,
+            provisioned_pollers=provisioned_pollers,
+            filters=filters,
+            max_filters=max_filters,
+        )
         problems.raise_if_any()
+        self.filters = tuple(filters)
         queue.ensure_visibility_at_least(
             Duration.seconds(capacity.visibility_timeout(timeout_s, window_s)),
             reason=(
@@ -112,6 +131,9 @@ class SqsLambdaConsumer(Construct):
             max_batching_window=max_batching_window,
             max_concurrency=max_concurrency,
             report_batch_item_failures=True,
+            provisioned_poller_config=provisioned_pollers,
+            metrics_config=lambda_.MetricsConfig(metrics=[lambda_.MetricType.EVENT_COUNT]),
+            filters=[{"pattern": json.dumps(p, sort_keys=True)} for p in self.filters] or None,
         )
         # The mapping polls with the function's role: its permissions must exist first.
         self.event_source_mapping.node.add_dependency(consume)
@@ -124,7 +146,7 @@ def _validate(
     batch_size: int,
     window_s: int,
     window_given: bool,
-    max_concurrency: int,
+    max_concurrency: int | None,
     timeout_s: int,
 ) -> None:
     check = problems.check
@@ -165,13 +187,14 @@ def _validate(
             "a batch of more than 10 records needs a batching window of at least 1 s",
             "set max_batching_window=Duration.seconds(1) or more, or batch_size <= 10",
         )
-    check(
-        MIN_CONCURRENCY <= max_concurrency <= MAX_CONCURRENCY,
-        "max_concurrency",
-        max_concurrency,
-        f"must be {MIN_CONCURRENCY}..{MAX_CONCURRENCY} (ScalingConfig.MaximumConcurrency)",
-        "bound every consumer: choose a value in range",
-    )
+    if max_concurrency is not None:
+        check(
+            MIN_CONCURRENCY <= max_concurrency <= MAX_CONCURRENCY,
+            "max_concurrency",
+            max_concurrency,
+            f"must be {MIN_CONCURRENCY}..{MAX_CONCURRENCY} (ScalingConfig.MaximumConcurrency)",
+            "bound every consumer: choose a value in range",
+        )
     check(
         1 <= timeout_s <= MAX_FUNCTION_TIMEOUT_S,
         "function_timeout",
@@ -179,3 +202,82 @@ def _validate(
         f"must be 1..{MAX_FUNCTION_TIMEOUT_S} s",
         "choose a Lambda timeout within the limit",
     )
+
+
+def _validate_mapping_options(
+    problems: Problems,
+    *,
+    max_concurrency: int | None,
+    provisioned_pollers: lambda_.ProvisionedPollerConfig | None,
+    filters: Sequence[Mapping[str, Any]],
+    max_filters: int,
+) -> None:
+    """The scaling mode (limits.LAMBDA_SQS_SCALING_URL) and the filters (LAMBDA_FILTERING_URL)."""
+    check = problems.check
+    check(
+        max_concurrency is not None or provisioned_pollers is not None,
+        "max_concurrency",
+        None,
+        "every mapping needs a bound on its concurrency",
+        f"set max_concurrency ({MIN_CONCURRENCY}..{MAX_CONCURRENCY}) or provisioned_pollers",
+    )
+    if provisioned_pollers is not None:
+        check(
+            max_concurrency is None,
+            "provisioned_pollers",
+            "set",
+            f"an SQS mapping scales either by maximum concurrency ({max_concurrency}) or by "
+            "provisioned pollers, not both",
+            "drop max_concurrency (bound it with maximum pollers x "
+            f"{limits.LAMBDA_POLLER_INVOKES} invokes) or drop provisioned_pollers",
+        )
+        low = provisioned_pollers.minimum_pollers or limits.LAMBDA_DEFAULT_MIN_POLLERS
+        high = provisioned_pollers.maximum_pollers or limits.LAMBDA_DEFAULT_MAX_POLLERS
+        (min_lo, min_hi), (max_lo, max_hi) = (
+            limits.LAMBDA_MIN_POLLERS_RANGE,
+            limits.LAMBDA_MAX_POLLERS_RANGE,
+        )
+        check(
+            min_lo <= low <= min_hi,
+            "provisioned_pollers.minimum_pollers",
+            low,
+            f"must be {min_lo}..{min_hi} for an SQS mapping",
+            "choose a minimum in range",
+        )
+        check(
+            max_lo <= high <= max_hi,
+            "provisioned_pollers.maximum_pollers",
+            high,
+            f"must be {max_lo}..{max_hi} for an SQS mapping",
+            "choose a maximum in range",
+        )
+        check(
+            low <= high,
+            "provisioned_pollers",
+            f"minimum {low}, maximum {high}",
+            "the minimum must not exceed the maximum",
+            "raise maximum_pollers or lower minimum_pollers",
+        )
+    raised = limits.LAMBDA_RAISED_MAX_FILTERS
+    check(
+        1 <= max_filters <= raised,
+        "max_filters",
+        max_filters,
+        f"Lambda takes {limits.LAMBDA_DEFAULT_MAX_FILTERS} filters per mapping, {raised} at "
+        "most with a quota increase",
+        f"keep the default {limits.LAMBDA_DEFAULT_MAX_FILTERS}, or the quota your account has",
+    )
+    check(
+        len(filters) <= max_filters,
+        "filters",
+        f"{len(filters)} patterns",
+        f"a mapping takes at most {max_filters} filters",
+        "merge patterns (a leaf lists several values) or request a quota increase and "
+        "raise max_filters",
+    )
+    for index, pattern in enumerate(filters):
+        for problem in event_filters.problems(pattern):
+            problems.items.append(
+                f"filters[{index}]={pattern!r}: {problem}. Fix: use the syntax "
+                "sqs_blueprint.filters supports, so the local cloud filters as Lambda does."
+            )

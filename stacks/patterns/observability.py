@@ -8,7 +8,11 @@ Alarms, each publishing its ALARM and OK transitions to ``.topic``:
   retention: the consumer is behind and messages will soon expire;
 - the consumer function's Errors > 0 and Throttles > 0;
 - the table's WriteThrottleEvents > 0 (the write buffer's plan should make it
-  impossible: one is a bug or a capacity change worth knowing about).
+  impossible: one is a bug or a capacity change worth knowing about);
+- with ``event_source_mapping``: failed invokes above ``failed_invoke_share``
+  (default 5%) of the events the mapping polled, by metric math over the
+  mapping's EventCount metrics (FailedInvokeEventCount / PolledEventCount,
+  dimension EventSourceMappingUUID, ``limits.LAMBDA_ESM_METRICS_URL``).
 
 Missing data is "not breaching" everywhere: Lambda and DynamoDB emit these
 counters only when there is something to count, and SQS stops publishing for a
@@ -21,7 +25,8 @@ key and topic policies let CloudWatch alarms of this account and region use
 them, and the topic refuses requests without TLS.
 
 The dashboard graphs what the alarms watch, plus in-flight messages, the
-consumer's duration and, for EC2 workers (``auto_scaling_group``), the
+consumer's duration, the mapping's polled, invoked, failed-invoke, filtered-out and
+deleted events and, for EC2 workers (``auto_scaling_group``), the
 instances in service and the backlog per instance that the group scales on.
 """
 
@@ -51,6 +56,15 @@ _MAX_EVALUATION_S = 86_400
 _DASHBOARD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _WIDTH = 8  # three graphs per 24-column dashboard row
+DEFAULT_FAILED_INVOKE_SHARE = 0.05
+# The mapping's EventCount metrics on the dashboard, by label (limits.LAMBDA_ESM_METRICS_URL).
+MAPPING_METRICS = {
+    "Polled": "PolledEventCount",
+    "Invoked": "InvokedEventCount",
+    "Failed invoke": "FailedInvokeEventCount",
+    "Filtered out": "FilteredOutEventCount",
+    "Deleted": "DeletedEventCount",
+}
 
 
 class PipelineObservability(Construct):
@@ -84,6 +98,8 @@ class PipelineObservability(Construct):
         period: Duration = Duration.minutes(5),
         evaluation_periods: int = 1,
         dashboard_name: str | None = None,
+        event_source_mapping: lambda_.IEventSourceMapping | None = None,
+        failed_invoke_share: float = DEFAULT_FAILED_INVOKE_SHARE,
     ) -> None:
         super().__init__(scope, id_)
         problems = Problems(f"PipelineObservability '{self.node.path}'")
@@ -98,6 +114,7 @@ class PipelineObservability(Construct):
             auto_scaling_group=auto_scaling_group,
             backlog_target=backlog_target,
         )
+        _validate_mapping_alarm(problems, failed_invoke_share)
         problems.raise_if_any()
         self.queue = queue
         self.period = period
@@ -183,6 +200,10 @@ class PipelineObservability(Construct):
                 ),
             )
 
+        self.mapping_metrics: dict[str, cloudwatch.Metric] = {}
+        if event_source_mapping is not None:
+            self._mapping_alarm(event_source_mapping, failed_invoke_share)
+
         self.dashboard = cloudwatch.Dashboard(
             self, "Dashboard", dashboard_name=dashboard_name, default_interval=Duration.hours(3)
         )
@@ -191,7 +212,7 @@ class PipelineObservability(Construct):
     def _alarm(
         self,
         name: str,
-        metric: cloudwatch.Metric,
+        metric: cloudwatch.Metric | cloudwatch.MathExpression,
         *,
         threshold: float,
         comparison: cloudwatch.ComparisonOperator,
@@ -210,6 +231,37 @@ class PipelineObservability(Construct):
         alarm.add_alarm_action(action)
         alarm.add_ok_action(action)
         self.alarms[name] = alarm
+
+    def _mapping_alarm(self, mapping: lambda_.IEventSourceMapping, share: float) -> None:
+        """Failed invokes / polled events above ``share``, over the mapping's own metrics."""
+        self.mapping_metrics = {
+            label: cloudwatch.Metric(
+                namespace="AWS/Lambda",
+                metric_name=name,
+                dimensions_map={"EventSourceMappingUUID": mapping.event_source_mapping_id},
+                statistic=cloudwatch.Stats.SUM,
+            )
+            for label, name in MAPPING_METRICS.items()
+        }
+        ratio = cloudwatch.MathExpression(
+            expression="IF(polled > 0, failed / polled, 0)",
+            using_metrics={
+                "failed": self.mapping_metrics["Failed invoke"],
+                "polled": self.mapping_metrics["Polled"],
+            },
+            label="Failed invoke share",
+        )
+        self._alarm(
+            "MappingFailedInvokes",
+            ratio,
+            threshold=share,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            description=(
+                f"More than {share:.0%} of the events the mapping of {self.queue.node.path} "
+                "polled failed to invoke or were reported failed; they return to the queue "
+                "and reach the DLQ after maxReceiveCount. See the consumer's logs."
+            ),
+        )
 
     def _add_widgets(
         self,
@@ -263,6 +315,8 @@ class PipelineObservability(Construct):
                     ],
                 ),
             ]
+        if self.mapping_metrics:
+            graphs.append(_mapping_graph(self.mapping_metrics))
         if table is not None:
             consumed = table.metric("ConsumedWriteCapacityUnits", statistic=cloudwatch.Stats.SUM)
             graphs.append(
@@ -306,6 +360,14 @@ class PipelineObservability(Construct):
         )
         for start in range(0, len(graphs), 3):
             self.dashboard.add_widgets(*graphs[start : start + 3])
+
+
+def _mapping_graph(metrics: dict[str, cloudwatch.Metric]) -> cloudwatch.GraphWidget:
+    """The mapping's EventCount metrics, one line each, summed per period."""
+    return _graph(
+        "Mapping events",
+        [metric.with_(label=name) for name, metric in metrics.items()],
+    )
 
 
 def _worker_graphs(
@@ -389,6 +451,18 @@ def _let_alarms_publish(topic: sns.ITopic) -> None:
                 conditions=conditions,
             )
         )
+
+
+def _validate_mapping_alarm(problems: Problems, failed_invoke_share: float) -> None:
+    problems.check(
+        0 < failed_invoke_share < 1,
+        "failed_invoke_share",
+        failed_invoke_share,
+        "must be between 0 and 1 (exclusive): the alarm fires when failed invokes pass this "
+        "share of the events the mapping polled",
+        f"use e.g. {DEFAULT_FAILED_INVOKE_SHARE} to hear when 1 event in "
+        f"{round(1 / DEFAULT_FAILED_INVOKE_SHARE)} fails",
+    )
 
 
 def _validate(

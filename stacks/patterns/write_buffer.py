@@ -4,17 +4,23 @@ The consumer's maximum concurrency, batch size and per-invocation write budget
 come from :func:`sqs_blueprint.capacity.plan_write_buffer`, so that concurrency
 x budget <= the table's WCU (FACTS §3: never plan on burst capacity). The
 budget reaches the function as ``WCU_PER_SECOND``.
+
+With ``provisioned_pollers`` the mapping has no maximum concurrency; each poller
+runs up to ``limits.LAMBDA_POLLER_INVOKES`` invocations, so maximum pollers x
+that must stay within the plan's concurrency, or the table would be overrun.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from sqs_blueprint import capacity
+from sqs_blueprint import capacity, limits
 from sqs_blueprint.versioning import VERSIONED_KEY_RULE, versioned_key_ok
 from stacks.patterns._validation import Problems
 from stacks.patterns.consumer import SqsLambdaConsumer
@@ -50,6 +56,8 @@ class DynamoWriteBuffer(Construct):
         version_field: str | None = None,
         payload_bucket: LargePayloadBucket | None = None,
         handler: str = "write_buffer",
+        provisioned_pollers: lambda_.ProvisionedPollerConfig | None = None,
+        filters: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         super().__init__(scope, id_)
         problems = Problems(f"DynamoWriteBuffer '{self.node.path}'")
@@ -99,6 +107,8 @@ class DynamoWriteBuffer(Construct):
             )
         except ValueError as error:
             problems.items.append(f"capacity plan: {error}.")
+        else:
+            _check_pollers_fit(problems, provisioned_pollers, self.plan.max_concurrency)
         problems.raise_if_any()
 
         self.table = dynamodb.Table(
@@ -132,7 +142,9 @@ class DynamoWriteBuffer(Construct):
             function_timeout=function_timeout,
             batch_size=self.plan.batch_size,
             max_batching_window=max_batching_window,
-            max_concurrency=self.plan.max_concurrency,
+            max_concurrency=None if provisioned_pollers else self.plan.max_concurrency,
+            provisioned_pollers=provisioned_pollers,
+            filters=filters,
             environment=environment,
             description=f"Drains {queue.node.path} into a {write_capacity}-WCU table",
         )
@@ -140,3 +152,25 @@ class DynamoWriteBuffer(Construct):
         self.table.grant(self.consumer.role, *actions)
         if payload_bucket:
             payload_bucket.grant_read(self.consumer.role)
+
+
+def _check_pollers_fit(
+    problems: Problems, pollers: lambda_.ProvisionedPollerConfig | None, concurrency: int
+) -> None:
+    """Provisioned pollers may not run more invocations than the write budget is shared by."""
+    if pollers is None:
+        return
+    per_poller = limits.LAMBDA_POLLER_INVOKES
+    highest = pollers.maximum_pollers or limits.LAMBDA_DEFAULT_MAX_POLLERS
+    fitting = concurrency // per_poller
+    problems.check(
+        highest * per_poller <= concurrency,
+        "provisioned_pollers.maximum_pollers",
+        highest,
+        f"{highest} pollers run up to {highest * per_poller} invocations, but the table's "
+        f"write budget is shared by {concurrency} (capacity plan)",
+        f"use maximum_pollers <= {fitting}"
+        if fitting >= 2
+        else "raise the table's WCU, "
+        "or keep the maximum-concurrency mode (`sqs-blueprint plan` recommends one)",
+    )
