@@ -1,4 +1,4 @@
-"""One log shape for a record in every consumer: the EC2 worker and the Lambda handlers.
+"""One log shape for a record in every consumer: the EC2 worker and the three Lambda handlers.
 
 An operator who looks for a message id in CloudWatch Logs Insights filters on
 ``correlation_id``; the worker and the Lambda must both write it, with the same
@@ -86,3 +86,64 @@ def test_a_failed_record_logs_the_same_keys_in_the_worker_and_the_lambda(
         assert (line["receive_count"], line["outcome"], line["level"]) == (1, "failed", "WARNING")
         assert TIMESTAMP.fullmatch(line["timestamp"])
     assert on_worker["reason"] == on_lambda["reason"]
+
+
+SHAPE = {"service": str, "correlation_id": str, "receive_count": int, "outcome": str}
+
+
+def captured(handler: Any) -> io.StringIO:
+    stream = io.StringIO()
+    handler.logger.registered_handler.setStream(stream)
+    return stream
+
+
+def record_lines(stream: io.StringIO) -> dict[str, dict[str, Any]]:
+    """The lines with an outcome, by message id; each has the shared keys in their types."""
+    lines = outcome_lines([json.loads(line) for line in stream.getvalue().splitlines()])
+    for line in lines:
+        assert {k: type(line.get(k)) for k in SHAPE} == SHAPE, line
+    return {line["correlation_id"]: line for line in lines}
+
+
+def test_the_ordered_and_responder_lambdas_log_the_same_keys(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqs = boto3.client("sqs")
+    create_table(boto3.client("dynamodb"), "events")
+    for name, value in {"TABLE_NAME": "events", "KEY_FIELDS": "account"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("RESPONSE_QUEUE_PREFIX", "rpc-resp-")
+    monkeypatch.delenv("PAYLOAD_BUCKET", raising=False)
+    fifo = sqs.create_queue(QueueName="events.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    bad, _ = (
+        sqs.send_message(
+            QueueUrl=fifo, MessageBody=body, MessageGroupId=group, MessageDeduplicationId=group
+        )["MessageId"]
+        for body, group in (("not json", "g1"), ('{"account": "a"}', "g2"))
+    )
+    requests = sqs.create_queue(QueueName="requests")["QueueUrl"]
+    reply = sqs.create_queue(QueueName="rpc-resp-one")["QueueUrl"]
+    asked, forged = (
+        sqs.send_message(
+            QueueUrl=requests,
+            MessageBody=json.dumps({"type": "checksum", "data": "abc"}),
+            MessageAttributes={
+                "ReplyTo": {"DataType": "String", "StringValue": to},
+                "CorrelationId": {"DataType": "String", "StringValue": uuid.uuid4().hex},
+            },
+        )["MessageId"]
+        for to in (reply, sqs.create_queue(QueueName="payments")["QueueUrl"])
+    )
+
+    ordered, responder = load_handler("ordered"), load_handler("responder")
+    ordered_log, responder_log = captured(ordered), captured(responder)
+    ordered.lambda_handler(receive_event(sqs, fifo), FakeContext())
+    responder.lambda_handler(receive_event(sqs, requests), FakeContext())
+
+    assert {k: (v["service"], v["outcome"]) for k, v in record_lines(ordered_log).items()} == {
+        bad: ("ordered", "failed")
+    }
+    assert {k: (v["service"], v["outcome"]) for k, v in record_lines(responder_log).items()} == {
+        asked: ("responder", "processed"),
+        forged: ("responder", "failed"),
+    }
