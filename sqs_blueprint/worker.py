@@ -77,7 +77,7 @@ _TRANSIENT_CODES = frozenset(
     }
 )
 
-# The ``service`` key of every log line; POWERTOOLS_SERVICE_NAME names it, as in the Lambdas.
+# The ``service`` key of every log line: "worker", or Powertools' POWERTOOLS_SERVICE_NAME if set.
 SERVICE = os.getenv("POWERTOOLS_SERVICE_NAME") or "worker"
 # A child of the SERVICE Logger that :func:`log_json` configures: until then (the worker used
 # as a library) its records go to the application's own logging, extras attached.
