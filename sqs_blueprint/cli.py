@@ -12,10 +12,15 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, TextIO, cast
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from sqs_blueprint.errors import SqsBlueprintError, UsageError
+
+if TYPE_CHECKING:
+    from sqs_blueprint.console import Progress
+    from sqs_blueprint.redrive import DeadLetter
 
 _Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 _MISSING_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
@@ -394,9 +399,39 @@ def _send_options(args: argparse.Namespace) -> dict[str, dict[str, str]]:
     return attributes
 
 
+@contextmanager
+def _send_progress(sqs: Any, total: int) -> Iterator[None]:
+    """On a terminal, a bar on stderr while more than one batch is sent: messages SQS took."""
+    from sqs_blueprint.limits import SQS_BATCH_MAX_ENTRIES
+
+    if total <= SQS_BATCH_MAX_ENTRIES or not sys.stderr.isatty():
+        yield
+        return
+    from sqs_blueprint.console import Progress
+
+    bar = Progress(sys.stderr, "sent")
+    sent = 0
+
+    def count(parsed: dict[str, Any], **_: Any) -> None:
+        nonlocal sent
+        sent += len(parsed.get("Successful", []))
+        bar(sent, total)
+
+    event = "after-call.sqs.SendMessageBatch"
+    sqs.meta.events.register(event, count)
+    bar(0, total)
+    try:
+        yield
+    finally:
+        sqs.meta.events.unregister(event, count)
+        bar.end()
+
+
 def _run_send(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
+
+    import boto3
 
     from sqs_blueprint.payload import PayloadStore
     from sqs_blueprint.producer import Message, Producer
@@ -417,11 +452,17 @@ def _run_send(args: argparse.Namespace) -> int:
     messages = [
         Message(body, attributes, group_id=args.group_id, tenant=args.tenant) for _, body in lines
     ]
+    sqs = boto3.client("sqs")
     producer = Producer(
-        args.queue_url, payloads=store, group_key=args.group_key, tenant_key=args.tenant_key
+        args.queue_url,
+        sqs_client=sqs,
+        payloads=store,
+        group_key=args.group_key,
+        tenant_key=args.tenant_key,
     )
     producer.max_message_size  # noqa: B018 - a missing queue fails here, in one line
-    result = producer.send_many(messages)
+    with _send_progress(sqs, len(messages)):
+        result = producer.send_many(messages)
     for sent in result.sent:
         line = lines[sent.index][0]
         out = {"line": line, "message_id": sent.message_id, "offloaded": sent.offloaded}
@@ -557,43 +598,11 @@ def _run_dlq(args: argparse.Namespace) -> int:
     return code
 
 
-class _Progress:
-    """Moved so far: a bar redrawn in place on a terminal, one plain line per change otherwise."""
+def _progress_bar(stream: TextIO) -> Progress:
+    """The redrive's progress: a bar on a terminal, one plain line per change otherwise."""
+    from sqs_blueprint.console import Progress
 
-    def __init__(self, stream: TextIO, width: int = 30) -> None:
-        self.stream = stream
-        self.width = width
-        self.terminal = stream.isatty()
-        self.open = False  # a bar is drawn and its line not yet ended
-        self.last = ""
-
-    def __call__(self, moved: int, total: int | None) -> None:
-        if total:
-            filled = min(self.width, self.width * moved // total)
-            text = f"[{'#' * filled}{'-' * (self.width - filled)}] {moved}/{total} moved"
-        else:
-            text = f"{moved} moved"
-        if text == self.last:
-            return
-        self.last = text
-        if self.terminal:
-            self.stream.write(f"\r{text}")
-            self.open = True
-        else:
-            self.stream.write(f"{text}\n")
-        self.stream.flush()
-
-    def end(self) -> None:
-        """End the bar's line, so what is printed next starts on a line of its own."""
-        if self.open:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.open = False
-
-
-def _progress_bar(stream: TextIO) -> _Progress:
-    """The one progress display of the CLI (a progress library can replace it here)."""
-    return _Progress(stream)
+    return Progress(stream, "moved")
 
 
 def _payload_buckets(url: str, given: list[str] | None) -> tuple[list[str], str]:
@@ -632,9 +641,35 @@ def _dlq_inspect(args: argparse.Namespace) -> int:
     print(f"{url} serves: {', '.join(sources) or 'no source queue'}")
     print(fetched)
     print(f"{len(letters)} message(s) shown, all handed back (none consumed)")
+    if letters and sys.stdout.isatty():
+        print(_letters_table(letters))
+        return 0
     for letter in letters:
         print(letter.summary())
     return 0
+
+
+def _letters_table(letters: Sequence[DeadLetter]) -> str:
+    """Dead letters as a table for a terminal: one row each, the body last (``--json`` and
+    piped output also give the first receive time)."""
+    from sqs_blueprint.console import table
+
+    facts = [letter.to_json() for letter in letters]
+    headers = ["message id", "receives", "sent (UTC)", "bytes"]
+    optional = [name for name in ("group_id", "payload") if any(f[name] for f in facts)]
+    headers += [name.replace("_id", "") for name in optional] + ["body"]
+    rows = [
+        [
+            f["message_id"],
+            str(f["receive_count"]),
+            letter.sent_at.strftime("%Y-%m-%d %H:%M:%S") if letter.sent_at else "-",
+            "?" if f["size"] is None else str(f["size"]),
+            *(f[name] or "" for name in optional),
+            letter.preview(),
+        ]
+        for f, letter in zip(facts, letters, strict=True)
+    ]
+    return table(headers, rows)
 
 
 def _dlq_redrive(args: argparse.Namespace) -> int:

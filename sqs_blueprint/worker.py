@@ -38,18 +38,19 @@ What becomes of a message:
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import math
+import os
 import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any, cast
 
+from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sqs_blueprint._clients import LazyClient
@@ -76,7 +77,11 @@ _TRANSIENT_CODES = frozenset(
     }
 )
 
-log = logging.getLogger(__name__)
+# The ``service`` key of every log line: "worker", or Powertools' POWERTOOLS_SERVICE_NAME if set.
+SERVICE = os.getenv("POWERTOOLS_SERVICE_NAME") or "worker"
+# A child of the SERVICE Logger that :func:`log_json` configures: until then (the worker used
+# as a library) its records go to the application's own logging, extras attached.
+log = Logger(service=SERVICE, child=True)
 
 RecordHandler = Callable[[Record], object]
 BatchHandler = Callable[[Sequence[Record]], Mapping[str, str]]
@@ -117,7 +122,7 @@ def per_record(handler: RecordHandler, *, fifo: bool = False) -> BatchHandler:
             try:
                 handler(record)
             except BaseException as error:  # SystemExit too: it fails the record, not the worker
-                log.exception("handler raised", extra={"message_id": record.message_id})
+                log.exception("handler raised", extra={"correlation_id": record.message_id})
                 failed[record.message_id] = _reason(error)
                 failed_groups.add(record.group_id)
         return failed
@@ -150,7 +155,7 @@ def write_buffer_handler() -> BatchHandler:
             try:
                 failed.update(buffer.process([record]).failed)
             except Exception as error:
-                log.exception("record not written", extra={"message_id": record.message_id})
+                log.exception("record not written", extra={"correlation_id": record.message_id})
                 failed[record.message_id] = _reason(error)
         return failed
 
@@ -198,31 +203,18 @@ def load_handler(spec: str) -> RecordHandler | BatchHandler:
 # ---------------------------------------------------------------- logging
 
 
-_STANDARD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
+def log_json() -> None:
+    """This process's logs as Powertools JSON lines on stderr, the worker's and every library's.
 
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and any ``extra`` fields."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        out.update({k: v for k, v in vars(record).items() if k not in _STANDARD_FIELDS})
-        if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
-
-
-def log_json(level: int = logging.INFO) -> None:
-    """Send the root logger's records to stderr as JSON lines."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
-    logging.basicConfig(level=level, handlers=[handler], force=True)
-    logging.getLogger("botocore").setLevel(max(level, logging.WARNING))
+    The lines have the Lambda handlers' keys (``service``; per record ``correlation_id``,
+    the message id, ``receive_count`` and ``outcome``), so one Logs Insights query finds
+    a record in every consumer. The level is POWERTOOLS_LOG_LEVEL's (INFO by default).
+    """
+    service = Logger(service=SERVICE, stream=sys.stderr)
+    # Other loggers (the write buffer's, botocore's) reach the same handler through the root.
+    logging.basicConfig(level=service.log_level, handlers=[service.registered_handler], force=True)
+    logging.getLogger(SERVICE).propagate = False  # the worker's lines are written once
+    logging.getLogger("botocore").setLevel(max(service.log_level, logging.WARNING))
 
 
 # ---------------------------------------------------------------- the worker
@@ -476,7 +468,7 @@ class Worker:
                     Record.from_sqs(message, queue_url=self.queue_url, resolver=self._resolver)
                 )
             except Exception as error:  # any error building one record fails it alone
-                log.exception("record not built", extra={"message_id": message["MessageId"]})
+                log.exception("record not built", extra={"correlation_id": message["MessageId"]})
                 failed[message["MessageId"]] = f"record not built: {_reason(error)}"
         if records:
             try:
@@ -521,10 +513,15 @@ class Worker:
         for message in task:
             mid = message["MessageId"]
             if mid in failed:
-                receives = message.get("Attributes", {}).get("ApproximateReceiveCount")
+                receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
                 log.warning(
                     "record failed; it will be received again",
-                    extra={"message_id": mid, "receive_count": receives, "reason": failed[mid]},
+                    extra={
+                        "correlation_id": mid,
+                        "receive_count": receives,
+                        "outcome": "failed",
+                        "reason": failed[mid],
+                    },
                 )
         if done >= MAX_BATCH:
             self._wake.set()
@@ -656,7 +653,7 @@ class Worker:
                 log.warning(
                     f"{action} refused" + ("; asking again later" if transient else ""),
                     extra={
-                        "message_id": entry.message_id,
+                        "correlation_id": entry.message_id,
                         "code": failure.get("Code"),
                         "reason": failure.get("Message"),
                     },

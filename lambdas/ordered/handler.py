@@ -48,7 +48,11 @@ def write_one(record: SQSRecord, lambda_context: LambdaContext) -> None:
         failed = wb.process(built, deadline_s=deadline).failed
     if failed:
         reason = failed[record.message_id]
-        logger.warning("record failed", extra={"reason": reason})
+        receives = int(record.attributes.approximate_receive_count)
+        logger.warning(
+            "record failed",
+            extra={"receive_count": receives, "outcome": "failed", "reason": reason},
+        )
         raise RecordFailed(reason)
 
 

@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sqs_blueprint.records import Record
 from sqs_blueprint.rpc import STATUS_EXPIRED, Responder, reference_responder
 
-logger = Logger()
+logger = Logger(service="responder")
 processor = BatchProcessor(event_type=EventType.SQS)
 _responder: Responder | None = None
 
@@ -40,15 +40,19 @@ def responder() -> Responder:
 
 def record_handler(record: SQSRecord) -> None:
     logger.set_correlation_id(record.message_id)
+    receives = int(record.attributes.approximate_receive_count)
     try:
         status = responder().handle(Record.from_lambda(record.raw_event))
     except Exception:
-        logger.exception("request failed; it will be retried")
+        extra = {"receive_count": receives, "outcome": "failed"}
+        logger.exception("request failed; it will be retried", extra=extra)
         raise
     if status == STATUS_EXPIRED:
-        logger.warning("dropped unanswered: the caller's deadline has passed")
+        extra = {"receive_count": receives, "outcome": "dropped"}
+        logger.warning("dropped unanswered: the caller's deadline has passed", extra=extra)
     else:
-        logger.info("answered", extra={"status": status})
+        extra = {"receive_count": receives, "outcome": "processed", "status": status}
+        logger.info("answered", extra=extra)
 
 
 @logger.inject_lambda_context

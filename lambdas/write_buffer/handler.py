@@ -58,7 +58,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     def check(record: SQSRecord) -> None:
         logger.set_correlation_id(record.message_id)
         if record.message_id in failed:
-            logger.warning("record failed", extra={"reason": failed[record.message_id]})
+            logger.warning(
+                "record failed",
+                extra={
+                    "receive_count": int(record.attributes.approximate_receive_count),
+                    "outcome": "failed",
+                    "reason": failed[record.message_id],
+                },
+            )
             raise RecordFailed(failed[record.message_id])
 
     return process_partial_response(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +14,7 @@ import pytest
 from botocore.stub import Stubber
 
 from sqs_blueprint.cli import main
+from tests.unit.test_console import Terminal, visible
 from tests.unit.test_redrive import (
     ARN,
     DLQ_URL,
@@ -111,6 +114,51 @@ def test_redrive_where_with_failed_sends_exits_1(
 
     assert code == 1 and "moved 2, in both queues 0, left in the DLQ 1 (not chosen 0" in out
     assert f"{ids[1]} stays in the DLQ: not sent: injected" in err
+
+
+def test_on_a_terminal_the_bar_ends_its_line_before_other_output(
+    sqs: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dlq, _ = make_dlq(sqs, "orders")
+    ids = put(sqs, dlq, [json.dumps({"k": k}) for k in ("ok", "bad", "ok")])
+    fail_sends(sqs, "bad")
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+
+    code, _, _ = cli(capsys, "redrive", "--queue", dlq, "--where", "k", "--wait", "0")
+
+    assert code == 1
+    bar, *rest = visible(terminal.getvalue())
+    assert re.fullmatch(r".{30} 2 moved \d+:\d\d:\d\d", bar)
+    assert rest == [f"sqs-blueprint dlq redrive: {ids[1]} stays in the DLQ: not sent: injected", ""]
+
+
+def test_inspect_on_a_terminal_shows_a_table_row_per_message(
+    sqs: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dlq, (source,) = make_dlq(sqs, "orders")
+    ids = put(sqs, dlq, [json.dumps({"n": n}) for n in range(3)])
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    monkeypatch.setenv("COLUMNS", "120")
+
+    assert main(["dlq", "inspect", "--queue", dlq]) == 0
+
+    lines = visible(terminal.getvalue())
+    assert lines[:3] == [
+        f"{dlq} serves: {source}",
+        "S3 payloads not fetched: no Lambda consumer of the source queue sets PAYLOAD_BUCKET; "
+        "name the buckets to read with --bucket",
+        "3 message(s) shown, all handed back (none consumed)",
+    ]
+    (header,) = [n for n, line in enumerate(lines) if line.startswith(" message id")]
+    assert lines[header].split() == ["message", "id", "receives", "sent", "(UTC)", "bytes", "body"]
+    rows = {line.split()[0]: line.split() for line in lines[header + 2 :] if line.strip()}
+    assert sorted(rows) == sorted(ids)  # one row per message
+    assert [(rows[i][1], rows[i][4], rows[i][-1]) for i in ids] == [
+        ("1", "8", f"{n}}}")
+        for n in range(3)  # receives, bytes, the body's end
+    ]
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 import uuid
 import zipfile
 from collections import Counter
@@ -18,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sqs_blueprint import redrive as rd
-from sqs_blueprint.cli import _progress_bar, main
+from sqs_blueprint.cli import main
 from sqs_blueprint.payload import RESERVED_ATTRIBUTE, S3Pointer
 from sqs_blueprint.redrive import client_side
 from tests.unit.test_redrive import bodies, drain, make_dlq, put
@@ -439,47 +438,6 @@ def test_a_selection_matching_nothing_says_so_in_one_line(
         "nothing was moved\n"
     )
     assert drain(sqs, source) == [] and len(drain(sqs, dlq)) == 3
-
-
-class Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def test_on_a_terminal_the_bar_redraws_and_its_line_ends_before_other_output(
-    sqs: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from tests.unit.test_redrive import fail_sends
-
-    dlq, _ = make_dlq(sqs, "orders")
-    ids = put(sqs, dlq, [json.dumps({"k": k}) for k in ("ok", "bad", "ok")])
-    fail_sends(sqs, "bad")
-    terminal = Terminal()
-    monkeypatch.setattr(sys, "stderr", terminal)
-
-    code, _, _ = cli(capsys, "redrive", "--queue", dlq, "--where", "k", "--wait", "0")
-
-    assert code == 1
-    assert terminal.getvalue() == (
-        f"\r2 moved\nsqs-blueprint dlq redrive: {ids[1]} stays in the DLQ: not sent: injected\n"
-    )
-
-
-def test_the_bar_draws_a_known_total_and_skips_repeats() -> None:
-    terminal, piped = Terminal(), io.StringIO()
-    for stream in (terminal, piped):
-        bar = _progress_bar(stream)
-        for moved, total in ((0, None), (10, 40), (10, 40), (40, 40)):
-            bar(moved, total)
-        bar.end()
-        bar.end()
-
-    assert terminal.getvalue() == (
-        f"\r0 moved\r[{'#' * 7}{'-' * 23}] 10/40 moved\r[{'#' * 30}] 40/40 moved\n"
-    )
-    assert piped.getvalue() == (
-        f"0 moved\n[{'#' * 7}{'-' * 23}] 10/40 moved\n[{'#' * 30}] 40/40 moved\n"
-    )
 
 
 def test_where_never_matches_a_body_it_cannot_parse() -> None:
