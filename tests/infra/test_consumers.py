@@ -209,7 +209,9 @@ def test_bundle_carries_the_handler_and_the_library_without_local_parts(tmp_path
         "sqs_blueprint/payload.py",
     } <= names
     assert not any(
-        n.startswith("sqs_blueprint/local/") or n == "sqs_blueprint/cli.py" for n in names
+        n.startswith("sqs_blueprint/local/")
+        or n in ("sqs_blueprint/cli.py", "sqs_blueprint/console.py")
+        for n in names
     )
     assert not any("__pycache__" in n for n in names)
 

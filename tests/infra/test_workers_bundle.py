@@ -43,9 +43,14 @@ def test_two_builds_of_the_package_wheel_have_one_hash(tmp_path: Path) -> None:
     assert not any(n.startswith("sqs_blueprint/local/") or "__pycache__" in n for n in names)
 
 
-def test_the_wheel_declares_only_boto3_for_the_instance(tmp_path: Path) -> None:
+def test_the_wheel_declares_the_runtime_dependencies_for_the_instance(tmp_path: Path) -> None:
+    """The worker logs through Powertools and its CLI draws with rich: both travel."""
     wheel = build_package_wheel(tmp_path)
-    assert requirements_of(wheel) == ["boto3<2,>=1.34"]
+    assert sorted(requirements_of(wheel)) == [
+        "aws-lambda-powertools<4,>=3",
+        "boto3<2,>=1.34",
+        "rich<16,>=13",
+    ]
 
 
 def test_dependencies_are_pinned_to_the_tested_versions() -> None:
