@@ -230,7 +230,8 @@ def monthly_cost(
     arm64: one invocation per batch, ``record_ms`` per record. DynamoDB: the
     provisioned WCU all month, or one write request unit per KB on demand.
     S3: a PUT and a GET per offloaded message, stored until the lifecycle
-    expiry (default 4-day source + 14-day DLQ retention + 1 day, FACTS §4).
+    expiry (default 4-day source + 14-day DLQ retention + 1 day,
+    docs/aws-facts.md#extended-client-wire-format).
     """
     _check_number("messages_per_day", messages_per_day, inclusive=True)
     _check_number("offloaded_share", offloaded_share, inclusive=True)

@@ -19,7 +19,7 @@ from boto3.dynamodb.types import TypeSerializer
 from sqs_blueprint.errors import SqsBlueprintError
 
 KEY_ATTRIBUTE = "pk"
-MAX_ITEM_BYTES = 400 * 1024  # FACTS §3: item size
+MAX_ITEM_BYTES = 400 * 1024  # docs/aws-facts.md#dynamodb: item size
 
 _serializer = TypeSerializer()
 
@@ -251,7 +251,7 @@ def to_item(obj: Mapping[str, Any], key_fields: Sequence[str] | None = None) -> 
 
 
 def _size(value: Mapping[str, Any]) -> int:
-    """Bytes of one AttributeValue, by DynamoDB's item size rules (FACTS §3)."""
+    """Bytes of one AttributeValue, by DynamoDB's item size rules (docs/aws-facts.md#dynamodb)."""
     (kind, inner), *_ = value.items()
     if kind == "S":
         return len(inner.encode("utf-8"))
@@ -274,7 +274,7 @@ def _size(value: Mapping[str, Any]) -> int:
 
 
 def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
-    """Bytes of a serialized item: attribute names plus values (FACTS §3)."""
+    """Bytes of a serialized item: attribute names plus values (docs/aws-facts.md#dynamodb)."""
     return sum(len(name.encode("utf-8")) + _size(value) for name, value in item.items())
 
 

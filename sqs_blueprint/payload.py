@@ -1,7 +1,8 @@
 """Large payloads through S3 pointers, wire-compatible with the Extended Client.
 
 The wire format is the one of AWS's official Extended Client libraries
-(FACTS §4): an offloaded message carries the reserved ``ExtendedPayloadSize``
+(docs/aws-facts.md#extended-client-wire-format): an offloaded message carries the reserved
+``ExtendedPayloadSize``
 attribute (legacy ``SQSLargePayloadSize``) and a body that is a JSON pointer
 ``[<class name>, {"s3BucketName": ..., "s3Key": ...}]``; the S3 object holds the
 original body as UTF-8.
@@ -20,16 +21,18 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from sqs_blueprint._clients import LazyClient, error_text
 from sqs_blueprint.errors import SqsBlueprintError
 
-# FACTS §4: reserved attribute names and pointer class names.
+# docs/aws-facts.md#extended-client-wire-format: reserved attribute names and pointer class names.
 RESERVED_ATTRIBUTE = "ExtendedPayloadSize"
 LEGACY_RESERVED_ATTRIBUTE = "SQSLargePayloadSize"
 RESERVED_ATTRIBUTES = (RESERVED_ATTRIBUTE, LEGACY_RESERVED_ATTRIBUTE)
 POINTER_CLASS = "software.amazon.payloadoffloading.PayloadS3Pointer"
 LEGACY_POINTER_CLASS = "com.amazon.sqs.javamessaging.MessageS3Pointer"
-DEFAULT_THRESHOLD = 262_144  # FACTS §4: the official clients' threshold
-MAX_MESSAGE_SIZE = 1_048_576  # FACTS §1: SQS maximum message size
-MAX_ATTRIBUTES = 10  # FACTS §1: message attributes per message
-_BUCKET_MARKER = "-..s3BucketName..-"  # FACTS §4: wrapped receipt handles
+# docs/aws-facts.md#extended-client-wire-format: the official clients' threshold
+DEFAULT_THRESHOLD = 262_144
+MAX_MESSAGE_SIZE = 1_048_576  # docs/aws-facts.md#sqs-limits: SQS maximum message size
+MAX_ATTRIBUTES = 10  # docs/aws-facts.md#sqs-limits: message attributes per message
+# docs/aws-facts.md#extended-client-wire-format: wrapped receipt handles
+_BUCKET_MARKER = "-..s3BucketName..-"
 _KEY_MARKER = "-..s3Key..-"
 _MISSING_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NotFound", "404"})
 _DENIED_CODES = frozenset({"AccessDenied", "403", "Forbidden", "AllAccessDisabled"})
@@ -130,7 +133,8 @@ def parse_pointer(body: str) -> S3Pointer:
 
 
 def is_offloaded(message_attributes: Attributes) -> bool:
-    """True if the attributes carry the reserved payload-size attribute (FACTS §4)."""
+    """True if the attributes carry the reserved payload-size attribute
+    (docs/aws-facts.md#extended-client-wire-format)."""
     return any(name in message_attributes for name in RESERVED_ATTRIBUTES)
 
 
@@ -141,7 +145,8 @@ def _value_size(value: Any) -> int:
 
 
 def attributes_size(message_attributes: Attributes) -> int:
-    """Bytes SQS counts for message attributes: name, data type and value (FACTS §1)."""
+    """Bytes SQS counts for message attributes: name, data type and value
+    (docs/aws-facts.md#sqs-limits)."""
     total = 0
     for name, attr in message_attributes.items():
         total += _value_size(name) + _value_size(attr.get("DataType", ""))
@@ -157,7 +162,8 @@ def message_size(body: str, message_attributes: Attributes | None = None) -> int
 
 
 def wrap_receipt_handle(receipt_handle: str, pointer: S3Pointer) -> str:
-    """Wrap a receipt handle as the official clients do (FACTS §4)."""
+    """Wrap a receipt handle as the official clients do
+    (docs/aws-facts.md#extended-client-wire-format)."""
     return (
         f"{_BUCKET_MARKER}{pointer.bucket}{_BUCKET_MARKER}"
         f"{_KEY_MARKER}{pointer.key}{_KEY_MARKER}{receipt_handle}"
@@ -178,7 +184,8 @@ def _copy(message_attributes: Attributes | None) -> dict[str, dict[str, Any]]:
 
 
 class PayloadStore:
-    """Offloads large bodies to S3 and resolves pointers back, per FACTS §4.
+    """Offloads large bodies to S3 and resolves pointers back, per
+    docs/aws-facts.md#extended-client-wire-format.
 
     ``allowed_buckets`` limits which buckets a pointer may name; by default only
     ``bucket`` (or any bucket, when the store has no bucket of its own).
@@ -221,7 +228,8 @@ class PayloadStore:
         self._s3 = LazyClient("s3", s3_client, session)
 
     def needs_offload(self, body: str, message_attributes: Attributes | None = None) -> bool:
-        """True if ``always``, or body plus attribute bytes exceed the threshold (FACTS §4)."""
+        """True if ``always``, or body plus attribute bytes exceed the threshold
+        (docs/aws-facts.md#extended-client-wire-format)."""
         return self.always or message_size(body, message_attributes) > self.threshold
 
     def offload(

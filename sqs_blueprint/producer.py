@@ -1,8 +1,9 @@
 """Batching sender: packs by count and bytes, offloads large bodies, derives FIFO ids.
 
-Each message is offloaded on its own merit (FACTS §4), then messages are packed
+Each message is offloaded on its own merit (docs/aws-facts.md#extended-client-wire-format), then
+messages are packed
 in order into SendMessageBatch calls of at most 10 entries and 1 MiB in total
-(FACTS §1). Entries a batch reports failed are retried with backoff when the
+(docs/aws-facts.md#sqs-limits). Entries a batch reports failed are retried with backoff when the
 fault is not the sender's; whatever still fails is returned, never dropped.
 
 :meth:`Producer.send_many` never raises: every message comes back sent (with its
@@ -47,8 +48,9 @@ from sqs_blueprint.payload import (
     message_size,
 )
 
-MAX_BATCH_ENTRIES = 10  # FACTS §1
-MAX_BATCH_BYTES = MAX_MESSAGE_SIZE  # FACTS §1: a batch's total is capped at 1 MiB too
+MAX_BATCH_ENTRIES = 10  # docs/aws-facts.md#sqs-limits
+# docs/aws-facts.md#sqs-limits: a batch's total is capped at 1 MiB too
+MAX_BATCH_BYTES = MAX_MESSAGE_SIZE
 # MessageGroupId and MessageDeduplicationId: 1..128 letters, digits and ASCII punctuation
 # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html).
 MAX_ID_LENGTH = 128
@@ -237,7 +239,8 @@ class Producer:
     """Sends to one queue with as few requests as the limits allow.
 
     ``max_message_size`` defaults to the queue's ``MaximumMessageSize`` (read once,
-    FACTS §1); a message larger than it is offloaded when a payload store is given.
+    docs/aws-facts.md#sqs-limits); a message larger than it is offloaded when a payload store is
+    given.
     ``group_key`` / ``tenant_key`` give a message without its own ``group_id`` /
     ``tenant`` one: a field of its JSON body (``"customer_id"``) or a function of the
     :class:`Message`, so one entity's messages share a group and entities spread.

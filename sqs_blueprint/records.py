@@ -1,7 +1,8 @@
 """One record model for Lambda SQS events and ReceiveMessage results.
 
 Everything downstream works on :class:`Record`, whichever runtime delivered the
-message. An offloaded message (FACTS §4) is resolved when the record is built:
+message. An offloaded message (docs/aws-facts.md#extended-client-wire-format) is resolved when the
+record is built:
 without a resolver it is refused with :class:`~sqs_blueprint.payload.PayloadError`,
 so a pointer is never mistaken for the body.
 """
@@ -88,7 +89,8 @@ class Record:
     def from_lambda(
         cls, event_record: Mapping[str, Any], *, resolver: PayloadResolver | None = None
     ) -> Record:
-        """Build from one record of a Lambda SQS event (FACTS §2)."""
+        """Build from one record of a Lambda SQS event
+        (docs/aws-facts.md#lambda-event-source-mapping)."""
         message_id = event_record["messageId"]
         raw = event_record.get("messageAttributes") or {}
         attrs = {name: _lambda_attribute(attr) for name, attr in raw.items()}

@@ -221,9 +221,9 @@ class RpcClient:
         sts_client: Any = None,
     ) -> None:
         _check_prefix(response_queue_prefix)
-        if not 1 <= wait_time_seconds <= 20:  # FACTS §1: long polling 0..20 s
+        if not 1 <= wait_time_seconds <= 20:  # docs/aws-facts.md#sqs-limits: long polling 0..20 s
             raise UsageError(f"wait_time_seconds must be 1..20, got {wait_time_seconds!r}")
-        if not 60 <= response_retention_s <= 1_209_600:  # FACTS §1
+        if not 60 <= response_retention_s <= 1_209_600:  # docs/aws-facts.md#sqs-limits
             raise UsageError(
                 f"response_retention_s must be 60..1209600, got {response_retention_s!r}"
             )

@@ -66,9 +66,9 @@ __all__ = [
     "write_records",
 ]
 
-MAX_BATCH_ITEMS = 25  # FACTS §3: BatchWriteItem requests
-MAX_BATCH_BYTES = 16 * 1024 * 1024  # FACTS §3: BatchWriteItem size
-# FACTS §3: throttling is backpressure, retried with backoff.
+MAX_BATCH_ITEMS = 25  # docs/aws-facts.md#dynamodb: BatchWriteItem requests
+MAX_BATCH_BYTES = 16 * 1024 * 1024  # docs/aws-facts.md#dynamodb: BatchWriteItem size
+# docs/aws-facts.md#dynamodb: throttling is backpressure, retried with backoff.
 THROTTLING_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 )
@@ -130,7 +130,7 @@ class _Entry:
 
     @property
     def wcu(self) -> int:
-        return wcu_per_item(self.size / 1024)  # FACTS §3
+        return wcu_per_item(self.size / 1024)  # docs/aws-facts.md#dynamodb
 
 
 class Upserter:
@@ -155,7 +155,8 @@ class Upserter:
         self._client = LazyClient("dynamodb", dynamodb_client, session)
         self._bucket = (
             # No burst: every write waits for its share of the budget, so the rate stays
-            # within it over any window (FACTS §3: burst capacity is never planned on).
+            # within it over any window (docs/aws-facts.md#dynamodb: burst capacity is never
+            # planned on).
             TokenBucket(wcu_per_second, burst=0, clock=clock, sleep=sleep)
             if wcu_per_second
             else None
@@ -300,7 +301,9 @@ class Upserter:
         absorbed = len(entry.indexes) - 1
         attempt = 0
         while True:
-            if not self._pace(entry.wcu, deadline):  # FACTS §3: a failed write costs the same
+            if not self._pace(
+                entry.wcu, deadline
+            ):  # docs/aws-facts.md#dynamodb: a failed write costs the same
                 self._out_of_time([entry], result)
                 return
             try:
@@ -370,7 +373,8 @@ class BatchOutcome:
     failed: dict[str, str] = field(default_factory=dict)
 
     def failed_ids(self, *, fifo: bool = False) -> list[str]:
-        """Message ids to report; for FIFO the first failure and every later record (FACTS §2)."""
+        """Message ids to report; for FIFO the first failure and every later record
+        (docs/aws-facts.md#lambda-event-source-mapping)."""
         if not fifo:
             return [mid for mid in self.order if mid in self.failed]
         for position, mid in enumerate(self.order):
@@ -379,7 +383,7 @@ class BatchOutcome:
         return []
 
     def batch_response(self, *, fifo: bool = False) -> dict[str, list[dict[str, str]]]:
-        """The Lambda partial batch response (FACTS §2)."""
+        """The Lambda partial batch response (docs/aws-facts.md#lambda-event-source-mapping)."""
         return {
             "batchItemFailures": [{"itemIdentifier": mid} for mid in self.failed_ids(fifo=fifo)]
         }

@@ -14,7 +14,7 @@ and every handler on a FIFO queue, get the whole received batch in order.
 
 What becomes of a message:
 
-- success: deleted with DeleteMessageBatch, ten at a time (FACTS §1);
+- success: deleted with DeleteMessageBatch, ten at a time (docs/aws-facts.md#sqs-limits);
 - failure (the handler raised anything, even ``SystemExit``, or the record
   could not be built): left as it is, so it comes back when its visibility
   timeout ends and, past the queue's maxReceiveCount, moves to the DLQ. Its
@@ -58,9 +58,9 @@ from sqs_blueprint.errors import SqsBlueprintError, UsageError
 from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.records import Record
 
-MAX_BATCH = 10  # FACTS §1: ReceiveMessage and *Batch entries
-MAX_WAIT_S = 20  # FACTS §1: long polling
-MAX_VISIBILITY_S = 43_200  # FACTS §1: visibility timeout
+MAX_BATCH = 10  # docs/aws-facts.md#sqs-limits: ReceiveMessage and *Batch entries
+MAX_WAIT_S = 20  # docs/aws-facts.md#sqs-limits: long polling
+MAX_VISIBILITY_S = 43_200  # docs/aws-facts.md#sqs-limits: visibility timeout
 _IDLE_S = 0.2  # how often waiting threads look at the stop flag
 _BATCH_MARK = "__sqs_blueprint_batch__"
 _SKIPPED = "not processed: an earlier record of its FIFO message group failed"
@@ -477,7 +477,9 @@ class Worker:
                 ids = [r.message_id for r in records]
                 log.exception("batch handler raised", extra={"message_ids": ids})
                 failed.update((r.message_id, _reason(error)) for r in records)
-        if self.fifo:  # a failure and every later record of its group (FACTS §2)
+        # FIFO: a failure and every later record of its group
+        # (docs/aws-facts.md#lambda-event-source-mapping)
+        if self.fifo:
             for message in task:
                 if message["MessageId"] not in failed and self._held_back(message, task, failed):
                     failed[message["MessageId"]] = _SKIPPED
@@ -624,7 +626,7 @@ class Worker:
     def _batch_call(
         self, action: str, entries: Sequence[_InFlight], **fields: Any
     ) -> tuple[list[_InFlight], list[_InFlight]]:
-        """Call a ``*Batch`` action ten entries at a time (FACTS §1).
+        """Call a ``*Batch`` action ten entries at a time (docs/aws-facts.md#sqs-limits).
 
         Returns the entries that succeeded and those SQS refused for good;
         entries of a call that raised, or refused for a transient reason (an

@@ -58,7 +58,7 @@ class ConfigError(UsageError):
 
 @dataclass(frozen=True)
 class QueueConfig:
-    """A queue and its dead-letter queue (FACTS §1 gives the limits)."""
+    """A queue and its dead-letter queue (docs/aws-facts.md#sqs-limits gives the limits)."""
 
     max_receive_count: int = 5
     retention_days: int = 4
@@ -77,7 +77,8 @@ class QueueConfig:
 
 @dataclass(frozen=True)
 class TableConfig:
-    """A provisioned table and the Lambda consumer that writes into it (FACTS §2, §3)."""
+    """A provisioned table and the Lambda consumer that writes into it
+    (docs/aws-facts.md#lambda-event-source-mapping, #dynamodb)."""
 
     write_capacity: int = 10
     read_capacity: int = 5

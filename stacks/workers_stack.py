@@ -129,5 +129,6 @@ class WorkersStack(Stack):
 
     @property
     def availability_zones(self) -> list[str]:
-        """The region's first two AZs, resolved at deploy: synth looks nothing up (FACTS §8)."""
+        """The region's first two AZs, resolved at deploy: synth looks nothing up
+        (docs/aws-facts.md#tooling)."""
         return [Fn.select(i, Fn.get_azs()) for i in range(_AZS)]

@@ -5,7 +5,7 @@
 2. drop what only a bootstrapped AWS account can answer: the
    ``BootstrapVersion`` parameter and the ``CheckBootstrapVersion`` rule;
 3. create the stack through moto's CloudFormation and wait for it;
-4. report outputs, physical ids, and what moto did not apply (FACTS §7).
+4. report outputs, physical ids, and what moto did not apply (docs/aws-facts.md#local-cloud).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 _CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 _WAIT_S = 120.0
 
-# What moto accepts but does not apply (FACTS §7), by resource type and, when
+# What moto accepts but does not apply (docs/aws-facts.md#local-cloud), by resource type and, when
 # only one property is ignored, that property.
 _NOT_APPLIED: dict[tuple[str, str | None], str] = {
     ("AWS::SQS::QueuePolicy", None): "queue policies are stored, not enforced",

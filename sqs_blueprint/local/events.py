@@ -1,4 +1,5 @@
-"""ReceiveMessage results in the shape a Lambda SQS event carries (FACTS §2)."""
+"""ReceiveMessage results in the shape a Lambda SQS event carries
+(docs/aws-facts.md#lambda-event-source-mapping)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Where the local cloud adapts moto 5.2's SQS to behave as SQS does (FACTS §7).
+"""Where the local cloud adapts moto 5.2's SQS to behave as SQS does
+(docs/aws-facts.md#local-cloud).
 
 Applied once per process by :meth:`LocalCloud.start`; each fix says what moto
 does and what SQS does instead.

@@ -7,7 +7,7 @@ Inspect receives with a short visibility and hands every message straight back
 - client-side (``client_side``): moves only the chosen messages (``select``),
   each deleted from the DLQ only after its send succeeded.
 
-Where the service has no move tasks (moto, FACTS §7) the native path falls back
+Where the service has no move tasks (moto, docs/aws-facts.md#local-cloud) the native path falls back
 to the client-side one and says so. ``queues`` finds and describes the queues;
 ``letters`` reads dead letters without consuming them.
 """

@@ -1,7 +1,8 @@
 """The client-side move: only the chosen messages, at-least-once, never lost.
 
 Each message is re-sent as it was received (body, message attributes, and an S3
-pointer with its reserved attribute untouched, FACTS §4), with its group id on
+pointer with its reserved attribute untouched, docs/aws-facts.md#extended-client-wire-format), with
+its group id on
 FIFO queues, and deleted from the DLQ only after its send succeeded. The
 messages not chosen are held for the run and handed back at its end.
 """
@@ -31,7 +32,7 @@ def _deduplication_id(dlq_arn: str, message: Mapping[str, Any]) -> str:
     """The same for every retry of one move, new each time a message is dead-lettered again.
 
     The DLQ's sequence number changes when a message arrives in it again, so a
-    redriven message that fails and is redriven within 5 minutes (FACTS §1) is
+    redriven message that fails and is redriven within 5 minutes (docs/aws-facts.md#sqs-limits) is
     not taken for a duplicate of itself.
     """
     attributes = message.get("Attributes") or {}
@@ -43,7 +44,8 @@ def entry(index: int, message: Mapping[str, Any], dlq: Queue) -> dict[str, Any]:
     """A SendMessageBatch entry that re-sends the message as it was received."""
     entry: dict[str, Any] = {"Id": str(index), "MessageBody": message["Body"]}
     if message.get("MessageAttributes"):
-        # Kept verbatim: an S3 pointer keeps its reserved attribute (FACTS §4).
+        # Kept verbatim: an S3 pointer keeps its reserved attribute
+        # (docs/aws-facts.md#extended-client-wire-format).
         entry["MessageAttributes"] = message["MessageAttributes"]
     attributes = message.get("Attributes") or {}
     if attributes.get("AWSTraceHeader"):

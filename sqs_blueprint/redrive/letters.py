@@ -104,7 +104,8 @@ def _pointer(body: str) -> tuple[S3Pointer | None, str | None]:
 
 
 def _declared_size(attributes: Mapping[str, Mapping[str, Any]]) -> tuple[int | None, str | None]:
-    """FACTS §4: the reserved attribute holds the payload's byte length, a whole number."""
+    """docs/aws-facts.md#extended-client-wire-format: the reserved attribute holds the payload's
+    byte length, a whole number."""
     for name in RESERVED_ATTRIBUTES:
         if name in attributes:
             value = attributes[name].get("StringValue")

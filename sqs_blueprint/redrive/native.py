@@ -1,7 +1,8 @@
-"""The native move: StartMessageMoveTask, followed and cancelled (FACTS §1).
+"""The native move: StartMessageMoveTask, followed and cancelled (docs/aws-facts.md#sqs-limits).
 
 It moves every message of the DLQ. Where the service has no move tasks (moto,
-FACTS §7) :class:`MoveTasksUnsupported` says so, and the caller moves client-side.
+docs/aws-facts.md#local-cloud) :class:`MoveTasksUnsupported` says so, and the caller moves
+client-side.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ _DONE = frozenset({"COMPLETED", "CANCELLED", "FAILED"})
 
 
 class MoveTasksUnsupported(RedriveError):
-    """The service has no message move tasks (FACTS §7: moto)."""
+    """The service has no message move tasks (docs/aws-facts.md#local-cloud: moto)."""
 
 
 def _no_move_tasks(error: Exception) -> bool:
-    """FACTS §7: moto has no move tasks: NotImplementedError in process, HTTP 500 as a server."""
+    """docs/aws-facts.md#local-cloud: moto has no move tasks: NotImplementedError in process, HTTP
+    500 as a server."""
     if isinstance(error, NotImplementedError):
         return True
     if isinstance(error, ClientError):

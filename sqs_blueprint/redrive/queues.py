@@ -20,10 +20,10 @@ from sqs_blueprint.errors import SqsBlueprintError, UsageError
 
 log = logging.getLogger(__name__)
 
-MAX_VISIBILITY = 43_200  # FACTS §1: visibility timeout 0 .. 43,200 s
-MAX_WAIT = 20  # FACTS §1: long polling 0 .. 20 s
+MAX_VISIBILITY = 43_200  # docs/aws-facts.md#sqs-limits: visibility timeout 0 .. 43,200 s
+MAX_WAIT = 20  # docs/aws-facts.md#sqs-limits: long polling 0 .. 20 s
 MAX_RATE = 500  # SQS API reference: MaxNumberOfMessagesPerSecond is at most 500
-RECEIVE_MAX = 10  # FACTS §1: at most 10 entries per batch call
+RECEIVE_MAX = 10  # docs/aws-facts.md#sqs-limits: at most 10 entries per batch call
 _MISSING_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 
 
@@ -89,7 +89,8 @@ def source_queues(dlq_url: str, *, sqs_client: Any = None) -> list[str]:
 
 
 def describe(sqs: Any, url: str) -> Queue:
-    # "All": moto refuses RedriveAllowPolicy by name (FACTS §7: it does not keep it).
+    # "All": moto refuses RedriveAllowPolicy by name (docs/aws-facts.md#local-cloud: it does not
+    # keep it).
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     return Queue(
         url=url,
@@ -102,7 +103,7 @@ def describe(sqs: Any, url: str) -> Queue:
 def redrive_allowed(policy: str | None, destination_arn: str) -> bool:
     """True if a DLQ's RedriveAllowPolicy lets its messages go to ``destination_arn``.
 
-    FACTS §1: ``allowAll``, ``denyAll`` or ``byQueue`` with ``sourceQueueArns``.
+    docs/aws-facts.md#sqs-limits: ``allowAll``, ``denyAll`` or ``byQueue`` with ``sourceQueueArns``.
     No policy (or one that cannot be read) allows nothing beyond the DLQ's sources.
     """
     try:
@@ -146,7 +147,7 @@ def destination(sqs: Any, dlq: Queue, to: str | None) -> Queue:
         kinds = {True: "FIFO", False: "standard"}
         raise RedriveUsageError(
             f"DLQ {dlq.url} is a {kinds[dlq.fifo]} queue but {url} is {kinds[target.fifo]}; "
-            "messages can only be redriven into a queue of the same type (FACTS §1)"
+            "messages can only be redriven into a queue of the same type"
         )
     return target
 
@@ -157,11 +158,11 @@ def destination(sqs: Any, dlq: Queue, to: str | None) -> Queue:
 def check_receive(visibility: int, wait_seconds: int) -> None:
     if not 1 <= visibility <= MAX_VISIBILITY:
         raise RedriveUsageError(
-            f"visibility must be 1 .. {MAX_VISIBILITY:,} seconds (FACTS §1), got {visibility}"
+            f"visibility must be 1 .. {MAX_VISIBILITY:,} seconds, got {visibility}"
         )
     if not 0 <= wait_seconds <= MAX_WAIT:
         raise RedriveUsageError(
-            f"wait must be 0 .. {MAX_WAIT} seconds of long polling (FACTS §1), got {wait_seconds}"
+            f"wait must be 0 .. {MAX_WAIT} seconds of long polling, got {wait_seconds}"
         )
 
 

@@ -3,7 +3,7 @@
 Each function's asset is its ``lambdas/<name>/`` folder with the runtime library
 copied in beside it (without the local cloud and the CLI, which need moto and
 are not for Lambda). Assets are hashed on their output, so a change to the
-shared package changes every function that carries it (FACTS §8).
+shared package changes every function that carries it (docs/aws-facts.md#tooling).
 """
 
 from __future__ import annotations

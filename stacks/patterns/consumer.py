@@ -1,6 +1,6 @@
 """A Lambda function consuming a QueueWithDlq through an event-source mapping.
 
-Rules, with their sources in FACTS §2:
+Rules, with their sources in docs/aws-facts.md#lambda-event-source-mapping:
 - partial batch responses (ReportBatchItemFailures) are always on;
 - batch size 1..10,000, more than 10 needs a batching window of at least 1 s;
   FIFO queues take at most 10 and no window; the window is at most 300 s;
@@ -32,7 +32,7 @@ from stacks.patterns._validation import Problems
 from stacks.patterns.bundling import function_code
 from stacks.patterns.queue_pair import QueueWithDlq
 
-# FACTS §2 and the Lambda service limits.
+# docs/aws-facts.md#lambda-event-source-mapping and the Lambda service limits.
 MAX_BATCH_SIZE = 10_000
 MAX_FIFO_BATCH_SIZE = 10
 MAX_WINDOW_S = 300

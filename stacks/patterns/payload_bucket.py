@@ -1,4 +1,5 @@
-"""The S3 bucket that holds message bodies too large for SQS (FACTS §4).
+"""The S3 bucket that holds message bodies too large for SQS
+(docs/aws-facts.md#extended-client-wire-format).
 
 A consumer never deletes a payload object (fan-out may share one, and the
 Lambda event source deletes only the message), so objects expire by a lifecycle

@@ -1,6 +1,6 @@
 """A queue and its dead-letter queue, paired so they cannot be misconfigured.
 
-Rules, with their sources in FACTS §1:
+Rules, with their sources in docs/aws-facts.md#sqs-limits:
 - the DLQ has the source's type (FIFO or standard) and, for FIFO, the same
   high-throughput settings; an imported DLQ of the other type is refused;
 - a standard DLQ keeps messages strictly longer than its source, because a
@@ -22,7 +22,7 @@ from constructs import Construct
 
 from stacks.patterns._validation import Problems
 
-# FACTS §1: the service's limits.
+# docs/aws-facts.md#sqs-limits: the service's limits.
 MAX_VISIBILITY_S = 43_200
 MIN_RETENTION_S = 60
 MAX_RETENTION_S = 1_209_600
@@ -337,7 +337,8 @@ def _fifo_settings(fifo: bool, high_throughput: bool) -> dict[str, Any]:
     if not fifo:
         return {}
     settings: dict[str, Any] = {"fifo": True}
-    if high_throughput:  # FACTS §1: both settings together enable high-throughput mode.
+    # docs/aws-facts.md#sqs-limits: both settings together enable high-throughput mode.
+    if high_throughput:
         settings["deduplication_scope"] = sqs.DeduplicationScope.MESSAGE_GROUP
         settings["fifo_throughput_limit"] = sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID
     return settings

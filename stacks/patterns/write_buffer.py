@@ -2,7 +2,7 @@
 
 The consumer's maximum concurrency, batch size and per-invocation write budget
 come from :func:`sqs_blueprint.capacity.plan_write_buffer`, so that concurrency
-x budget <= the table's WCU (FACTS §3: never plan on burst capacity). The
+x budget <= the table's WCU (docs/aws-facts.md#dynamodb: never plan on burst capacity). The
 budget reaches the function as ``WCU_PER_SECOND``.
 
 With ``provisioned_pollers`` the mapping has no maximum concurrency; each poller
@@ -27,7 +27,8 @@ from stacks.patterns.consumer import SqsLambdaConsumer
 from stacks.patterns.payload_bucket import LargePayloadBucket
 from stacks.patterns.queue_pair import QueueWithDlq
 
-# Retries of one batch stop at this share of the function timeout (FACTS §3 backoff).
+# Retries of one batch stop at this share of the function timeout (docs/aws-facts.md#dynamodb
+# backoff).
 _DEADLINE_SHARE = 0.8
 
 

@@ -99,7 +99,7 @@ def test_bad_input_is_refused_with_its_message(
 
 
 def test_fifo_dlq_retention_may_equal_source_retention(new_stack: Callable[[], Stack]) -> None:
-    # FACTS §1: FIFO queues reset the enqueue timestamp on the move.
+    # docs/aws-facts.md#sqs-limits: FIFO queues reset the enqueue timestamp on the move.
     pair = build(
         new_stack(),
         fifo=True,

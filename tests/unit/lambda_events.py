@@ -1,4 +1,5 @@
-"""Lambda SQS events (FACTS §2 shape) built from messages really received from moto."""
+"""Lambda SQS events (docs/aws-facts.md#lambda-event-source-mapping shape) built from messages
+really received from moto."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def receive_event(sqs: Any, queue_url: str, max_messages: int = 10) -> dict[str,
         got = sqs.receive_message(
             QueueUrl=queue_url,
             MaxNumberOfMessages=min(10, max_messages - len(messages)),
-            WaitTimeSeconds=0,  # FACTS §7
+            WaitTimeSeconds=0,  # docs/aws-facts.md#local-cloud
             **RECEIVE_ARGS,
         ).get("Messages", [])
         if not got:

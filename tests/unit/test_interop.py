@@ -30,7 +30,8 @@ def _import_official() -> Any:
 
 SQSExtendedClientSession = _import_official()
 BUCKET = "payloads"
-BIG = "ü" * 140_000  # 280,000 bytes: over the 262,144 threshold (FACTS §4)
+# 280,000 bytes: over the 262,144 threshold (docs/aws-facts.md#extended-client-wire-format)
+BIG = "ü" * 140_000
 ATTRS = {"kind": {"DataType": "String", "StringValue": "order"}}
 
 
@@ -50,7 +51,8 @@ def official(legacy: bool) -> Any:
 
 
 def to_lambda(message: dict[str, Any]) -> dict[str, Any]:
-    """A ReceiveMessage message in the Lambda event shape (FACTS §2)."""
+    """A ReceiveMessage message in the Lambda event shape
+    (docs/aws-facts.md#lambda-event-source-mapping)."""
     attrs = {}
     for name, attr in message.get("MessageAttributes", {}).items():
         value = {"dataType": attr["DataType"], "stringListValues": [], "binaryListValues": []}

@@ -1,4 +1,5 @@
-"""Large-payload pointers: FACTS §4 vectors, allow-list, missing objects, no mutation."""
+"""Large-payload pointers: docs/aws-facts.md#extended-client-wire-format vectors, allow-list,
+missing objects, no mutation."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def store(s3: Any) -> PayloadStore:
     return PayloadStore(BUCKET, s3_client=s3)
 
 
-# FACTS §4 byte-exact vectors.
+# docs/aws-facts.md#extended-client-wire-format byte-exact vectors.
 def test_threshold_vector_body_at_limit_stays_inline(store: PayloadStore) -> None:
     assert not store.offload("a" * 262_144).offloaded
 

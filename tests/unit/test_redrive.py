@@ -57,7 +57,8 @@ def put(sqs: Any, url: str, bodies: list[str], **extra: Any) -> list[str]:
 
 
 def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
-    """Every visible message, deleted, in receive order (FACTS §7: WaitTimeSeconds=0)."""
+    """Every visible message, deleted, in receive order (docs/aws-facts.md#local-cloud:
+    WaitTimeSeconds=0)."""
     out: list[dict[str, Any]] = []
     while batch := sqs.receive_message(
         QueueUrl=url,
@@ -77,7 +78,8 @@ def bodies(messages: list[dict[str, Any]]) -> Counter[str]:
 
 
 def run(sqs: Any, dlq: str, **kwargs: Any) -> rd.RedriveResult:
-    """A redrive with fast receives (FACTS §7) and the fallback notice silenced."""
+    """A redrive with fast receives (docs/aws-facts.md#local-cloud) and the fallback notice
+    silenced."""
     return rd.redrive(dlq, sqs_client=sqs, notify=lambda _: None, wait_seconds=0, **kwargs)
 
 
@@ -122,7 +124,9 @@ def test_inspect_resolves_s3_payloads_and_shows_missing_ones(sqs: Any) -> None:
 
     letters = {letter.size: letter for letter in rd.inspect(dlq, sqs_client=sqs, resolver=store)}
 
-    assert letters[10].body == "héllo €" and letters[10].payload is not None  # FACTS §4 vector
+    assert (
+        letters[10].body == "héllo €" and letters[10].payload is not None
+    )  # docs/aws-facts.md#extended-client-wire-format vector
     missing = letters[4]
     assert missing.body is None and missing.payload and missing.payload.startswith("s3://")
     assert missing.error is not None and "does not exist" in missing.error
@@ -322,7 +326,8 @@ def test_a_failed_fifo_send_holds_its_group_and_says_what_went_ahead(sqs: Any) -
 
 def test_a_failed_fifo_send_stops_its_group_in_later_batches(sqs: Any) -> None:
     dlq, (source,) = make_dlq(sqs, "ledger", fifo=True)
-    pad = "x" * 400_000  # three of these need two batches (FACTS §1: 1 MiB per batch)
+    # three of these need two batches (docs/aws-facts.md#sqs-limits: 1 MiB per batch)
+    pad = "x" * 400_000
     put(sqs, dlq, [f"a0-bad{pad}", f"a1{pad}", f"a2{pad}"], MessageGroupId="a")
     put(sqs, dlq, ["b0"], MessageGroupId="b")
     fail_sends(sqs, "bad")
@@ -382,7 +387,8 @@ def test_a_destination_that_is_not_a_source_is_refused(sqs: Any) -> None:
 
 
 def allow_policy(sqs: Any, policy: dict[str, Any]) -> None:
-    """FACTS §7: moto drops RedriveAllowPolicy, so add it to GetQueueAttributes answers."""
+    """docs/aws-facts.md#local-cloud: moto drops RedriveAllowPolicy, so add it to
+    GetQueueAttributes answers."""
 
     def add(parsed: dict[str, Any], **_: Any) -> None:
         parsed.setdefault("Attributes", {})["RedriveAllowPolicy"] = json.dumps(policy)

@@ -30,7 +30,8 @@ from tests.unit.test_redrive import (
 
 @pytest.fixture
 def sqs(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The client the CLI uses (so tests can hook it); receives never wait (FACTS §7)."""
+    """The client the CLI uses (so tests can hook it); receives never wait
+    (docs/aws-facts.md#local-cloud)."""
     client = boto3.client("sqs")
     real = boto3.client
 

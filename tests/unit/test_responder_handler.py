@@ -1,4 +1,5 @@
-"""The responder Lambda handler with Lambda-shaped events (FACTS §2) on moto."""
+"""The responder Lambda handler with Lambda-shaped events
+(docs/aws-facts.md#lambda-event-source-mapping) on moto."""
 
 from __future__ import annotations
 
@@ -128,7 +129,7 @@ def test_forged_reply_to_is_logged_with_the_message_id(
 def test_whole_batch_failing_raises_so_it_returns_to_the_queue(
     sqs: Any, handler: ModuleType, request_queue: str
 ) -> None:
-    # FACTS §6: Powertools raises BatchProcessingError when every record fails.
+    # docs/aws-facts.md#powertools: Powertools raises BatchProcessingError when every record fails.
     victim = sqs.create_queue(QueueName="payments")["QueueUrl"]
     send_request(sqs, request_queue, victim, {"type": "checksum", "data": "abc"})
     with pytest.raises(BatchProcessingError):

@@ -67,7 +67,7 @@ def serve_once(sqs: Any, queue_url: str, responder: Responder) -> list[Exception
     for message in sqs.receive_message(
         QueueUrl=queue_url,
         MaxNumberOfMessages=10,
-        WaitTimeSeconds=0,  # FACTS §7
+        WaitTimeSeconds=0,  # docs/aws-facts.md#local-cloud
         MessageAttributeNames=["All"],
         AttributeNames=["All"],
     ).get("Messages", []):

@@ -472,9 +472,11 @@ def test_token_bucket_holds_the_rate() -> None:
 
 def test_writes_are_paced_by_item_wcu(ddb: Any) -> None:
     t = FakeTime()
-    items = [to_item({"id": i, "d": "x" * 1500}) for i in range(50)]  # 2 WCU each (FACTS §3)
+    items = [
+        to_item({"id": i, "d": "x" * 1500}) for i in range(50)
+    ]  # 2 WCU each (docs/aws-facts.md#dynamodb)
     upserter(ddb, t, wcu_per_second=20).put_many(items)
-    # No burst: all 100 WCU wait for their share at 20 WCU/s (FACTS §3).
+    # No burst: all 100 WCU wait for their share at 20 WCU/s (docs/aws-facts.md#dynamodb).
     assert t.now == pytest.approx(100 / 20)
 
 

@@ -25,7 +25,7 @@ Lambda consumers) as a systemd service on Amazon Linux 2023. The design:
   own scale-in lifecycle action. Nothing else but SSM.
 - Scaling: target tracking on ``visible / IF(inservice > 0, inservice, 1)``,
   the backlog per in-service instance, towards
-  ``acceptable_latency / seconds_per_message`` messages (FACTS §8: the L2
+  ``acceptable_latency / seconds_per_message`` messages (docs/aws-facts.md#tooling: the L2
   refuses metric math, so the CloudFormation-level policy is used).
 
 Scale-in, and why a lifecycle hook rather than the systemd stop alone: when an

@@ -51,7 +51,7 @@ class Ec2QueueWorkers(Construct):
     keeps about ``.target_backlog_per_instance`` visible messages per instance.
     ``table_write_capacity`` (the table's provisioned WCU) paces each instance
     to ``WCU / max_capacity``, so the whole group never exceeds the table
-    (FACTS §3). ``.role``, ``.scaling_policy``, ``.lifecycle_hook``,
+    (docs/aws-facts.md#dynamodb). ``.role``, ``.scaling_policy``, ``.lifecycle_hook``,
     ``.security_group``, ``.log_group`` and ``.bundle`` (the S3 asset with
     the package's and its dependencies' wheels) are public for extension;
     custom handlers (``module:function``) must be importable on the instance.

@@ -27,7 +27,7 @@ def backlog_scaling_policy(
     target: float,
     instance_warmup: Duration,
 ) -> autoscaling.CfnScalingPolicy:
-    """The CloudFormation-level policy: the L2 refuses metric math (FACTS §8)."""
+    """The CloudFormation-level policy: the L2 refuses metric math (docs/aws-facts.md#tooling)."""
     config = autoscaling.CfnScalingPolicy
     return autoscaling.CfnScalingPolicy(
         scope,
@@ -47,7 +47,8 @@ def backlog_scaling_policy(
 def _backlog_metrics(
     queue_name: str, group_name: str
 ) -> list[autoscaling.CfnScalingPolicy.TargetTrackingMetricDataQueryProperty]:
-    """Visible messages / in-service instances; the divisor is never zero (FACTS §8)."""
+    """Visible messages / in-service instances; the divisor is never zero
+    (docs/aws-facts.md#tooling)."""
     query = autoscaling.CfnScalingPolicy.TargetTrackingMetricDataQueryProperty
     stat = autoscaling.CfnScalingPolicy.TargetTrackingMetricStatProperty
     metric = autoscaling.CfnScalingPolicy.MetricProperty
