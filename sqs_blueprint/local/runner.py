@@ -108,6 +108,15 @@ class LocalRunner:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._pollers: list[_Poller] = []
+        # moto's ReceiveMessage is not atomic: two receives at once can hand both
+        # pollers the same message (it is then processed twice, and one delete may
+        # fail with an invalid receipt handle). SQS never does; one receive at a
+        # time per queue restores that.
+        self._receive_locks: dict[str, threading.Lock] = {}
+
+    def receive_lock(self, queue_url: str) -> threading.Lock:
+        with self._lock:
+            return self._receive_locks.setdefault(queue_url, threading.Lock())
 
     def start(self) -> LocalRunner:
         """Discover the mappings and start their pollers."""
@@ -319,13 +328,15 @@ class _Poller(threading.Thread):
         m = self.mapping
         messages: list[dict[str, Any]] = []
         closes = time.monotonic() + m.window_s
+        lock = self.runner.receive_lock(m.queue_url)
         while len(messages) < m.batch_size and not self._stopping.is_set():
-            got = sqs.receive_message(
-                QueueUrl=m.queue_url,
-                MaxNumberOfMessages=min(_SQS_BATCH, m.batch_size - len(messages)),
-                WaitTimeSeconds=0,  # FACTS §7: moto spins on long polls of blocked FIFO groups
-                **RECEIVE_ARGS,
-            ).get("Messages", [])
+            with lock:
+                got = sqs.receive_message(
+                    QueueUrl=m.queue_url,
+                    MaxNumberOfMessages=min(_SQS_BATCH, m.batch_size - len(messages)),
+                    WaitTimeSeconds=0,  # FACTS §7: moto spins on long polls of blocked FIFO groups
+                    **RECEIVE_ARGS,
+                ).get("Messages", [])
             messages += got
             left = closes - time.monotonic()
             if not messages or left <= 0:
@@ -389,7 +400,15 @@ def _delete(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> int:
         )
         deleted += len(response.get("Successful", []))
         for failure in response.get("Failed", []):
-            log.warning("could not delete a processed message: %s", failure.get("Message"))
+            message = chunk[int(failure["Id"])]
+            log.warning(
+                "message %s was processed but not deleted (%s: %s): it was received again "
+                "after its visibility timeout expired, or moved to the DLQ, while the batch "
+                "ran; it will be delivered again, so its record may be processed twice",
+                message["MessageId"],
+                failure.get("Code"),
+                failure.get("Message"),
+            )
     return deleted
 
 
