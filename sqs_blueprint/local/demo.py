@@ -93,6 +93,7 @@ class Summary:
     lost: int = 0  # not written and nowhere to be found
     written_twice: int = 0  # keys the table's server wrote more than once
     max_write_rate_wcu: int = 0  # the most WCU written in one second, from the first write
+    written_wcu: int = 0  # every WCU the write buffer's table was charged, metered
     provisioned_wcu: int = 0
     batch_size: int = 0
     max_concurrency: int = 0
@@ -315,6 +316,7 @@ class _Story:
         summary.written_twice = self.meter.written_twice(table)
         summary.duplicates_absorbed = summary.produced - sum(writes.values())
         summary.max_write_rate_wcu = self.meter.max_rate(table)
+        summary.written_wcu = sum(self.meter.wcu_per_second(table))
         summary.ordered = _ordered_result(self.ddb, self.sqs, self.ordered, self.final_versions)
         summary.lost += summary.ordered["lost"]
         summary.completed = (

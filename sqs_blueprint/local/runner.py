@@ -304,6 +304,7 @@ class _Poller(threading.Thread):
         idle = self.runner.idle_s
         while not self._stopping.is_set():
             try:
+                self._warm(lam)
                 messages = self._collect(sqs)
                 if messages:
                     self._handle(sqs, lam, messages)
@@ -317,6 +318,20 @@ class _Poller(threading.Thread):
                 log.exception("poller of %s failed; retrying", self.mapping.function_name)
                 self._stopping.wait(1.0)
         self.kill_runtime()
+
+    def _warm(self, lam: Any) -> None:
+        """Start (or replace) the runtime before receiving, so that its start is not spent
+        inside the batch's visibility timeout: a batch that outlived it would be received
+        again and processed twice. (Lambda counts its init there too, but AWS's timeout is
+        six times the function's; the demo shortens it locally.) A start that fails is
+        left to the next batch, which fails as Lambda's does."""
+        stats = FunctionStats()
+        try:
+            self._runtime(lam, stats)
+        except RuntimeFailure:
+            self.kill_runtime()
+        if stats.restarts:
+            self.runner._record(self.mapping.function_name, lambda s: _add(s, stats))
 
     def kill_runtime(self) -> None:
         runtime, self.runtime = self.runtime, None
