@@ -183,7 +183,10 @@ def _powertools(bodies: list[str]) -> Meter:
     layer = DynamoDBPersistenceLayer(table_name="idempotency", boto3_client=client)
     config = IdempotencyConfig(event_key_jmespath="id")
 
-    @idempotent_function(data_keyword_argument="record", persistence_store=layer, config=config)
+    # Powertools' decorator is not annotated.
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="record", persistence_store=layer, config=config
+    )
     def handle(record: dict[str, Any]) -> None:
         item = to_item(record, ["id"])
         client.put_item(TableName="items", Item={k: ser.serialize(v) for k, v in item.items()})
@@ -238,7 +241,8 @@ def _sqs_official(bodies: list[str], batch: bool) -> Meter:
 
     meter = Meter()
     boto3.client("s3").create_bucket(Bucket="payloads")
-    sqs = meter.attach(SQSExtendedClientSession().client("sqs"))
+    session = SQSExtendedClientSession()  # type: ignore[no-untyped-call]  # not annotated
+    sqs = meter.attach(session.client("sqs"))
     meter.attach(sqs.s3_client)
     sqs.large_payload_support = "payloads"
     url = sqs.create_queue(QueueName="q")["QueueUrl"]
