@@ -489,7 +489,7 @@ def drain(
 
 
 COLUMNS = (
-    ("consumer", 44),
+    ("consumer", 52),
     ("msgs", 5),
     ("drain s", 8),
     ("ideal s", 8),
