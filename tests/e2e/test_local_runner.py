@@ -151,3 +151,13 @@ def test_an_environment_update_restarts_the_runtime_with_it(harness: Harness) ->
         assert not harness.dead_letters()
     finally:
         harness.runner.update_environment(fn, {"POISON_FIXED": None})
+
+
+def test_concurrent_pollers_never_hand_out_one_message_twice(harness: Harness) -> None:
+    ids = harness.send("PlainQueueUrl", *["ok"] * 60)  # fn_b: 2 pollers, batches of 10
+    harness.drain()
+    seen = harness.seen()
+    delivered = [
+        r["messageId"] for k, v in seen.items() if k.startswith("batch-") for r in v["records"]
+    ]
+    assert sorted(delivered) == sorted(ids)  # every message once, none twice
