@@ -463,6 +463,16 @@ def _name(url: str) -> str:
     return url.rsplit("/", 1)[-1]
 
 
+def _rate(summary: Summary) -> str:
+    rate = (
+        f"{summary.max_write_rate_wcu} WCU in one second, of {summary.provisioned_wcu} "
+        "provisioned (metered at the server)"
+    )
+    if summary.max_write_rate_wcu > summary.provisioned_wcu:
+        rate += ": OVER the provisioned rate, which DynamoDB serves only from burst capacity"
+    return rate
+
+
 def render(summary: Summary) -> str:
     """The closing table."""
     ordered = summary.ordered
@@ -478,11 +488,7 @@ def render(summary: Summary) -> str:
         ("still in flight", str(summary.in_flight)),
         ("lost", str(summary.lost)),
         ("written twice", str(summary.written_twice)),
-        (
-            "highest write rate",
-            f"{summary.max_write_rate_wcu} WCU in one second, of {summary.provisioned_wcu} "
-            "provisioned (metered at the server)",
-        ),
+        ("highest write rate", _rate(summary)),
         ("batch size", str(summary.batch_size)),
         ("max concurrency", str(summary.max_concurrency)),
         (
