@@ -349,7 +349,7 @@ class _Poller(threading.Thread):
                 got = sqs.receive_message(
                     QueueUrl=m.queue_url,
                     MaxNumberOfMessages=min(_SQS_BATCH, m.batch_size - len(messages)),
-                    WaitTimeSeconds=0,  # FACTS §7: moto spins on long polls of blocked FIFO groups
+                    WaitTimeSeconds=0,  # moto spins on long polls of blocked FIFO groups
                     **RECEIVE_ARGS,
                 ).get("Messages", [])
             messages += got
