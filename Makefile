@@ -12,6 +12,7 @@ CDK := $(CURDIR)/node_modules/.bin/cdk
 PYTEST_ARGS ?=
 
 .PHONY: setup synth test lint format bootstrap deploy destroy demo bench clean
+.PHONY: test-stress
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -30,6 +31,15 @@ synth: setup
 	@ls cdk.out/*.template.json
 
 test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The full suite while two CPU-burning processes compete with it, as on a busy
+# two-core machine: run it before calling a change done. The burners are killed
+# however the suite ends.
+test-stress: setup
+	@yes > /dev/null & one=$$!; yes > /dev/null & two=$$!; \
+	trap 'kill $$one $$two 2>/dev/null' EXIT INT TERM; \
+	echo "test-stress: CPU burners $$one and $$two running"; \
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # checkov pins an older boto3 than the project, so it gets a virtualenv of its own.

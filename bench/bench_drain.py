@@ -1,37 +1,48 @@
-"""Draining a backlog into a provisioned table: the write buffer against naive PutItem, on moto.
+"""Draining a backlog into a provisioned table: the write buffer against its rivals, on moto.
 
-moto does not meter capacity (FACTS §7), so the table's provisioned throughput
-is modelled here by :class:`ProvisionedTable`, a token bucket attached to the
-DynamoDB client with botocore hooks:
+moto does not meter capacity (docs/aws-facts.md#local-cloud), so the table's
+provisioned throughput is modelled here by :class:`ProvisionedTable`, a token
+bucket attached to DynamoDB clients with botocore hooks. It starts the way a
+new table does, conservatively
+(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html#bp-partition-key-throughput-bursting,
+docs/aws-facts.md#dynamodb):
 
-- the bucket holds WCU tokens, refilled at the provisioned rate, and holds at
-  most one second of them: burst capacity is best effort and never planned on
-  (FACTS §3), so the model does not grant it;
-- a write costs ``ceil(item bytes / 1 KB)`` WCU per item (FACTS §3), charged
+- the bucket starts EMPTY when the drain starts (a table just created has saved
+  no unused capacity), refills at the provisioned rate and holds at most one
+  second of it. DynamoDB may keep up to 300 s of unused capacity as burst, but
+  documents it as best effort; the model grants none, so a consumer that relies
+  on burst is throttled here and one that stays within the rate is not;
+- a write costs ``ceil(item bytes / 1 KB)`` WCU per item, the item sized by
+  DynamoDB's documented rules in the local cloud's meter
+  (:mod:`sqs_blueprint.local.meter`), not by the library under test; charged
   when the request is issued; a refused write costs nothing;
-- PutItem whose WCU exceeds the tokens left fails with
-  ``ProvisionedThroughputExceededException`` (the modeled botocore ClientError);
-- BatchWriteItem writes its items in order while they fit and returns the rest
-  in ``UnprocessedItems``; when not even the first fits, the whole request
-  fails with ``ProvisionedThroughputExceededException``. Both are what DynamoDB
-  does (FACTS §3).
+- PutItem whose WCU exceeds the tokens left is answered with
+  ``ProvisionedThroughputExceededException``; BatchWriteItem writes its items in
+  order while they fit and returns the rest in ``UnprocessedItems``, and when
+  not even the first fits the whole request is answered with the throttle.
+  Both are what DynamoDB does.
 
-The decision is taken on ``provide-client-params`` (botocore's earliest
-per-call event, where a BatchWriteItem's items can still be trimmed before they
-are serialized; a ``before-call`` hook only sees the serialized body) and the
-unprocessed items are added to the parsed response on ``after-call``. The
-throttle is raised above botocore's own retry layer, so SDK retries never hide
-a throttle: every retry counted is one the consumer made.
+The decision is taken for every attempt on ``before-send``, on the serialized
+request (a BatchWriteItem's body is trimmed to what fits; a throttle is
+returned as DynamoDB's HTTP 400 answer), so botocore's own retries with backoff
+apply as they do against DynamoDB, and every attempt is counted at the table:
+``retries`` are requests carrying an item the table refused before, whoever
+resent it (the SDK or the consumer). The unprocessed items are added to the
+parsed response on ``after-call``, registered first so that boto3's resource
+layer turns them into Python values as it does DynamoDB's own.
 
 Scenario: a backlog of ``MESSAGES`` JSON records of about 1 KB in a standard
 queue, drained into a table of ``WCU`` by ``plan.max_concurrency`` threads, one
 per concurrent invocation. Each thread takes batches of ``plan.batch_size`` (by
 repeated ReceiveMessage of 10, WaitTimeSeconds=0) and deletes what was written,
 as the event-source mapping does. The blueprint consumer runs the project's
-``WriteBuffer`` paced to ``plan.budget_wcu_per_s``; the naive consumer writes
-one PutItem per record, unpaced, and retries a throttled write after a fixed
-sleep. SQS calls are serialized by a lock: moto's receive is not atomic across
-threads, and real SQS never hands one message to two concurrent receivers.
+``WriteBuffer`` paced to ``plan.budget_wcu_per_s``; the rivals are boto3's
+``Table.batch_writer(overwrite_by_pkeys=["pk"])`` (25 items a request,
+unprocessed items re-sent at once; a request still throttled after the SDK's
+retries raises, and the batch is written again after a fixed sleep) and one
+PutItem per record, unpaced, retried after a fixed sleep. SQS calls are
+serialized by a lock: moto's receive is not atomic across threads, and real SQS
+never hands one message to two concurrent receivers.
 """
 
 from __future__ import annotations
@@ -47,6 +58,12 @@ from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
+from boto3.dynamodb.types import TypeSerializer
+from botocore.awsrequest import AWSResponse
+
+from sqs_blueprint.capacity import WriteBufferPlan, plan_write_buffer
+from sqs_blueprint.local.meter import item_size, write_units
+
 MESSAGES = 600
 WCU = 50
 ITEM_KB = 1
@@ -59,6 +76,9 @@ TARGET_RATIO = 1.15  # issue 4: drain within 15% of the ideal time
 TABLE = "items"
 KEY_FIELDS = ("id",)
 TOKEN_EPSILON = 1e-6  # float slack when a request asks for exactly the tokens left
+KEY = "pk"  # the table's partition key
+THROTTLE = "ProvisionedThroughputExceededException"
+_SERIALIZER = TypeSerializer()
 
 
 # ---------------------------------------------------------------- the throttle model
@@ -89,20 +109,20 @@ class ProvisionedTable:
     ) -> None:
         self.table_name = table_name
         self.rate = float(wcu)
-        self.capacity = self.rate * capacity_s  # FACTS §3: no burst beyond one second
-        self.tokens = self.capacity
+        self.capacity = self.rate * capacity_s  # no burst beyond one second (best effort)
+        self.tokens = 0.0  # a new table has saved nothing
         self.stats = TableStats()
         self._clock = clock
         self._last = clock()
         self._refused: set[str] = set()
         self._lock = threading.Lock()
+        self._unprocessed = threading.local()  # one call's items left out, for its response
 
     def attach(self, client: Any) -> Any:
         events = client.meta.events
         for op in ("PutItem", "BatchWriteItem"):
-            events.register(f"provide-client-params.dynamodb.{op}", self._before)
-        events.register("after-call.dynamodb.BatchWriteItem", self._after)
-        self._error = client.exceptions.ProvisionedThroughputExceededException
+            events.register(f"before-send.dynamodb.{op}", self._before_send)
+        events.register_first("after-call.dynamodb.BatchWriteItem", self._after)
         return client
 
     def admit(self, costs: list[tuple[str, int]]) -> int:
@@ -129,25 +149,20 @@ class ProvisionedTable:
                 self._refused.update(key for key, _ in costs[fitting:])
             return fitting
 
-    def _before(
-        self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
-    ) -> None:
-        from sqs_blueprint.capacity import wcu_per_item
-        from sqs_blueprint.upsert import KEY_ATTRIBUTE, item_size
+    def _before_send(self, request: Any, **_: Any) -> AWSResponse | None:
+        """Admit what fits of one attempt: trim its body, or answer it with a throttle."""
 
         def cost(item: dict[str, Any]) -> tuple[str, int]:
-            key = item[KEY_ATTRIBUTE]["S"]
-            return key, wcu_per_item(max(item_size(item), 1) / 1024)  # FACTS §3
+            return item[KEY]["S"], write_units(item_size(item))
 
-        if model.name == "PutItem":
-            if params.get("TableName") != self.table_name:
-                return
-            if not self.admit([cost(params["Item"])]):
-                self._throttle(model.name)
-            return
-        requests = params["RequestItems"].get(self.table_name)
+        body = json.loads(request.body)
+        if "Item" in body:  # PutItem
+            if body["TableName"] != self.table_name:
+                return None
+            return None if self.admit([cost(body["Item"])]) else _throttled_response(request)
+        requests = body["RequestItems"].get(self.table_name)
         if not requests:
-            return
+            return None
         # A delete is charged by its key here (DynamoDB charges the deleted item's size).
         fitting = self.admit(
             [
@@ -156,28 +171,41 @@ class ProvisionedTable:
             ]
         )
         if fitting == 0:
-            self._throttle(model.name)
+            return _throttled_response(request)
         if fitting < len(requests):
-            # A new mapping: the caller's RequestItems is left as it was.
-            params["RequestItems"] = {**params["RequestItems"], self.table_name: requests[:fitting]}
-            context["bench_unprocessed"] = requests[fitting:]
+            body["RequestItems"][self.table_name] = requests[:fitting]
+            request.body = json.dumps(body).encode()
+            request.headers["Content-Length"] = str(len(request.body))
+            self._unprocessed.items = requests[fitting:]
+        return None
 
-    def _after(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        rest = context.pop("bench_unprocessed", None)
+    def _after(self, parsed: dict[str, Any], **_: Any) -> None:
+        rest = getattr(self._unprocessed, "items", None)
+        self._unprocessed.items = None
         if rest and "Error" not in parsed:
             unprocessed = parsed.setdefault("UnprocessedItems", {})
             unprocessed.setdefault(self.table_name, []).extend(rest)
 
-    def _throttle(self, operation: str) -> None:
-        message = (
-            "The level of configured provisioned throughput for the table was exceeded. "
-            "Consider increasing your provisioning level with the UpdateTable API."
-        )
-        response = {
-            "Error": {"Code": "ProvisionedThroughputExceededException", "Message": message},
-            "ResponseMetadata": {"HTTPStatusCode": 400},
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.data
+
+
+def _throttled_response(request: Any) -> AWSResponse:
+    """DynamoDB's answer to a write over the table's capacity, as botocore receives it."""
+    body = json.dumps(
+        {
+            "__type": f"com.amazonaws.dynamodb.v20120810#{THROTTLE}",
+            "message": "The level of configured provisioned throughput for the table was "
+            "exceeded. Consider increasing your provisioning level with the UpdateTable API.",
         }
-        raise self._error(response, operation)
+    ).encode()
+    headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "bench"}
+    return AWSResponse(request.url, 400, headers, _Body(body))
 
 
 # ---------------------------------------------------------------- the scenario
@@ -218,11 +246,11 @@ def bodies(count: int, item_kb: float = ITEM_KB, seed: int = 11) -> list[str]:
 
 
 def item_wcu(body: str) -> int:
-    """The WCU DynamoDB charges for the item this body becomes (FACTS §3)."""
-    from sqs_blueprint.capacity import wcu_per_item
-    from sqs_blueprint.upsert import item_size, parse_body, serialize, to_item
+    """The WCU DynamoDB charges for the item this body becomes, by its documented rules."""
+    from sqs_blueprint.upsert import parse_body, to_item
 
-    return wcu_per_item(item_size(serialize(to_item(parse_body(body), KEY_FIELDS))) / 1024)
+    item = to_item(parse_body(body), KEY_FIELDS)
+    return write_units(item_size({k: _SERIALIZER.serialize(v) for k, v in item.items()}))
 
 
 @dataclass
@@ -274,13 +302,19 @@ class Queue:
                 raise RuntimeError(f"delete failed: {failed}")
 
 
-Consumer = Callable[[Queue, Any, Any, set[int]], int]
+Consumer = Callable[[Queue, Any, ProvisionedTable, set[int]], int]
 
 
-def blueprint_consumer(plan: Any) -> Consumer:
+def _throttled(error: Exception) -> bool:
+    from botocore.exceptions import ClientError
+
+    return isinstance(error, ClientError) and error.response["Error"]["Code"] == THROTTLE
+
+
+def blueprint_consumer(plan: WriteBufferPlan) -> Consumer:
     """One concurrent invocation: the project's WriteBuffer, paced to the plan's budget."""
 
-    def run(queue: Queue, dynamodb: Any, _: Any, deleted: set[int]) -> int:
+    def run(queue: Queue, dynamodb: Any, _: ProvisionedTable, deleted: set[int]) -> int:
         from sqs_blueprint.records import Record
         from sqs_blueprint.write_buffer import WriteBuffer, WriteBufferSettings
 
@@ -303,25 +337,58 @@ def blueprint_consumer(plan: Any) -> Consumer:
     return run
 
 
-def naive_consumer(plan: Any) -> Consumer:
+def batch_writer_consumer(plan: WriteBufferPlan) -> Consumer:
+    """The same batches through boto3's ``Table.batch_writer(overwrite_by_pkeys=["pk"])``.
+
+    The writer sends 25 items a request and re-sends unprocessed items with the
+    next request, without a pause; a request still throttled after the SDK's
+    retries raises out of it, and the whole batch is written again after a fixed
+    sleep (its puts are idempotent).
+    """
+
+    def run(queue: Queue, _: Any, table_model: ProvisionedTable, deleted: set[int]) -> int:
+        import boto3
+
+        from sqs_blueprint.upsert import parse_body, to_item
+
+        resource = boto3.resource("dynamodb")
+        table_model.attach(resource.meta.client)
+        table = resource.Table(TABLE)
+        while messages := queue.receive(plan.batch_size):
+            items = [to_item(parse_body(m["Body"]), KEY_FIELDS) for m in messages]
+            while True:
+                try:
+                    with table.batch_writer(overwrite_by_pkeys=[KEY]) as writer:
+                        for item in items:
+                            writer.put_item(Item=item)
+                    break
+                except Exception as error:
+                    if not _throttled(error):
+                        raise
+                    time.sleep(NAIVE_BACKOFF_S)
+            queue.delete([m["ReceiptHandle"] for m in messages])
+            deleted.update(json.loads(m["Body"])["id"] for m in messages)
+        return 0
+
+    return run
+
+
+def naive_consumer(plan: WriteBufferPlan) -> Consumer:
     """The same batches, one PutItem per record, no pacing, a fixed sleep after a throttle."""
 
-    def run(queue: Queue, dynamodb: Any, serializer: Any, deleted: set[int]) -> int:
-        from botocore.exceptions import ClientError
-
+    def run(queue: Queue, dynamodb: Any, _: ProvisionedTable, deleted: set[int]) -> int:
         from sqs_blueprint.upsert import parse_body, to_item
 
         while messages := queue.receive(plan.batch_size):
             for m in messages:
                 item = to_item(parse_body(m["Body"]), KEY_FIELDS)
-                wire = {k: serializer.serialize(v) for k, v in item.items()}
+                wire = {k: _SERIALIZER.serialize(v) for k, v in item.items()}
                 while True:
                     try:
                         dynamodb.put_item(TableName=TABLE, Item=wire)
                         break
-                    except ClientError as error:
-                        code = error.response["Error"]["Code"]
-                        if code != "ProvisionedThroughputExceededException":
+                    except Exception as error:
+                        if not _throttled(error):
                             raise
                         time.sleep(NAIVE_BACKOFF_S)
             queue.delete([m["ReceiptHandle"] for m in messages])
@@ -333,7 +400,7 @@ def naive_consumer(plan: Any) -> Consumer:
 
 def drain(
     name: str,
-    make_consumer: Callable[[Any], Consumer],
+    make_consumer: Callable[[WriteBufferPlan], Consumer],
     *,
     messages: int = MESSAGES,
     wcu: int = WCU,
@@ -343,9 +410,6 @@ def drain(
 ) -> DrainResult:
     """Fill a queue with ``messages`` records and drain it into a table of ``wcu``."""
     import boto3
-    from boto3.dynamodb.types import TypeSerializer
-
-    from sqs_blueprint.capacity import plan_write_buffer
 
     plan = plan_write_buffer(
         wcu=wcu,
@@ -373,18 +437,19 @@ def drain(
                 {"Id": str(i), "MessageBody": b} for i, b in enumerate(backlog[start : start + 10])
             ]
             sqs.send_message_batch(QueueUrl=url, Entries=entries)
-        table = ProvisionedTable(TABLE, wcu)
-        table.attach(dynamodb)
         lock = threading.Lock()
         deleted: set[int] = set()
         failures: list[int] = []
         errors: list[BaseException] = []
         consumer = make_consumer(plan)
 
+        table = ProvisionedTable(TABLE, wcu)  # empty now: the drain starts with the table
+        table.attach(dynamodb)
+
         def thread() -> None:
             try:
                 queue = Queue(sqs, url, lock)
-                failures.append(consumer(queue, dynamodb, TypeSerializer(), deleted))
+                failures.append(consumer(queue, dynamodb, table, deleted))
             except BaseException as error:  # reported after the run
                 errors.append(error)
 
@@ -424,12 +489,13 @@ def drain(
 
 
 COLUMNS = (
-    ("consumer", 34),
+    ("consumer", 52),
     ("msgs", 5),
     ("drain s", 8),
     ("ideal s", 8),
     ("ratio", 6),
     ("reqs", 6),
+    ("reqs/rec", 9),
     ("throttled", 10),
     ("thr items", 10),
     ("retries", 8),
@@ -449,6 +515,7 @@ def row(r: DrainResult) -> str:
         f"{r.ideal_s:.2f}",
         f"{r.ratio:.3f}",
         t.requests,
+        f"{t.requests / r.messages:.3f}",
         t.throttled_requests,
         t.throttled_items,
         t.retries,
@@ -490,8 +557,6 @@ def verdict(r: DrainResult, *, paced: bool) -> str:
 
 
 def main() -> None:
-    from sqs_blueprint.capacity import plan_write_buffer
-
     plan = plan_write_buffer(
         wcu=WCU,
         item_kb=ITEM_KB,
@@ -502,7 +567,8 @@ def main() -> None:
     per_item = item_wcu(bodies(1)[0])
     print(
         f"Drain: {MESSAGES} JSON records ({per_item} WCU each) into a table of {WCU} WCU "
-        f"(token bucket, 1 s capacity); plan: {plan.max_concurrency} concurrent consumers, "
+        "(token bucket starting empty, refilled at the provisioned rate, 1 s capacity, "
+        f"no burst); plan: {plan.max_concurrency} concurrent consumers, "
         f"batches of {plan.batch_size}, {plan.budget_wcu_per_s:g} WCU/s each; "
         f"ideal = N x WCU-per-item / WCU"
     )
@@ -513,6 +579,11 @@ def main() -> None:
     results = []
     for name, make, paced in (
         ("sqs_blueprint WriteBuffer (paced)", blueprint_consumer, True),
+        (
+            f"boto3 batch_writer(overwrite_by_pkeys), {NAIVE_BACKOFF_S:g} s retry",
+            batch_writer_consumer,
+            False,
+        ),
         (f"PutItem per record, {NAIVE_BACKOFF_S:g} s retry", naive_consumer, False),
     ):
         result = drain(name, make)
@@ -522,6 +593,7 @@ def main() -> None:
     for result, paced in results:
         print(verdict(result, paced=paced))
     print(
+        "reqs/rec: requests per unique record (every record is unique here); "
         "throttled: requests refused whole or in part (UnprocessedItems); thr items: items "
         "refused; retries: requests carrying an item refused before; left: messages still "
         "in the queue; lost: deleted without their item in the table"

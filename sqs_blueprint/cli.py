@@ -797,7 +797,11 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "demo", help="the blueprint end to end on the local cloud (make demo synthesizes first)"
     )
-    p.add_argument("--cdk-out", default="cdk.out", help="the synthesized cloud assembly")
+    p.add_argument(
+        "--cdk-out",
+        default="cdk.out.local",
+        help="the local stage's assembly (synthesized there if the folder has none)",
+    )
     p.add_argument("--messages", type=int, default=200, help="ordinary write-buffer messages")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=_run_demo)

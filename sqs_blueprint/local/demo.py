@@ -15,14 +15,19 @@ operator adds the partner's bucket to the function's configuration.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from sqs_blueprint import capacity
+from sqs_blueprint.errors import UsageError
+from sqs_blueprint.local.assembly import AssemblyError, read_assembly
 from sqs_blueprint.local.deploy import DeployedStack
 from sqs_blueprint.local.runner import LocalRunner
 from sqs_blueprint.local.server import LocalCloud
@@ -41,8 +46,12 @@ OFFLOAD_THRESHOLD = 8 * 1024
 ACCOUNTS = 10
 
 
-class DemoError(Exception):
-    """The demo could not run (for example, no synthesized app)."""
+LOCAL_STAGE = "local"
+ROOT = Path(__file__).resolve().parents[2]  # the project: cdk.json, node_modules
+
+
+class DemoError(UsageError):
+    """The demo could not run (for example, an assembly of another stage)."""
 
 
 @dataclass
@@ -79,9 +88,12 @@ class Summary:
     offloaded: int = 0
     dead_lettered: int = 0
     redriven: int = 0
-    lost: int = 0
-    written_twice: int = 0
-    max_write_rate_wcu: float = 0.0
+    waiting_in_dlq: int = 0  # not written, kept in the dead-letter queue
+    in_flight: int = 0  # not written, their messages still in the source queue
+    lost: int = 0  # not written and nowhere to be found
+    written_twice: int = 0  # keys the table's server wrote more than once
+    max_write_rate_wcu: int = 0  # the most WCU written in one second, from the first write
+    written_wcu: int = 0  # every WCU the write buffer's table was charged, metered
     provisioned_wcu: int = 0
     batch_size: int = 0
     max_concurrency: int = 0
@@ -89,6 +101,7 @@ class Summary:
     local_visibility_timeout_s: int = 0
     ordered: dict[str, Any] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    completed: bool = False  # every record written, every account at its latest version
 
 
 class _Out:
@@ -126,13 +139,12 @@ class _Out:
 
 
 def run_demo(cdk_out: str | Path, *, messages: int = 200, quiet: bool = False) -> Summary:
-    """Run the whole story once; ``Summary.lost`` must be 0."""
+    """Run the whole story once; ``Summary.completed`` says whether every record landed."""
     if messages < 20:
         raise DemoError(f"--messages must be at least 20, got {messages}")
-    if not (Path(cdk_out) / "manifest.json").is_file():
-        raise DemoError(f"no synthesized app in {cdk_out}: run `make synth STAGE=local` first")
     out = _Out(quiet)
     started = time.monotonic()
+    local_assembly(cdk_out, out)
     with LocalCloud.start() as cloud:
         out.line(f"1. Deploy {cdk_out} into the local cloud at {cloud.endpoint_url}")
         stacks = cloud.deploy(cdk_out)
@@ -149,99 +161,175 @@ def run_demo(cdk_out: str | Path, *, messages: int = 200, quiet: bool = False) -
             f"{summary.local_visibility_timeout_s} s so retries fit in the demo "
             "(AWS keeps the deployed value)"
         )
+        story = _Story(cloud, buffer, ordered, summary, out)
+        story.produce(messages)
         with LocalRunner(cloud) as runner:
-            _story(cloud, runner, buffer, ordered, summary, messages, out)
+            story.drain_and_redrive(runner)
+        story.account()
     summary.elapsed_s = round(time.monotonic() - started, 1)
     return summary
 
 
-def _story(
-    cloud: LocalCloud,
-    runner: LocalRunner,
-    buffer: Pipeline,
-    ordered: Pipeline,
-    summary: Summary,
-    messages: int,
-    out: _Out,
-) -> None:
-    sqs, s3, ddb = cloud.client("sqs"), cloud.client("s3"), cloud.client("dynamodb")
-    s3.create_bucket(Bucket=PARTNER_BUCKET)
-    bucket = buffer.stack.outputs["PayloadBucketName"]
-    key_fields = _key_fields(cloud, buffer.function)
-
-    out.line("2. Produce")
-    plan = _buffer_workload(messages)
-    expected = {item_key(json.loads(m.body), key_fields) for m, _ in plan}
-    poison_keys = {
-        item_key(json.loads(m.body), key_fields) for m, kind in plan if kind == "partner"
-    }
-    sent = _send(sqs, s3, buffer.queue_url, bucket, plan)
-    summary.produced, summary.offloaded = len(plan), sent
-    summary.unique = len(expected)
-    summary.duplicates_absorbed = summary.produced - summary.unique
-    counts = {
-        k: sum(1 for _, kind in plan if kind == k)
-        for k in ("ordinary", "duplicate", "large", "partner")
-    }
-    out.line(
-        f"   write buffer: {counts['ordinary']} ordinary, {counts['duplicate']} duplicates, "
-        f"{counts['large']} large ({LARGE_BODY_BYTES // 1000} KB, through S3 above "
-        f"{OFFLOAD_THRESHOLD // 1024} KiB), {counts['partner']} with payloads in "
-        f"{PARTNER_BUCKET} (not trusted yet)"
-    )
-    events, final_versions = _ordered_workload(messages)
-    Producer(ordered.queue_url, sqs_client=sqs).send_many(events)
-    out.line(
-        f"   ordered: {len(events)} versioned updates for {ACCOUNTS} accounts, one per account "
-        "group, old versions replayed, and one malformed update"
-    )
-
-    out.line("3. Drain (the real handlers, run by the local event-source mappings)")
-    meter = _WriteMeter(ddb, buffer.table)
-    good = expected - poison_keys
-
-    def first_pass_done() -> bool:
-        present = meter.sample()
-        out.progress("written", len(present & good), len(good))
-        return (
-            good <= present
-            and _depth(sqs, buffer.dlq_url) >= len(poison_keys)
-            and _depth(sqs, ordered.dlq_url) >= 1
-            and _empty(sqs, ordered.queue_url)
+def local_assembly(cdk_out: str | Path, out: _Out) -> None:
+    """Check that ``cdk_out`` holds the local stage; synthesize it there if it holds nothing."""
+    directory = Path(cdk_out)
+    if not (directory / "manifest.json").is_file():
+        out.line(f"0. Synthesize the {LOCAL_STAGE} stage into {directory} (none there yet)")
+        _synthesize(directory)
+    try:
+        stack_name = read_assembly(directory).stack("WriteBuffer").stack_name
+    except AssemblyError as error:
+        raise DemoError(f"{directory} is not an assembly the demo can run: {error}") from error
+    expected = f"sqs-blueprint-{LOCAL_STAGE}-write-buffer"
+    if stack_name != expected:
+        raise DemoError(
+            f"{directory} holds another stage (stack {stack_name!r}, not {expected!r}); the demo "
+            f"runs the {LOCAL_STAGE!r} stage, sized for the local cloud: run `make demo`, or "
+            f"pass --cdk-out with an empty folder and the demo synthesizes it there"
         )
 
-    runner.drain(timeout_s=150, until=first_pass_done)
-    summary.dead_lettered = _depth(sqs, buffer.dlq_url)
-    out.line(f"   {summary.dead_lettered} dead letters in {_name(buffer.dlq_url)}")
 
-    out.line("4. Inspect the dead letters (nothing is consumed)")
-    letters = inspect(buffer.dlq_url, sqs_client=sqs, resolver=PayloadStore(s3_client=s3), limit=10)
-    for letter in letters[:5]:
-        out.line(f"   {letter.summary()}")
-    if len(letters) > 5:
-        out.line(f"   ... and {len(letters) - 5} more")
+def _synthesize(directory: Path) -> None:
+    """``cdk synth -c stage=local --output directory`` with the project's pinned CDK CLI."""
+    cdk = ROOT / "node_modules" / ".bin" / "cdk"
+    if not (ROOT / "cdk.json").is_file() or not cdk.is_file():
+        raise DemoError(
+            f"no assembly in {directory} and no CDK CLI at {cdk} to synthesize one: "
+            "run `make demo` from the project's folder"
+        )
+    path = os.pathsep.join([str(cdk.parent), str(Path(sys.executable).parent), os.environ["PATH"]])
+    env = {**os.environ, "PATH": path, "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1"}
+    command = [str(cdk), "synth", "--quiet", "-c", f"stage={LOCAL_STAGE}"]
+    done = subprocess.run(
+        [*command, "--output", str(directory.resolve())],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise DemoError(f"`cdk synth -c stage={LOCAL_STAGE}` failed ({done.returncode}): {last}")
 
-    out.line(f"5. Fix: trust {PARTNER_BUCKET} in {buffer.function}'s PAYLOAD_BUCKET")
-    runner.update_environment(buffer.function, {"PAYLOAD_BUCKET": f"{bucket},{PARTNER_BUCKET}"})
 
-    out.line("6. Redrive the dead letters to their source")
-    result = redrive(buffer.dlq_url, sqs_client=sqs, notify=lambda text: out.line(f"   {text}"))
-    summary.redriven = result.moved
-    out.line(f"   {result.summary()}")
+class _Story:
+    """Steps 2 to 6 and the closing count; the write meter measures every write."""
 
-    def all_written() -> bool:
-        present = meter.sample()
-        out.progress("written", len(present & expected), len(expected))
-        return expected <= present
+    def __init__(
+        self, cloud: LocalCloud, buffer: Pipeline, ordered: Pipeline, summary: Summary, out: _Out
+    ) -> None:
+        if cloud.meter is None:
+            raise DemoError("the demo needs an embedded local cloud, whose server meters writes")
+        self.cloud, self.buffer, self.ordered = cloud, buffer, ordered
+        self.summary, self.out, self.meter = summary, out, cloud.meter
+        self.sqs, self.s3 = cloud.client("sqs"), cloud.client("s3")
+        self.ddb = cloud.client("dynamodb")
+        self.key_fields = _key_fields(cloud, buffer.function)
+        self.expected: set[str] = set()
+        self.poison: set[str] = set()
+        self.final_versions: dict[str, int] = {}
 
-    runner.drain(timeout_s=90, until=all_written)
-    present = meter.sample()
-    summary.written = len(present & expected)
-    summary.written_twice = len(present - expected)
-    summary.lost = len(expected - present - _keys_in(sqs, s3, buffer.dlq_url, key_fields))
-    summary.max_write_rate_wcu = meter.max_rate()
-    summary.ordered = _ordered_result(ddb, sqs, ordered, final_versions)
-    summary.lost += summary.ordered["lost"]
+    def produce(self, messages: int) -> None:
+        """Send both workloads before any consumer polls, as a backlog waiting in the queues."""
+        out, summary, buffer = self.out, self.summary, self.buffer
+        out.line("2. Produce")
+        self.s3.create_bucket(Bucket=PARTNER_BUCKET)
+        plan = _buffer_workload(messages)
+        keys = [item_key(json.loads(m.body), self.key_fields) for m, _ in plan]
+        self.expected = set(keys)
+        self.poison = {k for k, (_, kind) in zip(keys, plan, strict=True) if kind == "partner"}
+        bucket = buffer.stack.outputs["PayloadBucketName"]
+        summary.offloaded = _send(self.sqs, self.s3, buffer.queue_url, bucket, plan)
+        summary.produced, summary.unique = len(plan), len(self.expected)
+        counts = Counter(kind for _, kind in plan)
+        out.line(
+            f"   write buffer: {counts['ordinary']} ordinary, {counts['duplicate']} duplicates, "
+            f"{counts['large']} large ({LARGE_BODY_BYTES // 1000} KB, through S3 above "
+            f"{OFFLOAD_THRESHOLD // 1024} KiB), {counts['partner']} with payloads in "
+            f"{PARTNER_BUCKET} (not trusted yet)"
+        )
+        events, self.final_versions = _ordered_workload(messages)
+        Producer(self.ordered.queue_url, sqs_client=self.sqs).send_many(events)
+        out.line(
+            f"   ordered: {len(events)} versioned updates for {ACCOUNTS} accounts, one per "
+            "account group, old versions replayed, and one malformed update"
+        )
+
+    def written(self) -> set[str]:
+        """Keys of the demo's records the server wrote to the write buffer's table."""
+        return {_pk(k) for k in self.meter.writes_by_key(self.buffer.table)} & self.expected
+
+    def drain_and_redrive(self, runner: LocalRunner) -> None:
+        out, sqs, summary, buffer = self.out, self.sqs, self.summary, self.buffer
+        out.line("3. Drain (the real handlers, run by the local event-source mappings)")
+        good = self.expected - self.poison
+
+        def first_pass_done() -> bool:
+            out.progress("written", len(self.written() & good), len(good))
+            return (
+                good <= self.written()
+                and _depth(sqs, buffer.dlq_url) >= len(self.poison)
+                and _depth(sqs, self.ordered.dlq_url) >= 1
+                and _empty(sqs, self.ordered.queue_url)
+            )
+
+        runner.drain(timeout_s=150, until=first_pass_done)
+        summary.dead_lettered = _depth(sqs, buffer.dlq_url)
+        out.line(f"   {summary.dead_lettered} dead letters in {_name(buffer.dlq_url)}")
+
+        out.line("4. Inspect the dead letters (nothing is consumed)")
+        resolver = PayloadStore(s3_client=self.s3)
+        letters = inspect(buffer.dlq_url, sqs_client=sqs, resolver=resolver, limit=10)
+        for letter in letters[:5]:
+            out.line(f"   {letter.summary()}")
+        if len(letters) > 5:
+            out.line(f"   ... and {len(letters) - 5} more")
+
+        out.line(f"5. Fix: trust {PARTNER_BUCKET} in {buffer.function}'s PAYLOAD_BUCKET")
+        bucket = buffer.stack.outputs["PayloadBucketName"]
+        runner.update_environment(buffer.function, {"PAYLOAD_BUCKET": f"{bucket},{PARTNER_BUCKET}"})
+
+        out.line("6. Redrive the dead letters to their source")
+        result = redrive(buffer.dlq_url, sqs_client=sqs, notify=lambda text: out.line(f"   {text}"))
+        summary.redriven = result.moved
+        out.line(f"   {result.summary()}")
+
+        def all_written() -> bool:
+            out.progress("written", len(self.written()), len(self.expected))
+            return self.expected <= self.written() and runner.queues_empty()
+
+        runner.drain(timeout_s=90, until=all_written)
+
+    def account(self) -> None:
+        """Every unique record is written, dead-lettered or still in flight; else lost."""
+        summary, table = self.summary, self.buffer.table
+        writes = self.meter.writes_by_key(table)
+        written = self.written()
+        waiting = _keys_in(self.sqs, self.s3, self.buffer.dlq_url, self.key_fields) - written
+        missing = self.expected - written - waiting
+        in_queue = _depth(self.sqs, self.buffer.queue_url)
+        summary.written = len(written)
+        summary.waiting_in_dlq = len(waiting)
+        summary.in_flight = min(len(missing), in_queue)
+        summary.lost = len(missing) - summary.in_flight
+        summary.written_twice = self.meter.written_twice(table)
+        summary.duplicates_absorbed = summary.produced - sum(writes.values())
+        summary.max_write_rate_wcu = self.meter.max_rate(table)
+        summary.written_wcu = sum(self.meter.wcu_per_second(table))
+        summary.ordered = _ordered_result(self.ddb, self.sqs, self.ordered, self.final_versions)
+        summary.lost += summary.ordered["lost"]
+        summary.completed = (
+            summary.written == summary.unique
+            and not summary.lost
+            and summary.ordered["latest_versions_kept"] == summary.ordered["accounts"]
+        )
+
+
+def _pk(metered_key: str) -> str:
+    """The ``pk`` of a key as the meter records it (the table's key attributes as JSON)."""
+    value: str = json.loads(metered_key)["pk"]["S"]
+    return value
 
 
 def _buffer_workload(n: int) -> list[tuple[Message, str]]:
@@ -297,35 +385,6 @@ def _ordered_workload(n: int) -> tuple[list[Message], dict[str, int]]:
         Message(json.dumps({"account": "acct-3", "version": "latest"}), group_id="acct-3")
     )
     return messages, final
-
-
-class _WriteMeter:
-    """Samples which items a table holds, to measure the write rate over time."""
-
-    def __init__(self, ddb: Any, table: str) -> None:
-        self.ddb, self.table = ddb, table
-        self.samples: list[tuple[float, int]] = []
-        self.keys: set[str] = set()
-
-    def sample(self) -> set[str]:
-        keys: set[str] = set()
-        for page in self.ddb.get_paginator("scan").paginate(
-            TableName=self.table, ProjectionExpression="pk"
-        ):
-            keys.update(item["pk"]["S"] for item in page["Items"])
-        self.samples.append((time.monotonic(), len(keys)))
-        self.keys = keys
-        return keys
-
-    def max_rate(self, window_s: float = 2.0) -> float:
-        """The highest items-per-second over any window of ``window_s`` (1 KB items: WCU/s)."""
-        best = 0.0
-        for i, (t0, n0) in enumerate(self.samples):
-            for t1, n1 in self.samples[i + 1 :]:
-                if t1 - t0 >= window_s:
-                    best = max(best, (n1 - n0) / (t1 - t0))
-                    break
-        return round(best, 1)
 
 
 def _settings(cloud: LocalCloud, buffer: Pipeline) -> Summary:
@@ -404,6 +463,16 @@ def _name(url: str) -> str:
     return url.rsplit("/", 1)[-1]
 
 
+def _rate(summary: Summary) -> str:
+    rate = (
+        f"{summary.max_write_rate_wcu} WCU in one second, of {summary.provisioned_wcu} "
+        "provisioned (metered at the server)"
+    )
+    if summary.max_write_rate_wcu > summary.provisioned_wcu:
+        rate += ": OVER the provisioned rate, which DynamoDB serves only from burst capacity"
+    return rate
+
+
 def render(summary: Summary) -> str:
     """The closing table."""
     ordered = summary.ordered
@@ -415,12 +484,11 @@ def render(summary: Summary) -> str:
         ("offloaded to S3", str(summary.offloaded)),
         ("dead-lettered", str(summary.dead_lettered)),
         ("redriven", str(summary.redriven)),
+        ("waiting in the DLQ", str(summary.waiting_in_dlq)),
+        ("still in flight", str(summary.in_flight)),
         ("lost", str(summary.lost)),
         ("written twice", str(summary.written_twice)),
-        (
-            "highest write rate",
-            f"{summary.max_write_rate_wcu:g} WCU/s of {summary.provisioned_wcu} provisioned",
-        ),
+        ("highest write rate", _rate(summary)),
         ("batch size", str(summary.batch_size)),
         ("max concurrency", str(summary.max_concurrency)),
         (
@@ -441,15 +509,22 @@ def render(summary: Summary) -> str:
 
 
 def main(cdk_out: str, messages: int, as_json: bool, write: Callable[[str], None] = print) -> int:
-    """The CLI's entry: 0 when nothing was lost, 1 otherwise, 2 when the demo could not run."""
+    """The CLI's entry: 0 when the story completed (every record written, every account at
+    its latest version), 1 otherwise, 2 when the demo could not run."""
     try:
         summary = run_demo(cdk_out, messages=messages, quiet=as_json)
     except DemoError as error:
         print(f"sqs-blueprint demo: {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
     if as_json:
         write(json.dumps(asdict(summary)))
     else:
         write("7. Summary")
         write(render(summary))
-    return 1 if summary.lost else 0
+        if not summary.completed:
+            write(
+                f"  NOT COMPLETED: {summary.unique - summary.written} of {summary.unique} records "
+                f"not written ({summary.waiting_in_dlq} in the DLQ, {summary.in_flight} in "
+                f"flight, {summary.lost} lost)"
+            )
+    return 0 if summary.completed else 1

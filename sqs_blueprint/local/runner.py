@@ -115,6 +115,15 @@ class LocalRunner:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._pollers: list[_Poller] = []
+        # moto's ReceiveMessage is not atomic: two receives at once can hand both
+        # pollers the same message (it is then processed twice, and one delete may
+        # fail with an invalid receipt handle). SQS never does; one receive at a
+        # time per queue restores that.
+        self._receive_locks: dict[str, threading.Lock] = {}
+
+    def receive_lock(self, queue_url: str) -> threading.Lock:
+        with self._lock:
+            return self._receive_locks.setdefault(queue_url, threading.Lock())
 
     def start(self) -> LocalRunner:
         """Discover the mappings and start their pollers."""
@@ -314,6 +323,7 @@ class _Poller(threading.Thread):
         idle = self.runner.idle_s
         while not self._stopping.is_set():
             try:
+                self._warm(lam)
                 messages = self._collect(sqs)
                 if messages:
                     self._handle(sqs, lam, messages)
@@ -328,6 +338,20 @@ class _Poller(threading.Thread):
                 self._stopping.wait(1.0)
         self.kill_runtime()
 
+    def _warm(self, lam: Any) -> None:
+        """Start (or replace) the runtime before receiving, so that its start is not spent
+        inside the batch's visibility timeout: a batch that outlived it would be received
+        again and processed twice. (Lambda counts its init there too, but AWS's timeout is
+        six times the function's; the demo shortens it locally.) A start that fails is
+        left to the next batch, which fails as Lambda's does."""
+        stats = FunctionStats()
+        try:
+            self._runtime(lam, stats)
+        except RuntimeFailure:
+            self.kill_runtime()
+        if stats.restarts:
+            self.runner._record(self.mapping.function_name, lambda s: _add(s, stats))
+
     def kill_runtime(self) -> None:
         runtime, self.runtime = self.runtime, None
         if runtime is not None:
@@ -338,13 +362,15 @@ class _Poller(threading.Thread):
         m = self.mapping
         messages: list[dict[str, Any]] = []
         closes = time.monotonic() + m.window_s
+        lock = self.runner.receive_lock(m.queue_url)
         while len(messages) < m.batch_size and not self._stopping.is_set():
-            got = sqs.receive_message(
-                QueueUrl=m.queue_url,
-                MaxNumberOfMessages=min(_SQS_BATCH, m.batch_size - len(messages)),
-                WaitTimeSeconds=0,  # FACTS §7: moto spins on long polls of blocked FIFO groups
-                **RECEIVE_ARGS,
-            ).get("Messages", [])
+            with lock:
+                got = sqs.receive_message(
+                    QueueUrl=m.queue_url,
+                    MaxNumberOfMessages=min(_SQS_BATCH, m.batch_size - len(messages)),
+                    WaitTimeSeconds=0,  # moto spins on long polls of blocked FIFO groups
+                    **RECEIVE_ARGS,
+                ).get("Messages", [])
             messages += got
             left = closes - time.monotonic()
             if not messages or left <= 0:
@@ -429,7 +455,15 @@ def _delete(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> int:
         )
         deleted += len(response.get("Successful", []))
         for failure in response.get("Failed", []):
-            log.warning("could not delete a processed message: %s", failure.get("Message"))
+            message = chunk[int(failure["Id"])]
+            log.warning(
+                "message %s was processed but not deleted (%s: %s): it was received again "
+                "after its visibility timeout expired, or moved to the DLQ, while the batch "
+                "ran; it will be delivered again, so its record may be processed twice",
+                message["MessageId"],
+                failure.get("Code"),
+                failure.get("Message"),
+            )
     return deleted
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import urllib.request
 import warnings
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from sqs_blueprint.local import moto_fixes
+from sqs_blueprint.local.meter import WriteMeter
 
 if TYPE_CHECKING:
     from sqs_blueprint.local.deploy import DeployedStack
@@ -68,6 +70,10 @@ class LocalCloud:
     deployed: list[DeployedStack] = field(default_factory=list)
     # Where each published zip asset came from: object key -> local directory.
     code_dirs: dict[str, Path] = field(default_factory=dict)
+    _key_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Every DynamoDB write the embedded server serves (None when connected elsewhere).
+    meter: WriteMeter | None = None
     _server: Any = None  # moto.server.ThreadedMotoServer when embedded
 
     @classmethod
@@ -84,6 +90,10 @@ class LocalCloud:
         bound_host, bound_port = server.get_host_and_port()
         cloud = cls(endpoint_url=f"http://{bound_host}:{bound_port}", region=region, _server=server)
         cloud.reset()
+        cloud.meter = WriteMeter(cloud.key_names)
+        wsgi_server = server._server  # werkzeug's handler calls its ``app`` for each request
+        if wsgi_server is not None:
+            wsgi_server.app = cloud.meter.wsgi(wsgi_server.app)
         return cloud
 
     @classmethod
@@ -102,6 +112,7 @@ class LocalCloud:
             pass
         self.deployed.clear()
         self.code_dirs.clear()
+        self._key_names.clear()
 
     def environment(self) -> dict[str, str]:
         """The variables that point an AWS SDK or the CLI at this cloud."""
@@ -121,6 +132,15 @@ class LocalCloud:
             aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             **kwargs,
         )
+
+    def key_names(self, table: str) -> tuple[str, ...]:
+        """A table's key attribute names, hash key first."""
+        with self._lock:
+            if table not in self._key_names:
+                schema = self.client("dynamodb").describe_table(TableName=table)["Table"]
+                ordered = sorted(schema["KeySchema"], key=lambda k: k["KeyType"] != "HASH")
+                self._key_names[table] = tuple(k["AttributeName"] for k in ordered)
+            return self._key_names[table]
 
     def deploy(self, cdk_out: str | Path) -> list[DeployedStack]:
         """Publish the assets of the assembly in ``cdk_out`` and create all its stacks."""

@@ -105,7 +105,8 @@ class Harness:
                 return [m for m in found if json.loads(m["Body"])["tag"] == self.tag]
             found += got
 
-    def drain(self, timeout_s: float = 20.0) -> RunStats:
+    def drain(self, timeout_s: float = 120.0) -> RunStats:
+        """Wait until every mapped queue is empty (a generous deadline: it returns at once)."""
         stats = self.runner.drain(timeout_s)
         assert stats.drained, f"queues not empty after {timeout_s} s: {stats}"
         return stats

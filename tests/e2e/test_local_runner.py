@@ -1,15 +1,22 @@
-"""The local event-source mappings run the fixture handlers with Lambda's semantics."""
+"""The local event-source mappings run the fixture handlers with Lambda's semantics.
+
+Each test waits for a condition with a generous deadline and checks what must
+hold however the machine schedules the pollers (where a record ended, how many
+times it was processed), not how long it took.
+"""
 
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from tests.e2e.conftest import Harness, delta
+from tests.e2e.fixtures.app import VISIBILITY
 
 pytestmark = pytest.mark.e2e
+MAX_RECEIVE_COUNT = 2  # the fixture's Work queue
+TIMEOUT_MS = VISIBILITY.to_milliseconds()  # the fixture functions' timeout
 
 
 def test_records_are_lambda_shaped_and_context_has_remaining_time(harness: Harness) -> None:
@@ -46,7 +53,7 @@ def test_records_are_lambda_shaped_and_context_has_remaining_time(harness: Harne
     assert context["function_name"] == harness.output("FnAName")
     assert context["invoked_function_arn"].endswith(f":function:{harness.output('FnAName')}")
     assert context["aws_request_id"]
-    assert 0 < context["remaining_ms"] <= 2000
+    assert 0 < context["remaining_ms"] <= TIMEOUT_MS
 
 
 def test_fifo_batches_keep_group_order_and_carry_fifo_attributes(harness: Harness) -> None:
@@ -75,10 +82,10 @@ def test_reported_failures_reappear_and_reach_the_dlq(harness: Harness) -> None:
         assert f"{ids[i]}-2" not in seen
     [dead] = harness.dead_letters()
     assert dead["MessageId"] == ids[2]
-    # maxReceiveCount (2) deliveries, then moto moved it; this inspection counts one more.
-    assert dead["Attributes"]["ApproximateReceiveCount"] == "3"
+    # At least maxReceiveCount deliveries before the DLQ; this inspection counts one more.
+    assert int(dead["Attributes"]["ApproximateReceiveCount"]) >= MAX_RECEIVE_COUNT + 1
     reported = delta(before, after, fn, "failures_reported") + delta(before, after, fn, "errors")
-    assert reported == 2
+    assert reported >= MAX_RECEIVE_COUNT
     assert delta(before, after, fn, "deleted") == 4
 
 
@@ -87,23 +94,29 @@ def test_an_exception_returns_the_whole_batch(harness: Harness) -> None:
     before = harness.runner.stats()
     ids = harness.send("WorkQueueUrl", "raise")
     after = harness.drain()
-    assert delta(before, after, fn, "errors") == 2
+    assert delta(before, after, fn, "errors") >= MAX_RECEIVE_COUNT
+    assert delta(before, after, fn, "deleted") == 0
     assert "the whole batch fails" in (after.functions[fn].last_error or "")
-    assert [m["MessageId"] for m in harness.dead_letters()] == ids
+    [dead] = harness.dead_letters()
+    assert dead["MessageId"] == ids[0]
+    assert int(dead["Attributes"]["ApproximateReceiveCount"]) >= MAX_RECEIVE_COUNT + 1
     assert not harness.seen()
 
 
 def test_a_timeout_kills_the_runtime_and_the_batch_is_retried(harness: Harness) -> None:
     fn = harness.output("FnAName")
     before = harness.runner.stats()
-    started = time.monotonic()
     [message_id] = harness.send("WorkQueueUrl", "sleep_once")
     after = harness.drain()
-    assert time.monotonic() - started < 15  # killed at 2 s, not after the 30 s sleep
+    # The first delivery sleeps 30 s: the runner gives up at the timeout, replaces the
+    # runtime, and the second delivery (the handler sleeps only on the first) succeeds.
     assert delta(before, after, fn, "timeouts") == 1
     assert delta(before, after, fn, "restarts") >= 1
-    assert f"{message_id}-2" in harness.seen()
-    assert "timed out" in (after.functions[fn].last_error or "")
+    assert delta(before, after, fn, "deleted") == 1
+    seen = harness.seen()
+    assert f"{message_id}-1" not in seen and f"{message_id}-2" in seen
+    assert f"timed out after {TIMEOUT_MS / 1000:g} s" in (after.functions[fn].last_error or "")
+    assert not harness.dead_letters()
 
 
 def test_functions_with_the_same_module_name_stay_isolated(harness: Harness) -> None:
@@ -122,7 +135,7 @@ def test_an_environment_update_restarts_the_runtime_with_it(harness: Harness) ->
     before = harness.runner.stats()
     [poison] = harness.send("WorkQueueUrl", "poison")
     failed = harness.runner.drain(
-        10,
+        120,
         until=lambda: (
             delta(before, harness.runner.stats(), fn, "failures_reported")
             + delta(before, harness.runner.stats(), fn, "errors")
@@ -138,3 +151,13 @@ def test_an_environment_update_restarts_the_runtime_with_it(harness: Harness) ->
         assert not harness.dead_letters()
     finally:
         harness.runner.update_environment(fn, {"POISON_FIXED": None})
+
+
+def test_concurrent_pollers_never_hand_out_one_message_twice(harness: Harness) -> None:
+    ids = harness.send("PlainQueueUrl", *["ok"] * 60)  # fn_b: 2 pollers, batches of 10
+    harness.drain()
+    seen = harness.seen()
+    delivered = [
+        r["messageId"] for k, v in seen.items() if k.startswith("batch-") for r in v["records"]
+    ]
+    assert sorted(delivered) == sorted(ids)  # every message once, none twice

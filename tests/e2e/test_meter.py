@@ -1,0 +1,129 @@
+"""The local cloud's write meter: every DynamoDB write, counted at the server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sqs_blueprint.local import LocalCloud
+from sqs_blueprint.local.meter import WriteMeter, item_size, write_units
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def table(cloud: LocalCloud) -> Iterator[tuple[Any, str, WriteMeter]]:
+    assert cloud.meter is not None
+    ddb = cloud.client("dynamodb")
+    name = f"metered-{uuid.uuid4().hex[:8]}"
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    yield ddb, name, cloud.meter
+    ddb.delete_table(TableName=name)
+
+
+def _item(pk: str, size: int = 10) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"N": "1"}, "data": {"S": "x" * size}}
+
+
+def test_a_second_write_of_one_key_is_seen(table: tuple[Any, str, WriteMeter]) -> None:
+    ddb, name, meter = table
+    ddb.put_item(TableName=name, Item=_item("a"))
+    request = [{"PutRequest": {"Item": _item(k)}} for k in ("a", "b")]
+    ddb.batch_write_item(RequestItems={name: request})
+    ddb.update_item(
+        TableName=name,
+        Key={"pk": {"S": "b"}, "sk": {"N": "1"}},
+        UpdateExpression="SET v = :v",
+        ExpressionAttributeValues={":v": {"N": "2"}},
+    )
+    by_key = meter.writes_by_key(name)
+    assert sorted(by_key.values()) == [2, 2]
+    assert meter.written_twice(name) == 2
+    assert [w.operation for w in meter.writes(name)] == [
+        "PutItem",
+        "BatchWriteItem",
+        "BatchWriteItem",
+        "UpdateItem",
+    ]
+
+
+def test_refused_conditions_cost_wcu_but_write_nothing(table: tuple[Any, str, WriteMeter]) -> None:
+    ddb, name, meter = table
+    ddb.put_item(TableName=name, Item=_item("a", size=3000))
+    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+        ddb.put_item(
+            TableName=name,
+            Item=_item("a", size=3000),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    assert meter.written_twice(name) == 0
+    assert [(w.wcu, w.written) for w in meter.writes(name)] == [(3, True), (3, False)]
+
+
+def test_transactions_cost_twice_and_deletes_count(table: tuple[Any, str, WriteMeter]) -> None:
+    ddb, name, meter = table
+    ddb.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": name, "Item": _item("t", size=1500)}},
+            {"Delete": {"TableName": name, "Key": {"pk": {"S": "gone"}, "sk": {"N": "1"}}}},
+        ]
+    )
+    assert [w.wcu for w in meter.writes(name)] == [4, 2]
+
+
+def test_wcu_per_second_counts_from_the_first_write() -> None:
+    now = [10.0]
+    meter = WriteMeter(lambda table: ("pk",), clock=lambda: now[0])
+    for at, key in ((10.0, "a"), (10.9, "b"), (11.0, "c"), (13.5, "d")):
+        now[0] = at
+        item = {"Item": {"pk": {"S": key}, "data": {"S": "x" * 1500}}}
+        meter.record("PutItem", {"TableName": "t", **item}, "200 OK", b"{}")
+    assert meter.wcu_per_second("t") == [4, 2, 0, 2]
+    assert meter.max_rate("t") == 4
+
+
+def test_unprocessed_items_are_not_counted() -> None:
+    meter = WriteMeter(lambda table: ("pk",))
+    puts = [{"PutRequest": {"Item": {"pk": {"S": k}}}} for k in "ab"]
+    response = b'{"UnprocessedItems": {"t": [{"PutRequest": {"Item": {"pk": {"S": "b"}}}}]}}'
+    meter.record("BatchWriteItem", {"RequestItems": {"t": puts}}, "200 OK", response)
+    meter.record("PutItem", {"TableName": "t", "Item": {"pk": {"S": "c"}}}, "400 Bad", b"{}")
+    assert list(meter.writes_by_key("t")) == ['{"pk": {"S": "a"}}']
+
+
+@pytest.mark.parametrize(
+    ("item", "size"),
+    [
+        # The examples of DynamoDB's item size rules, one attribute type each.
+        ({"name": {"S": "héllo"}}, 4 + 6),
+        ({"n": {"N": "12345"}}, 1 + 3 + 1),
+        ({"n": {"N": "-0.00100"}}, 1 + 1 + 1),
+        ({"n": {"N": "1.5E+10"}}, 1 + 1 + 1),
+        ({"b": {"B": "AAEC"}}, 1 + 3),
+        ({"ok": {"BOOL": True}, "no": {"NULL": True}}, 2 + 1 + 2 + 1),
+        ({"l": {"L": [{"S": "ab"}, {"N": "7"}]}}, 1 + 3 + (2 + 1) + (2 + 1)),
+        ({"m": {"M": {"k": {"S": "v"}}}}, 1 + 3 + (1 + 1 + 1)),
+        ({"m": {"M": {}}}, 1 + 3),
+        ({"ss": {"SS": ["a", "bc"]}}, 2 + 3),
+    ],
+)
+def test_item_sizes_follow_dynamodbs_rules(item: dict[str, Any], size: int) -> None:
+    assert item_size(item) == size
+
+
+def test_write_units_round_up_per_kilobyte() -> None:
+    assert [write_units(n) for n in (0, 1, 1024, 1025, 20_000)] == [1, 1, 1, 2, 20]
