@@ -490,7 +490,7 @@ def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--concurrency", type=_int_in(1, None), default=4, help="handler threads")
     p.add_argument(
         "--visibility-timeout",
-        type=_int_in(1, 43_200, " s"),  # FACTS §1
+        type=_int_in(1, 43_200, " s"),  # docs/aws-facts.md#sqs-limits
         default=None,
         help="seconds; the queue's if unset",
     )

@@ -39,7 +39,8 @@ from sqs_blueprint.write_buffer import WriteBufferSettings
 
 PARTNER_BUCKET = "partner-payloads"
 # Large bodies go through S3 above the producer's threshold. The demo lowers it from
-# 262,144 bytes (FACTS §4) to 8 KiB: each body becomes a DynamoDB item too, and a
+# 262,144 bytes (docs/aws-facts.md#extended-client-wire-format) to 8 KiB: each body becomes a
+# DynamoDB item too, and a
 # 300 KB item would cost 300 WCU of a table provisioned for 1 KB items.
 LARGE_BODY_BYTES = 20_000
 OFFLOAD_THRESHOLD = 8 * 1024

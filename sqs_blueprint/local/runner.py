@@ -1,5 +1,6 @@
 """Local event-source mappings: poll the deployed SQS mappings and invoke the real
-handlers, each function in its own runtime process, with Lambda's semantics (FACTS §2).
+handlers, each function in its own runtime process, with Lambda's semantics
+(docs/aws-facts.md#lambda-event-source-mapping).
 
 - batch size and batching window: keep receiving until the batch is full or the
   window closes (no window: one receive);
@@ -8,7 +9,7 @@ handlers, each function in its own runtime process, with Lambda's semantics (FAC
 - successes deleted; with ``ReportBatchItemFailures`` the reported records stay
   in the queue; an error, an invalid response or a timeout keeps the whole batch,
   invisible until its visibility timeout expires, as Lambda does;
-- the move to the DLQ after ``maxReceiveCount`` is moto's own (FACTS §7);
+- the move to the DLQ after ``maxReceiveCount`` is moto's own (docs/aws-facts.md#local-cloud);
 - FIFO order: moto blocks a group while one of its messages is in flight and a
   batch is handed over in the order received;
 - ``FilterCriteria``: records that match no pattern are deleted without an
@@ -40,8 +41,9 @@ from sqs_blueprint.local.server import LocalCloud
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONCURRENCY = 5  # FACTS §2: Lambda starts with 5 concurrent batches per queue
-_SQS_BATCH = 10  # FACTS §1: ReceiveMessage / DeleteMessageBatch entries
+# docs/aws-facts.md#lambda-event-source-mapping: Lambda starts with 5 concurrent batches per queue
+DEFAULT_CONCURRENCY = 5
+_SQS_BATCH = 10  # docs/aws-facts.md#sqs-limits: ReceiveMessage / DeleteMessageBatch entries
 
 
 @dataclass(frozen=True)
@@ -287,7 +289,8 @@ class InvalidResponse(Exception):
 def failed_ids(result: Any, batch_ids: list[str], report_failures: bool) -> set[str]:
     """The records to leave in the queue, from a handler's successful return value.
 
-    FACTS §2: without ReportBatchItemFailures any return is a success; with it,
+    docs/aws-facts.md#lambda-event-source-mapping: without ReportBatchItemFailures any return is a
+    success; with it,
     a null/empty response or failure list is a success, and a malformed one or
     an unknown itemIdentifier fails the whole batch (:class:`InvalidResponse`).
     """
