@@ -170,6 +170,11 @@ class Upserter:
             return True
         return self._bucket.acquire(wcu, max_wait=max(0.0, deadline - self._clock()))
 
+    def _request_wcu_cap(self) -> int | None:
+        """The most WCU one request may carry: one second of the budget, so that no second
+        sees more than the budget (a larger request would arrive all at once)."""
+        return max(1, int(self._bucket.rate)) if self._bucket else None
+
     def _out_of_time(self, entries: Sequence[_Entry], result: PutResult) -> None:
         rate = self._bucket.rate if self._bucket else 0
         for e in entries:
@@ -220,7 +225,7 @@ class Upserter:
         while pending:
             retry: list[_Entry] = []
             backoff = False
-            chunks = _chunks(pending)
+            chunks = _chunks(pending, self._request_wcu_cap())
             for position, chunk in enumerate(chunks):
                 if not self._pace(sum(e.wcu for e in chunk), deadline):
                     self._out_of_time([e for c in chunks[position:] for e in c], result)
@@ -338,22 +343,25 @@ class Upserter:
             result.failed[index] = reason
 
 
-def _chunks(entries: Sequence[_Entry]) -> list[list[_Entry]]:
-    """Pack entries in order into BatchWriteItem calls of at most 25 items and 16 MB."""
+def _chunks(entries: Sequence[_Entry], max_wcu: int | None = None) -> list[list[_Entry]]:
+    """Pack entries in order into BatchWriteItem calls of at most 25 items, 16 MB and, when
+    paced, ``max_wcu`` (an item costing more goes alone)."""
     chunks: list[list[_Entry]] = []
     current: list[_Entry] = []
-    size = 0
+    size = wcu = 0
     for entry in entries:
         if current and (
             entry.alone
             or current[-1].alone
             or len(current) == MAX_BATCH_ITEMS
             or size + entry.size > MAX_BATCH_BYTES
+            or (max_wcu is not None and wcu + entry.wcu > max_wcu)
         ):
             chunks.append(current)
-            current, size = [], 0
+            current, size, wcu = [], 0, 0
         current.append(entry)
         size += entry.size
+        wcu += entry.wcu if max_wcu is not None else 0
     if current:
         chunks.append(current)
     return chunks

@@ -39,8 +39,10 @@ TABLE = "items"
 # ---------------------------------------------------------------- keys
 
 
+DYNAMODB_INTEGERS = st.integers(-(10**38) + 1, 10**38 - 1)  # at most 38 significant digits
+
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    st.none() | st.booleans() | DYNAMODB_INTEGERS | st.text(max_size=5),
     lambda inner: (
         st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
     ),
@@ -480,6 +482,26 @@ def test_writes_are_paced_by_item_wcu(ddb: Any) -> None:
     assert t.now == pytest.approx(100 / 20)
 
 
+def test_no_second_sees_more_than_the_budget(ddb: Any) -> None:
+    """A request arrives at once: one over the budget would be a burst, however long the
+    pacer waited before it. Items of 1,500 bytes cost 2 WCU (1 KB units, rounded up)."""
+    t = FakeTime()
+    sent: list[tuple[float, int]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        sent.append((t.now, sum(len(r) for r in params["RequestItems"].values())))
+
+    ddb.meta.events.register("provide-client-params.dynamodb.BatchWriteItem", record)
+    items = [to_item({"id": i, "d": "x" * 1500}) for i in range(50)]
+    result = upserter(ddb, t, wcu_per_second=20).put_many(items)
+    assert result.written == 50
+    per_second: dict[int, int] = {}
+    for at, count in sent:
+        per_second[int(at)] = per_second.get(int(at), 0) + 2 * count
+    assert max(count for _, count in sent) == 10  # 20 WCU of 2-WCU items
+    assert max(per_second.values()) <= 20
+
+
 # ---------------------------------------------------------------- the record core
 
 
@@ -526,6 +548,17 @@ def test_write_batches_never_exceed_25_items_or_16_mb(specs: list[tuple[int, boo
         assert len(chunk) <= MAX_BATCH_ITEMS
         assert sum(e.size for e in chunk) <= 16 * 1024 * 1024
         assert len(chunk) == 1 or not any(e.alone for e in chunk)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.integers(1, 400 * 1024), max_size=80), st.integers(1, 800))
+def test_paced_batches_never_carry_more_than_the_wcu_cap(sizes: list[int], max_wcu: int) -> None:
+    entries = [_Entry(str(i), {}, size, [i], {}) for i, size in enumerate(sizes)]
+    chunks = _chunks(entries, max_wcu)
+    assert [e for c in chunks for e in c] == entries
+    for chunk in chunks:
+        wcu = sum(-(-e.size // 1024) for e in chunk)  # 1 WCU per started KB
+        assert len(chunk) == 1 or wcu <= max_wcu  # an item over the cap goes alone
 
 
 def test_pacing_stops_at_the_deadline_and_reports_the_rest(ddb: Any) -> None:
