@@ -121,3 +121,16 @@ def test_queue_threshold_sends_up_to_the_limit_inline(cloud: LocalCloud, sqs: An
     )
     assert result.failed == []
     assert [s.offloaded for s in result.sent] == [False, True]
+
+
+def test_producer_batches_stay_within_one_mib_of_bytes(sqs: Any) -> None:
+    """Three 400,000-byte messages (200,000 characters each): packed by bytes, two batches."""
+    url = new_queue(sqs)
+    calls: list[int] = []
+    sqs.meta.events.register(
+        "provide-client-params.sqs.SendMessageBatch",
+        lambda params, **_: calls.append(len(params["Entries"])),
+    )
+    result = Producer(url, sqs_client=sqs).send_many(["é" * 200_000] * 3)
+    assert result.failed == [] and len(result.sent) == 3
+    assert calls == [2, 1]
