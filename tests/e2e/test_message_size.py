@@ -4,6 +4,7 @@ MaximumMessageSize, and batches over 1 MiB in total (docs/aws-facts.md#sqs-limit
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -134,3 +135,30 @@ def test_producer_batches_stay_within_one_mib_of_bytes(sqs: Any) -> None:
     result = Producer(url, sqs_client=sqs).send_many(["é" * 200_000] * 3)
     assert result.failed == [] and len(result.sent) == 3
     assert calls == [2, 1]
+
+
+@pytest.fixture(scope="module")
+def small_pair(cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A QueueWithDlq of 2,048 bytes, synthesized and deployed into the local cloud."""
+    from aws_cdk import App, CfnOutput, Stack
+
+    from stacks.patterns import QueueWithDlq
+
+    outdir = Path(tmp_path_factory.mktemp("size-fixture.out"))
+    app = App(outdir=str(outdir))
+    stack = Stack(app, "SizeFixture", stack_name=f"size-{uuid.uuid4().hex[:8]}")
+    pair = QueueWithDlq(stack, "Small", max_message_bytes=2_048)
+    CfnOutput(stack, "Url", value=pair.queue.queue_url)
+    CfnOutput(stack, "DlqUrl", value=pair.dead_letter_queue.queue_url)
+    app.synth()
+    [deployed] = cloud.deploy(outdir)
+    return dict(deployed.outputs)
+
+
+def test_a_deployed_pair_enforces_its_stated_sizes(sqs: Any, small_pair: dict[str, str]) -> None:
+    source, dlq = small_pair["Url"], small_pair["DlqUrl"]
+    body = "a" * 2_049
+    error = refused(sqs.send_message, QueueUrl=source, MessageBody=body)
+    assert error["Message"] == too_long(2_048)
+    sqs.send_message(QueueUrl=dlq, MessageBody=body)  # the DLQ takes up to 1 MiB
+    assert bodies(sqs, dlq) == [body]
