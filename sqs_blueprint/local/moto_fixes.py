@@ -67,7 +67,9 @@ def _enforce_message_size(backend_class: Any) -> None:
     name, data type and value (docs/aws-facts.md#sqs-limits). SendMessage over
     the maximum fails whole with InvalidParameterValue; in SendMessageBatch such
     an entry fails alone (``Failed``, sender's fault) while a batch whose total
-    is over 1 MiB fails whole with BatchRequestTooLong (docs/aws-facts.md#local-cloud).
+    is over 1 MiB fails whole with BatchRequestTooLong
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html,
+    docs/aws-facts.md#local-cloud).
     """
     from moto.sqs.exceptions import BatchRequestTooLong, InvalidParameterValue
 
@@ -88,9 +90,13 @@ def _enforce_message_size(backend_class: Any) -> None:
         fits = {key: entry for key, entry in entries.items() if sizes[key] <= limit}
         messages, failed = send_batch(self, queue_name, fits) if fits else ([], [])
         refused = [
-            {"Id": e["Id"], "SenderFault": True, "Code": "InvalidParameterValue"}
-            | {"Message": too_long(limit)}
-            for key, e in entries.items()
+            {
+                "Id": entry["Id"],
+                "SenderFault": True,
+                "Code": "InvalidParameterValue",
+                "Message": too_long(limit),
+            }
+            for key, entry in entries.items()
             if key not in fits
         ]
         return messages, failed + refused
