@@ -340,7 +340,14 @@ def _add_send(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("send", help="send one message per input line, batched; large ones via S3")
     p.add_argument("--queue-url", required=True, help="queue to send to")
     p.add_argument("--bucket", help="S3 bucket for large payloads (Extended Client format)")
-    p.add_argument("--threshold", type=int, default=262_144, help="offload above BYTES")
+    p.add_argument(
+        "--threshold",
+        type=_threshold,
+        default=262_144,
+        metavar="BYTES|queue",
+        help="offload above BYTES (body + attributes), or above the queue's own "
+        "MaximumMessageSize with 'queue' (default: 262144, as the Extended Clients)",
+    )
     p.add_argument("--always-s3", action="store_true", help="offload every message")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--group-id", help="one message group id for every message (FIFO)")
@@ -360,6 +367,18 @@ def _add_send(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--whole", action="store_true", help="send the whole input as one message")
     p.add_argument("file", nargs="?", default="-", help="input file, or - for stdin")
     p.set_defaults(func=_run_send)
+
+
+def _threshold(text: str) -> int | str:
+    """An argparse type for --threshold: a whole number of bytes, or 'queue'."""
+    if text == "queue":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of bytes or 'queue', got {text!r}"
+        ) from None
 
 
 def _send_options(args: argparse.Namespace) -> dict[str, dict[str, str]]:

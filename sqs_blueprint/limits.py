@@ -24,8 +24,19 @@ SQS_PRICING_URL = "https://aws.amazon.com/sqs/pricing/"
 # SendMessageBatch / DeleteMessageBatch / ReceiveMessage: at most 10 messages
 # per call (SQS_MESSAGE_QUOTAS_URL, "Message batch").
 SQS_BATCH_MAX_ENTRIES = 10
-# Maximum message size, and the cap on a batch's total (SQS_MESSAGE_QUOTAS_URL).
+# Maximum message size, and the cap on a batch's total (SQS_MESSAGE_QUOTAS_URL);
+# a queue's ``MaximumMessageSize`` may be set from SQS_MIN_MAX_MESSAGE_BYTES up to
+# it (SQS_QUEUE_ATTRIBUTES_URL). The size is the UTF-8 body plus each message
+# attribute's name, data type and value (SQS_MESSAGE_QUOTAS_URL).
+SQS_QUEUE_ATTRIBUTES_URL = (
+    "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/"
+    "API_SetQueueAttributes.html"
+)
 SQS_MAX_MESSAGE_BYTES = 1_048_576
+SQS_MIN_MAX_MESSAGE_BYTES = 1_024
+# What the official Extended Clients offload above by default
+# (docs/aws-facts.md#extended-client-wire-format).
+EXTENDED_CLIENT_THRESHOLD_BYTES = 262_144
 # Every 64 KiB chunk of a request's payload is billed as one request (SQS_PRICING_URL).
 SQS_BILLING_CHUNK_BYTES = 65_536
 # A message's visibility timeout: at most 12 hours (SQS_MESSAGE_QUOTAS_URL).

@@ -14,12 +14,13 @@ import json
 import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from sqs_blueprint._clients import LazyClient, error_text
-from sqs_blueprint.errors import SqsBlueprintError
+from sqs_blueprint.errors import SqsBlueprintError, UsageError
+from sqs_blueprint.limits import EXTENDED_CLIENT_THRESHOLD_BYTES, SQS_MAX_MESSAGE_BYTES
 
 # docs/aws-facts.md#extended-client-wire-format: reserved attribute names and pointer class names.
 RESERVED_ATTRIBUTE = "ExtendedPayloadSize"
@@ -28,8 +29,11 @@ RESERVED_ATTRIBUTES = (RESERVED_ATTRIBUTE, LEGACY_RESERVED_ATTRIBUTE)
 POINTER_CLASS = "software.amazon.payloadoffloading.PayloadS3Pointer"
 LEGACY_POINTER_CLASS = "com.amazon.sqs.javamessaging.MessageS3Pointer"
 # docs/aws-facts.md#extended-client-wire-format: the official clients' threshold
-DEFAULT_THRESHOLD = 262_144
-MAX_MESSAGE_SIZE = 1_048_576  # docs/aws-facts.md#sqs-limits: SQS maximum message size
+DEFAULT_THRESHOLD = EXTENDED_CLIENT_THRESHOLD_BYTES
+MAX_MESSAGE_SIZE = SQS_MAX_MESSAGE_BYTES  # docs/aws-facts.md#sqs-limits
+# Offload only what is over the queue's own MaximumMessageSize (the Producer reads it).
+QUEUE_THRESHOLD = "queue"
+Threshold = int | Literal["queue"]
 MAX_ATTRIBUTES = 10  # docs/aws-facts.md#sqs-limits: message attributes per message
 # docs/aws-facts.md#extended-client-wire-format: wrapped receipt handles
 _BUCKET_MARKER = "-..s3BucketName..-"
@@ -187,6 +191,13 @@ class PayloadStore:
     """Offloads large bodies to S3 and resolves pointers back, per
     docs/aws-facts.md#extended-client-wire-format.
 
+    ``threshold``: bytes (body plus attributes) above which a body is offloaded;
+    262,144 by default, as the official Extended Clients, so their senders and this
+    one offload the same messages. ``"queue"`` offloads only what the sender finds
+    over the queue's ``MaximumMessageSize`` (:class:`~sqs_blueprint.producer.Producer`
+    reads it once), so messages up to 1 MiB travel inline. Readers resolve pointers
+    whatever threshold wrote them.
+
     ``allowed_buckets`` limits which buckets a pointer may name; by default only
     ``bucket`` (or any bucket, when the store has no bucket of its own).
     """
@@ -197,7 +208,7 @@ class PayloadStore:
         *,
         s3_client: Any = None,
         session: Any = None,
-        threshold: int = DEFAULT_THRESHOLD,
+        threshold: Threshold = DEFAULT_THRESHOLD,
         always: bool = False,
         legacy: bool = False,
         key_prefix: str = "",
@@ -211,9 +222,14 @@ class PayloadStore:
                 f"the default is {DEFAULT_MAX_PAYLOAD_BYTES:,}"
             )
         self.max_payload_bytes = max_payload_bytes
-        if not 0 <= threshold <= MAX_MESSAGE_SIZE:
-            raise ValueError(
-                f"threshold must be between 0 and {MAX_MESSAGE_SIZE:,} bytes, got {threshold:,}"
+        if threshold != QUEUE_THRESHOLD and not (
+            isinstance(threshold, int)
+            and not isinstance(threshold, bool)
+            and 0 <= threshold <= MAX_MESSAGE_SIZE
+        ):
+            raise UsageError(
+                f"threshold must be between 0 and {MAX_MESSAGE_SIZE:,} bytes, or "
+                f"{QUEUE_THRESHOLD!r} for the queue's own maximum, got {threshold!r}"
             )
         self.bucket = bucket
         self.threshold = threshold
@@ -229,8 +245,13 @@ class PayloadStore:
 
     def needs_offload(self, body: str, message_attributes: Attributes | None = None) -> bool:
         """True if ``always``, or body plus attribute bytes exceed the threshold
-        (docs/aws-facts.md#extended-client-wire-format)."""
-        return self.always or message_size(body, message_attributes) > self.threshold
+        (docs/aws-facts.md#extended-client-wire-format). With ``"queue"`` only the
+        sender knows the queue's maximum: it passes ``force=True`` to :meth:`offload`."""
+        if self.always:
+            return True
+        if isinstance(self.threshold, str):  # QUEUE_THRESHOLD
+            return False
+        return message_size(body, message_attributes) > self.threshold
 
     def offload(
         self, body: str, message_attributes: Attributes | None = None, *, force: bool = False

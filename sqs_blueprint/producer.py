@@ -238,9 +238,12 @@ def _key_value(key: Key, message: Message, what: str) -> str | None:
 class Producer:
     """Sends to one queue with as few requests as the limits allow.
 
-    ``max_message_size`` defaults to the queue's ``MaximumMessageSize`` (read once,
-    docs/aws-facts.md#sqs-limits); a message larger than it is offloaded when a payload store is
-    given.
+    ``max_message_size`` defaults to the queue's ``MaximumMessageSize`` (read once with
+    GetQueueAttributes, docs/aws-facts.md#sqs-limits); a message larger than it, body plus
+    attribute bytes, is offloaded when a payload store is given, whatever the store's
+    threshold. A store with ``threshold="queue"`` offloads nothing else, so messages up to
+    the queue's maximum (1 MiB) travel inline; the default threshold (262,144 bytes)
+    offloads what the official Extended Clients offload.
     ``group_key`` / ``tenant_key`` give a message without its own ``group_id`` /
     ``tenant`` one: a field of its JSON body (``"customer_id"``) or a function of the
     :class:`Message`, so one entity's messages share a group and entities spread.

@@ -36,6 +36,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 
 from sqs_blueprint.errors import UsageError
+from sqs_blueprint.limits import SQS_MAX_MESSAGE_BYTES
 
 CONTEXT_KEY = "sqs-blueprint"
 DEFAULT_STAGE = "dev"
@@ -64,11 +65,14 @@ class QueueConfig:
     retention_days: int = 4
     dlq_retention_days: int = 14
     customer_managed_key: bool = False
+    # The source queue's MaximumMessageSize: 1,024..1,048,576 bytes.
+    max_message_bytes: int = SQS_MAX_MESSAGE_BYTES
 
     def props(self) -> dict[str, Any]:
         """These settings as keyword arguments of ``QueueWithDlq``."""
         return {
             "max_receive_count": self.max_receive_count,
+            "max_message_bytes": self.max_message_bytes,
             "retention_period": Duration.days(self.retention_days),
             "dlq_retention_period": Duration.days(self.dlq_retention_days),
             "customer_managed_key": self.customer_managed_key,

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqs_blueprint.limits import SQS_MAX_MESSAGE_BYTES
+from sqs_blueprint.payload import message_size
+
 _APPLIED = "_sqs_blueprint_fix"
 
 
@@ -27,6 +30,7 @@ def apply() -> None:
     setattr(receive_message, _APPLIED, True)
     SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
     SQSBackend.is_message_valid_based_on_retention_period = within_retention  # type: ignore[method-assign,assignment]
+    _enforce_message_size(SQSBackend)
 
 
 def free_timed_out_groups(queue: Any) -> None:
@@ -53,3 +57,60 @@ def within_retention(backend: Any, queue_name: str, message: Any) -> bool:
     queue = backend.get_queue(queue_name)
     retain_until: float = queue.message_retention_period + message.sent_timestamp / 1000
     return retain_until > unix_time()
+
+
+def _enforce_message_size(backend_class: Any) -> None:
+    """Refuse messages over the queue's ``MaximumMessageSize`` as SQS does.
+
+    moto compares the body's characters with the queue's maximum and ignores
+    message attributes; SQS counts the body's UTF-8 bytes plus each attribute's
+    name, data type and value (docs/aws-facts.md#sqs-limits). SendMessage over
+    the maximum fails whole with InvalidParameterValue; in SendMessageBatch such
+    an entry fails alone (``Failed``, sender's fault) while a batch whose total
+    is over 1 MiB fails whole with BatchRequestTooLong
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html,
+    docs/aws-facts.md#local-cloud).
+    """
+    from moto.sqs.exceptions import BatchRequestTooLong, InvalidParameterValue
+
+    send_one, send_batch = backend_class.send_message, backend_class.send_message_batch
+
+    def send_message(self: Any, queue_name: str, message_body: str, *args: Any, **kw: Any) -> Any:
+        attributes = kw.get("message_attributes") or (args[0] if args else None)
+        limit = self.get_queue(queue_name).maximum_message_size
+        if message_size(message_body, attributes) > limit:
+            raise InvalidParameterValue(too_long(limit))
+        return send_one(self, queue_name, message_body, *args, **kw)
+
+    def send_message_batch(self: Any, queue_name: str, entries: dict[str, Any]) -> Any:
+        sizes = {key: _entry_size(entry) for key, entry in entries.items()}
+        if sum(sizes.values()) > SQS_MAX_MESSAGE_BYTES:
+            raise BatchRequestTooLong(sum(sizes.values()))
+        limit = self.get_queue(queue_name).maximum_message_size
+        fits = {key: entry for key, entry in entries.items() if sizes[key] <= limit}
+        messages, failed = send_batch(self, queue_name, fits) if fits else ([], [])
+        refused = [
+            {
+                "Id": entry["Id"],
+                "SenderFault": True,
+                "Code": "InvalidParameterValue",
+                "Message": too_long(limit),
+            }
+            for key, entry in entries.items()
+            if key not in fits
+        ]
+        return messages, failed + refused
+
+    backend_class.send_message = send_message
+    backend_class.send_message_batch = send_message_batch
+
+
+def too_long(limit: int) -> str:
+    """SQS's reason for a message over the queue's maximum of ``limit`` bytes."""
+    return (
+        f"One or more parameters are invalid. Reason: Message must be shorter than {limit} bytes."
+    )
+
+
+def _entry_size(entry: dict[str, Any]) -> int:
+    return message_size(entry.get("MessageBody") or "", entry.get("MessageAttributes"))

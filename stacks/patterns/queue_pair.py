@@ -7,7 +7,11 @@ Rules, with their sources in docs/aws-facts.md#sqs-limits:
   standard queue keeps the original enqueue time when a message moves;
 - the DLQ's RedriveAllowPolicy names only its source (``byQueue``);
 - both queues are encrypted (SQS-managed keys unless a KMS key is asked for)
-  and refuse requests without TLS.
+  and refuse requests without TLS;
+- both state ``MaximumMessageSize``: the source takes ``max_message_bytes``
+  (1 MiB unless set lower), the DLQ always the SQS maximum, so a dead letter
+  fits whatever the source's setting was when it was sent, and a redrive back
+  fits the source as long as its maximum was not lowered since.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from sqs_blueprint.limits import SQS_MAX_MESSAGE_BYTES, SQS_MIN_MAX_MESSAGE_BYTES
 from stacks.patterns._validation import Problems
 
 # docs/aws-facts.md#sqs-limits: the service's limits.
@@ -56,6 +61,7 @@ class QueueWithDlq(Construct):
         customer_managed_key: bool = False,
         queue_name: str | None = None,
         receive_message_wait_time: Duration | None = None,
+        max_message_bytes: int = SQS_MAX_MESSAGE_BYTES,
     ) -> None:
         super().__init__(scope, id_)
         problems = Problems(f"QueueWithDlq '{self.node.path}'")
@@ -72,11 +78,13 @@ class QueueWithDlq(Construct):
             encryption_key=encryption_key,
             customer_managed_key=customer_managed_key,
             queue_name=queue_name,
+            max_message_bytes=max_message_bytes,
         )
         problems.raise_if_any()
 
         self.fifo = fifo
         self.max_receive_count = max_receive_count
+        self.max_message_bytes = max_message_bytes
         self.retention_period = retention_period
         # An imported DLQ's retention is unknown here: assume the SQS maximum.
         self.dlq_retention_period = (
@@ -110,6 +118,7 @@ class QueueWithDlq(Construct):
                 "DeadLetterQueue",
                 queue_name=_dlq_name(name, fifo),
                 retention_period=dlq_retention_period,
+                max_message_size_bytes=SQS_MAX_MESSAGE_BYTES,
                 encryption=encryption,
                 encryption_master_key=encryption_key,
                 enforce_ssl=True,
@@ -128,6 +137,7 @@ class QueueWithDlq(Construct):
             visibility_timeout=visibility_timeout or _DEFAULT_VISIBILITY,
             retention_period=retention_period,
             receive_message_wait_time=receive_message_wait_time,
+            max_message_size_bytes=max_message_bytes,
             encryption=encryption,
             encryption_master_key=encryption_key,
             enforce_ssl=True,
@@ -235,8 +245,19 @@ def _validate(
     encryption_key: kms.IKey | None,
     customer_managed_key: bool,
     queue_name: str | None,
+    max_message_bytes: int,
 ) -> None:
     check = problems.check
+    check(
+        isinstance(max_message_bytes, int)
+        and not isinstance(max_message_bytes, bool)
+        and SQS_MIN_MAX_MESSAGE_BYTES <= max_message_bytes <= SQS_MAX_MESSAGE_BYTES,
+        "max_message_bytes",
+        max_message_bytes,
+        f"must be a whole number of bytes, {SQS_MIN_MAX_MESSAGE_BYTES:,}..{SQS_MAX_MESSAGE_BYTES:,}"
+        " (SQS MaximumMessageSize, docs/aws-facts.md#sqs-limits)",
+        f"leave it unset for {SQS_MAX_MESSAGE_BYTES:,} (1 MiB), or choose a size in that range",
+    )
     check(
         1 <= max_receive_count <= MAX_RECEIVE_COUNT,
         "max_receive_count",

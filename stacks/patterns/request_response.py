@@ -37,6 +37,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
+from sqs_blueprint.limits import SQS_MAX_MESSAGE_BYTES
 from stacks.patterns._validation import Problems, acknowledge, nag_text
 from stacks.patterns.consumer import SqsLambdaConsumer
 from stacks.patterns.queue_pair import QueueWithDlq
@@ -91,6 +92,7 @@ class RequestResponse(Construct):
         retention_period: Duration = Duration.days(1),
         dlq_retention_period: Duration = Duration.days(14),
         customer_managed_key: bool = False,
+        max_message_bytes: int = SQS_MAX_MESSAGE_BYTES,
         handler: str = "responder",
         environment: Mapping[str, str] | None = None,
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
@@ -116,6 +118,7 @@ class RequestResponse(Construct):
             retention_period=retention_period,
             dlq_retention_period=dlq_retention_period,
             customer_managed_key=customer_managed_key,
+            max_message_bytes=max_message_bytes,
         )
         names = [
             getattr(queue.node.default_child, "queue_name", None)

@@ -157,3 +157,43 @@ def test_identical_offloaded_bodies_deduplicate_unlike_the_official_client(aws: 
 def test_plain_boto3_clients_stay_unpatched(aws: None) -> None:
     assert boto3.Session is boto3.session.Session is not SQSExtendedClientSession
     assert not hasattr(boto3.client("sqs"), "store_message_in_s3")
+
+
+def test_pointer_written_at_the_queue_threshold_reads_everywhere(s3_sqs_small: Any) -> None:
+    """threshold="queue" on a 2 KiB queue: what is over 2,048 bytes goes through S3 and both
+    the official client and a default-threshold reader resolve it."""
+    s3, sqs, url = s3_sqs_small
+    store = PayloadStore(BUCKET, s3_client=s3, threshold="queue")
+    over = "a" * (2_048 - 15 + 1)  # 2,049 bytes with ATTRS (4 + 6 + 5)
+    result = Producer(url, sqs_client=sqs, payloads=store).send_many(
+        [Message(over, ATTRS), Message("a" * (2_048 - 15), ATTRS)]
+    )
+    assert [s.offloaded for s in result.sent] == [True, False]
+    consumer = official(False)
+    messages = consumer.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageAttributeNames=["All"]
+    )["Messages"]
+    assert sorted(len(m["Body"]) for m in messages) == [2_033, 2_034]
+    assert all(m["MessageAttributes"] == ATTRS for m in messages)
+    for m in messages:  # make them visible again for our reader
+        consumer.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+        )
+    raw = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageAttributeNames=["All"]
+    )["Messages"]
+    records = [
+        Record.from_sqs(m, queue_url=url, resolver=PayloadStore(BUCKET, s3_client=s3)) for m in raw
+    ]
+    assert sorted((r.body, r.offloaded) for r in records) == sorted(
+        [(over, True), ("a" * 2_033, False)]
+    )
+
+
+@pytest.fixture
+def s3_sqs_small(aws: None) -> tuple[Any, Any, str]:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    sqs = boto3.client("sqs")
+    attributes = {"MaximumMessageSize": "2048"}
+    return s3, sqs, sqs.create_queue(QueueName="small", Attributes=attributes)["QueueUrl"]

@@ -341,3 +341,23 @@ def test_a_deeply_nested_pointer_body_is_not_a_pointer(store: PayloadStore) -> N
 def test_max_payload_bytes_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_payload_bytes must be at least 1 byte, got 0"):
         PayloadStore(BUCKET, max_payload_bytes=0)
+
+
+def test_queue_threshold_leaves_the_decision_to_the_sender(s3: Any) -> None:
+    store = PayloadStore(BUCKET, s3_client=s3, threshold="queue")
+    assert not store.needs_offload("a" * 1_048_576)
+    assert not store.offload("a" * 300_000).offloaded
+    assert store.offload("a" * 300_000, force=True).offloaded
+    assert PayloadStore(BUCKET, s3_client=s3, threshold="queue", always=True).needs_offload("a")
+
+
+@pytest.mark.parametrize("threshold", [-1, 1_048_577, "half", True, 2.5])
+def test_bad_thresholds_are_refused_with_the_rule(threshold: Any) -> None:
+    from sqs_blueprint.errors import UsageError
+
+    with pytest.raises(UsageError) as error:
+        PayloadStore(BUCKET, threshold=threshold)
+    assert str(error.value) == (
+        "threshold must be between 0 and 1,048,576 bytes, or 'queue' for the queue's own "
+        f"maximum, got {threshold!r}"
+    )

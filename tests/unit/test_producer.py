@@ -122,6 +122,68 @@ def test_message_over_the_queue_limit_without_store_fails_alone(sqs: Any) -> Non
     ]
 
 
+# A body plus attribute bytes at the queue's maximum stays inline with threshold="queue";
+# one byte more is offloaded (docs/aws-facts.md#sqs-limits).
+KIND = {"kind": {"DataType": "String", "StringValue": "order"}}  # 4 + 6 + 5 = 15 bytes
+
+
+@pytest.mark.parametrize("limit", [1_048_576, 4_096])
+def test_queue_threshold_offloads_only_above_the_queue_maximum(
+    sqs: Any, s3: Any, limit: int
+) -> None:
+    url = sqs.create_queue(QueueName="q", Attributes={"MaximumMessageSize": str(limit)})["QueueUrl"]
+    calls = count_calls(sqs)
+    producer = Producer(url, sqs_client=sqs, payloads=PayloadStore(BUCKET, threshold="queue"))
+    inline, over = "é" * ((limit - 15) // 2) + "a" * ((limit - 15) % 2), "a" * (limit - 14)
+    first = producer.send_many([Message(inline, KIND)])
+    second = producer.send_many([Message(over, KIND)])
+    assert [s.offloaded for s in first.sent + second.sent] == [False, True]
+    assert calls.count("GetQueueAttributes") == 1  # read once, then remembered
+    got = {r.body: r for r in receive_all(sqs, url, resolver=PayloadStore(BUCKET, s3_client=s3))}
+    assert set(got) == {inline, over}
+    assert not got[inline].offloaded and got[over].offloaded
+    assert got[over].message_attributes == KIND
+
+
+def test_default_threshold_still_offloads_what_the_extended_clients_offload(
+    sqs: Any, s3: Any
+) -> None:
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    body = "a" * (262_144 - 14)  # 262,145 bytes with KIND
+    default = Producer(url, sqs_client=sqs, payloads=PayloadStore(BUCKET, s3_client=s3))
+    queue = Producer(url, sqs_client=sqs, payloads=PayloadStore(BUCKET, threshold="queue"))
+    assert default.send_many([Message(body, KIND)]).sent[0].offloaded
+    assert not queue.send_many([Message(body, KIND)]).sent[0].offloaded
+    assert not default.send_many([Message(body[1:], KIND)]).sent[0].offloaded
+
+
+def test_cli_send_threshold_queue_keeps_large_lines_inline(
+    sqs: Any, s3: Any, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqs_blueprint.cli import main
+
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    source = tmp_path / "in.txt"
+    source.write_text("x" * 300_000 + "\n")
+    assert main(["send", "--queue-url", url, "--bucket", BUCKET, str(source)]) == 0
+    assert json.loads(capsys.readouterr().out)["offloaded"] is True
+    args = ["send", "--queue-url", url, "--bucket", BUCKET, "--threshold", "queue", str(source)]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["offloaded"] is False
+
+
+def test_cli_send_threshold_must_be_bytes_or_queue(capsys: pytest.CaptureFixture[str]) -> None:
+    from sqs_blueprint.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["send", "--queue-url", "https://q", "--threshold", "1MiB"])
+    assert exit_.value.code == 2
+    assert (
+        "argument --threshold: must be a whole number of bytes or 'queue', got '1MiB'"
+        in capsys.readouterr().err
+    )
+
+
 def test_fifo_needs_a_group_and_dedups_on_the_original_body(sqs: Any, s3: Any) -> None:
     url = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
     store = PayloadStore(BUCKET, s3_client=s3, always=True)
