@@ -404,12 +404,14 @@ def _settings(cloud: LocalCloud, buffer: Pipeline) -> Summary:
 
 
 def _shorten_visibility(cloud: LocalCloud, pipelines: Iterable[Pipeline], summary: Summary) -> int:
-    """A visibility long enough for one paced batch, short enough for quick retries."""
+    """A visibility long enough for one paced batch on a busy machine (three times its
+    paced time, and at least 10 s: a batch still running when its messages reappear is
+    written twice), short enough for quick retries."""
     lam = cloud.client("lambda")
     env = lam.get_function_configuration(FunctionName=next(iter(pipelines)).function)
     budget = float(env["Environment"]["Variables"].get("WCU_PER_SECOND", "0") or 0)
     batch_s = summary.batch_size * capacity.wcu_per_item(1) / budget if budget else 1.0
-    seconds = max(5, int(2 * batch_s) + 2)
+    seconds = max(10, int(3 * batch_s) + 4)
     sqs = cloud.client("sqs")
     for pipeline in pipelines:
         sqs.set_queue_attributes(
