@@ -25,7 +25,7 @@ from sqs_blueprint.errors import UsageError
 from sqs_blueprint.limits import SQS_BATCH_MAX_ENTRIES, SQS_MAX_VISIBILITY_TIMEOUT_S
 from sqs_blueprint.payload import unwrap_receipt_handle
 
-DEFAULT_BASE_S = 30.0
+DEFAULT_BASE_S = 60.0  # with the cap, 5 receives wait 900 s on average: 5 x a 180 s queue timeout
 DEFAULT_MAX_S = 900.0
 _MAX_DOUBLINGS = 32  # 2**32 s is far past the cap: no float overflow on huge receive counts
 

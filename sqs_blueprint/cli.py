@@ -508,7 +508,7 @@ def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--retry-base",
         type=_seconds(positive=True),
         default=None,
-        help="seconds (default 30); a failed record's retry delay is drawn up to this, "
+        help="seconds (default 60); a failed record's retry delay is drawn up to this, "
         "doubled per receive",
     )
     p.add_argument(

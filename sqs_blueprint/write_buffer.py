@@ -16,7 +16,7 @@ handlers, the EC2 worker's built-in handler and the local cloud. Variables:
 - ``MAX_PAYLOAD_BYTES``: the largest S3 payload read (default 4 MiB, ten times
   the largest item DynamoDB stores); a larger object fails its record unread;
 - ``RETRY_BASE_S`` and ``RETRY_MAX_S``: a failed record's retry backoff (default
-  30 s doubling per receive, at most 900 s; the cap at most 43,200 s, see
+  60 s doubling per receive, at most 900 s; the cap at most 43,200 s, see
   :mod:`sqs_blueprint.backoff`).
 """
 

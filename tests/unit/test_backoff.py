@@ -56,7 +56,7 @@ def test_bad_backoff_settings_are_refused(base: float, cap: float, message: str)
 def test_settings_read_the_backoff_from_the_environment() -> None:
     env = {"TABLE_NAME": "t", "RETRY_BASE_S": "5", "RETRY_MAX_S": "60"}
     assert WriteBufferSettings.from_env(env).retry == Backoff(5, 60)
-    assert WriteBufferSettings.from_env({"TABLE_NAME": "t"}).retry == Backoff(30, 900)
+    assert WriteBufferSettings.from_env({"TABLE_NAME": "t"}).retry == Backoff(60, 900)
     with pytest.raises(SettingsError) as raised:
         WriteBufferSettings.from_env({**env, "RETRY_MAX_S": "50000"})
     assert str(raised.value) == (
