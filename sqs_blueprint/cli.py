@@ -523,6 +523,24 @@ def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         default=None,
         help="the only bucket S3 pointers may name (default: $PAYLOAD_BUCKET)",
     )
+    p.add_argument(
+        "--retry-base",
+        type=_seconds(positive=True),
+        default=None,
+        help="seconds (default 60); a failed record's retry delay is drawn up to this, "
+        "doubled per receive",
+    )
+    p.add_argument(
+        "--retry-max",
+        type=_seconds(positive=True),
+        default=None,
+        help="seconds (default 900, at most 43200); the longest retry delay",
+    )
+    p.add_argument(
+        "--no-retry-backoff",
+        action="store_true",
+        help="leave a failed record to come back after its visibility timeout",
+    )
     p.set_defaults(func=_run_worker)
 
 
@@ -542,8 +560,11 @@ def _run_worker(args: argparse.Namespace) -> int:
 
     import boto3
 
+    from sqs_blueprint.backoff import Backoff
     from sqs_blueprint.worker import Worker, log_json
 
+    given = {"base_s": args.retry_base, "max_s": args.retry_max}
+    backoff = Backoff(**{k: v for k, v in given.items() if v is not None})
     handler = _load_handler(args.handler)
     # Fail now, in one line, on a missing queue, no region or no credentials.
     boto3.client("sqs").get_queue_attributes(
@@ -559,6 +580,7 @@ def _run_worker(args: argparse.Namespace) -> int:
         wait_time_seconds=args.wait,
         drain_timeout=args.drain_timeout,
         payload_bucket=args.payload_bucket or os.environ.get("PAYLOAD_BUCKET") or None,
+        retry_backoff=None if args.no_retry_backoff else backoff,
     )
     worker.stop_on_signals()
     worker.run()

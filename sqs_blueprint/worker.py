@@ -16,11 +16,12 @@ What becomes of a message:
 
 - success: deleted with DeleteMessageBatch, ten at a time (docs/aws-facts.md#sqs-limits);
 - failure (the handler raised anything, even ``SystemExit``, or the record
-  could not be built): left as it is, so it comes back when its visibility
-  timeout ends and, past the queue's maxReceiveCount, moves to the DLQ. Its
-  visibility is not set to 0: the remaining timeout is the retry delay, and an
-  immediate retry would spend the receive count in a burst. A failure is its
-  record's alone: the rest of the receive is processed;
+  could not be built): its visibility is set to the retry backoff's delay
+  (:mod:`sqs_blueprint.backoff`: exponential in its receive count, full jitter;
+  on FIFO for each group's first failure only), so it comes back then and, past
+  the queue's maxReceiveCount, moves to the DLQ. Without a backoff, or if the
+  change fails, it is left as it is and comes back when its visibility timeout
+  ends. A failure is its record's alone: the rest of the receive is processed;
 - FIFO: a failure holds back the later records of its own message group only
   (they are not run and come back with it); other groups are processed, as
   Powertools' ``SqsFifoPartialProcessor(skip_group_on_error=True)`` does;
@@ -42,6 +43,7 @@ import logging
 import math
 import os
 import queue
+import random
 import signal
 import sys
 import threading
@@ -54,6 +56,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sqs_blueprint._clients import LazyClient
+from sqs_blueprint.backoff import DEFAULT_BACKOFF, Backoff, Failure, Retrier
 from sqs_blueprint.errors import SqsBlueprintError, UsageError
 from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.records import Record
@@ -245,6 +248,16 @@ def _is_transient(failure: Mapping[str, Any]) -> bool:
     return failure.get("SenderFault") is False or failure.get("Code") in _TRANSIENT_CODES
 
 
+def _failure(message: Message) -> Failure:
+    attributes = message.get("Attributes", {})
+    return Failure(
+        message_id=message["MessageId"],
+        receipt_handle=message["ReceiptHandle"],
+        receive_count=int(attributes.get("ApproximateReceiveCount", 1)),
+        group_id=attributes.get("MessageGroupId"),
+    )
+
+
 def _group_id(message: Message) -> str | None:
     group: str | None = message.get("Attributes", {}).get("MessageGroupId")
     return group
@@ -254,7 +267,9 @@ class Worker:
     """Long-polls ``queue_url`` and runs ``handler`` on a pool of ``concurrency`` threads.
 
     ``visibility_timeout`` (seconds) is asked for on every receive and renewed by
-    the heartbeat; by default the queue's own. ``payload_bucket`` is the only
+    the heartbeat; by default the queue's own. ``retry_backoff`` sets a failed
+    record's retry delay (None: the visibility timeout), jittered with
+    ``retry_random`` (uniform in [0, 1)). ``payload_bucket`` is the only
     bucket an S3 pointer may name (none when unset: pointers then fail).
     Clients are created on first use, so ``AWS_ENDPOINT_URL`` applies.
     """
@@ -270,6 +285,8 @@ class Worker:
         wait_time_seconds: int = MAX_WAIT_S,
         drain_timeout: float = 30.0,
         payload_bucket: str | None = None,
+        retry_backoff: Backoff | None = DEFAULT_BACKOFF,
+        retry_random: Callable[[], float] = random.random,
         sqs_client: Any = None,
         s3_client: Any = None,
         session: Any = None,
@@ -303,6 +320,9 @@ class Worker:
         self.drain_timeout = drain_timeout
         self.stats = WorkerStats()
         self._sqs = LazyClient("sqs", sqs_client, session)
+        self._retrier = retry_backoff and Retrier(
+            retry_backoff, sqs_client=sqs_client, session=session, rand=retry_random
+        )
         # Comma-separated, like the Lambda's PAYLOAD_BUCKET; none: every pointer is refused.
         allowed = [b.strip() for b in (payload_bucket or "").split(",") if b.strip()]
         self._resolver = PayloadStore(
@@ -512,19 +532,21 @@ class Worker:
                     entry.done = True
                     self.stats.processed += 1
             done = sum(e.done for e in self._inflight.values())
-        for message in task:
-            mid = message["MessageId"]
-            if mid in failed:
-                receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
-                log.warning(
-                    "record failed; it will be received again",
-                    extra={
-                        "correlation_id": mid,
-                        "receive_count": receives,
-                        "outcome": "failed",
-                        "reason": failed[mid],
-                    },
-                )
+        failures = [_failure(m) for m in task if m["MessageId"] in failed]
+        retry_in = (
+            self._retrier.delay(self.queue_url, failures, fifo=self.fifo) if self._retrier else {}
+        )
+        for failure in failures:
+            log.warning(
+                "record failed; it will be received again",
+                extra={
+                    "correlation_id": failure.message_id,
+                    "receive_count": failure.receive_count,
+                    "outcome": "failed",
+                    "reason": failed[failure.message_id],
+                    "retry_in_s": retry_in.get(failure.message_id),
+                },
+            )
         if done >= MAX_BATCH:
             self._wake.set()
         self._task_done()

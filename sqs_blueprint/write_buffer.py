@@ -14,7 +14,10 @@ handlers, the EC2 worker's built-in handler and the local cloud. Variables:
 - ``WCU_PER_SECOND``: this consumer's share of the table's write capacity;
 - ``WRITE_DEADLINE_S``: how long one batch may keep retrying (default 20 s);
 - ``MAX_PAYLOAD_BYTES``: the largest S3 payload read (default 4 MiB, ten times
-  the largest item DynamoDB stores); a larger object fails its record unread.
+  the largest item DynamoDB stores); a larger object fails its record unread;
+- ``RETRY_BASE_S`` and ``RETRY_MAX_S``: a failed record's retry backoff (default
+  60 s doubling per receive, at most 900 s; the cap at most 43,200 s, see
+  :mod:`sqs_blueprint.backoff`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqs_blueprint.backoff import (
+    DEFAULT_BACKOFF,
+    DEFAULT_BASE_S,
+    DEFAULT_MAX_S,
+    Backoff,
+    BackoffError,
+)
 from sqs_blueprint.errors import UsageError
 from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.records import Record
@@ -48,6 +58,7 @@ class WriteBufferSettings:
     wcu_per_second: float | None = None
     deadline_s: float = DEFAULT_DEADLINE_S
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    retry: Backoff = DEFAULT_BACKOFF
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WriteBufferSettings:
@@ -76,7 +87,20 @@ class WriteBufferSettings:
             wcu_per_second=_positive(env, "WCU_PER_SECOND"),
             deadline_s=_positive(env, "WRITE_DEADLINE_S") or DEFAULT_DEADLINE_S,
             max_payload_bytes=int(max_payload),
+            retry=_backoff(env),
         )
+
+
+def _backoff(env: Mapping[str, str]) -> Backoff:
+    base = _positive(env, "RETRY_BASE_S") or DEFAULT_BASE_S
+    cap = _positive(env, "RETRY_MAX_S") or DEFAULT_MAX_S
+    try:
+        return Backoff(base, cap)
+    except BackoffError as error:
+        raise SettingsError(
+            f"RETRY_BASE_S={base:g}, RETRY_MAX_S={cap:g}: {error}; set RETRY_MAX_S between "
+            "RETRY_BASE_S and 43200"
+        ) from None
 
 
 def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:

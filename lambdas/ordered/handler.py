@@ -5,7 +5,9 @@ and every later record of its message group, so order within the group holds,
 while the other groups of the batch go on: a poison message holds back only its
 own group. Any error tied to one record (its payload, its body, its write) fails
 that record alone. Versioned mode (``VERSION_FIELD``) keeps the highest version,
-so a replayed old or equal version is an acknowledged no-op.
+so a replayed old or equal version is an acknowledged no-op. The retry backoff
+(:mod:`sqs_blueprint.backoff`) delays each group's first failed record; the group
+stays blocked behind it, in order.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from aws_lambda_powertools.utilities.batch import (
     SqsFifoPartialProcessor,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sqs_blueprint.backoff import Retrier
 from sqs_blueprint.records import split_event
 from sqs_blueprint.write_buffer import WriteBuffer
 
@@ -38,6 +42,11 @@ class RecordFailed(Exception):
 @cache
 def buffer() -> WriteBuffer:
     return WriteBuffer.from_env()
+
+
+@cache
+def retrier() -> Retrier:
+    return Retrier(buffer().settings.retry)
 
 
 def write_one(record: SQSRecord, lambda_context: LambdaContext) -> None:
@@ -59,6 +68,12 @@ def write_one(record: SQSRecord, lambda_context: LambdaContext) -> None:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=write_one, processor=processor, context=context
-    )
+    try:
+        response = process_partial_response(
+            event=event, record_handler=write_one, processor=processor, context=context
+        )
+    except BatchProcessingError:  # every record failed
+        retrier().delay_event(event, (r["messageId"] for r in event.get("Records", [])))
+        raise
+    retrier().delay_event(event, (f["itemIdentifier"] for f in response["batchItemFailures"]))
+    return response

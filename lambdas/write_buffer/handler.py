@@ -2,7 +2,8 @@
 
 The work is done by :class:`sqs_blueprint.write_buffer.WriteBuffer` (shared with
 the EC2 worker and the local cloud); this handler adapts the Lambda event and
-lets Powertools build the partial batch response.
+lets Powertools build the partial batch response. A failed record's visibility is
+set by the retry backoff (:mod:`sqs_blueprint.backoff`) before it is reported.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sqs_blueprint.backoff import Retrier
 from sqs_blueprint.records import split_event
 from sqs_blueprint.write_buffer import WriteBuffer
 
@@ -39,6 +41,11 @@ def buffer() -> WriteBuffer:
     return WriteBuffer.from_env()
 
 
+@cache
+def retrier() -> Retrier:
+    return Retrier(buffer().settings.retry)
+
+
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     wb = buffer()
@@ -46,6 +53,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     deadline = context.get_remaining_time_in_millis() / 1000 - MARGIN_S
     outcome = wb.process(records, deadline_s=deadline)
     failed.update(outcome.failed)
+    retry_in = retrier().delay_event(event, failed)
     logger.info(
         "batch written",
         extra={
@@ -65,6 +73,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
                     "receive_count": int(record.attributes.approximate_receive_count),
                     "outcome": "failed",
                     "reason": failed[record.message_id],
+                    "retry_in_s": retry_in.get(record.message_id),
                 },
             )
             raise RecordFailed(failed[record.message_id])

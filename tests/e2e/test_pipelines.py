@@ -86,6 +86,11 @@ def pipelines(cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> It
     functions = [s.outputs["FunctionName"] for s in stacks.values()]
     logs = tmp_path_factory.mktemp("pipeline-logs")
     with LocalRunner(cloud, log_dir=logs, functions=functions) as runner:
+        for name in ("WriteBuffer", "Ordered"):  # retry backoff within the shortened timeout
+            runner.update_environment(
+                stacks[name].outputs["FunctionName"],
+                {"RETRY_BASE_S": "1", "RETRY_MAX_S": str(LOCAL_VISIBILITY_S)},
+            )
         yield Pipelines(cloud, stacks, runner)
 
 

@@ -10,6 +10,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+from sqs_blueprint.backoff import Backoff, Retrier
 from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.producer import Message, Producer
 from sqs_blueprint.write_buffer import WriteBuffer
@@ -175,3 +176,55 @@ def test_a_deeply_nested_body_holds_back_only_its_group(env: dict[str, Any]) -> 
     response = env["handler"].lambda_handler(receive_event(env["sqs"], env["url"]), FakeContext())
     assert failed_ids(response) == [deep, later]
     assert stored(env) == {"a": 1, "b": 1} and first != other
+
+
+# ---------------------------------------------------------------- retry backoff
+
+
+def delayed(env: dict[str, Any], rand: float = 1.0) -> dict[str, int]:
+    """Record the retry delays the handler sets: ``{receipt handle: seconds}``."""
+    changes: dict[str, int] = {}
+
+    def keep(params: dict[str, Any], **_: Any) -> None:
+        assert params["QueueUrl"] == env["url"]
+        changes.update((e["ReceiptHandle"], e["VisibilityTimeout"]) for e in params["Entries"])
+
+    env["sqs"].meta.events.register("provide-client-params.sqs.ChangeMessageVisibilityBatch", keep)
+    env["handler"].retrier = lambda: Retrier(
+        Backoff(8, 64), sqs_client=env["sqs"], rand=lambda: rand
+    )
+    return changes
+
+
+def test_the_backoff_delays_each_groups_first_failure_only(env: dict[str, Any]) -> None:
+    changes = delayed(env)
+    _, bad, _ = send(
+        env, "g1", {"account": "a", "version": 1}, "not json", {"account": "a", "version": 2}
+    )
+    other_bad, _ = send(env, "g2", "[1]", {"account": "b", "version": 1})
+    event = receive_event(env["sqs"], env["url"])
+    handle = {r["messageId"]: r["receiptHandle"] for r in event["Records"]}
+    response = env["handler"].lambda_handler(event, FakeContext())
+    assert len(failed_ids(response)) == 4
+    assert changes == {handle[bad]: 8, handle[other_bad]: 8}
+
+
+def test_a_batch_that_fails_whole_still_delays_each_groups_first(env: dict[str, Any]) -> None:
+    changes = delayed(env, rand=0.5)
+    first, _ = send(env, "g1", "not json", {"account": "a", "version": 1})
+    (other,) = send(env, "g2", "[2]")
+    event = receive_event(env["sqs"], env["url"])
+    handle = {r["messageId"]: r["receiptHandle"] for r in event["Records"]}
+    with pytest.raises(BatchProcessingError):
+        env["handler"].lambda_handler(event, FakeContext())
+    assert changes == {handle[first]: 4, handle[other]: 4}
+
+
+def test_the_delayed_first_failure_keeps_its_group_in_order(env: dict[str, Any]) -> None:
+    delayed(env, rand=0.0)  # a 0 s delay: the failure is visible again at once
+    bad, later = send(env, "g1", "not json", {"account": "a", "version": 2})
+    send(env, "g2", {"account": "b", "version": 1})
+    response = invoke(env)
+    assert failed_ids(response) == [bad, later]
+    # "later" kept the queue's 30 s; its group is blocked while it is in flight
+    assert receive_event(env["sqs"], env["url"])["Records"] == []

@@ -23,6 +23,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
+from sqs_blueprint.backoff import Backoff
 from sqs_blueprint.errors import SqsBlueprintError, UsageError
 from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.records import Record
@@ -248,7 +249,9 @@ def test_failures_come_back_and_reach_the_dlq_after_max_receive_count(
     url = new_queue(sqs, VisibilityTimeout="1", RedrivePolicy=policy)
     bad = send(sqs, url, [{"fail": True}] * 3)
     good = send(sqs, url, [{"ok": n} for n in range(3)])
-    worker = start(url, "--handler", "worker_handlers:record", "--concurrency", "2")
+    worker = start(
+        url, "--handler", "worker_handlers:record", "--concurrency", "2", "--no-retry-backoff"
+    )
 
     wait_for(lambda: depth(sqs, dlq)[0] == 3, 120, "three messages in the DLQ")
     wait_for(lambda: depth(sqs, url) == (0, 0), 60, "the source queue empty")
@@ -410,7 +413,9 @@ def test_fifo_keeps_order_within_a_group_across_a_failure(sqs: Any) -> None:
         if seen == ["first", "flaky"]:
             raise RuntimeError("fails once")
 
-    worker = Worker(url, handler, concurrency=2, wait_time_seconds=1, sqs_client=sqs)
+    worker = Worker(
+        url, handler, concurrency=2, wait_time_seconds=1, sqs_client=sqs, retry_backoff=None
+    )
     with running(worker):
         wait_for(lambda: len(seen) == 4, 60, "every record processed")
 
@@ -468,7 +473,14 @@ def test_a_fifo_failure_holds_back_only_its_own_group(
         if record.body == "a1":
             raise RuntimeError("a1 fails")
 
-    worker = Worker(url, handler, concurrency=1, wait_time_seconds=1, sqs_client=own_sqs(client))
+    worker = Worker(
+        url,
+        handler,
+        concurrency=1,
+        wait_time_seconds=1,
+        sqs_client=own_sqs(client),
+        retry_backoff=None,
+    )
     with running(worker):
         wait_for(lambda: worker.stats.processed == 2, 60, "group B processed")
         wait_for(lambda: depth(sqs, url) == (0, 2), 60, "group B deleted")
@@ -491,7 +503,14 @@ def test_a_fifo_batch_handler_failure_holds_back_only_its_own_group(
     def handler(records: Any) -> dict[str, str]:
         return {sent["a1"]: "a1 fails"}
 
-    worker = Worker(url, handler, concurrency=1, wait_time_seconds=1, sqs_client=own_sqs(client))
+    worker = Worker(
+        url,
+        handler,
+        concurrency=1,
+        wait_time_seconds=1,
+        sqs_client=own_sqs(client),
+        retry_backoff=None,
+    )
     with running(worker):
         wait_for(lambda: depth(sqs, url) == (0, 2), 60, "group B deleted, group A left")
 
@@ -511,7 +530,14 @@ def test_a_handler_raising_a_base_exception_fails_its_record_and_the_worker_goes
         if record.message_id == bad:
             raise error
 
-    worker = Worker(url, handler, concurrency=1, wait_time_seconds=1, sqs_client=own_sqs(client))
+    worker = Worker(
+        url,
+        handler,
+        concurrency=1,
+        wait_time_seconds=1,
+        sqs_client=own_sqs(client),
+        retry_backoff=None,
+    )
     with running(worker):
         wait_for(lambda: worker.stats.failed == 1, 60, "the bad record failed")
         good = send(sqs, url, [{"n": n} for n in range(3)])  # the one slot must still work
@@ -626,6 +652,7 @@ def test_a_record_whose_payload_fetch_fails_fails_alone(
         wait_time_seconds=1,
         payload_bucket=bucket,
         sqs_client=own_sqs(client),
+        retry_backoff=None,
         s3_client=worker_s3,
     )
     with running(worker):
@@ -660,6 +687,7 @@ def test_builtin_write_buffer_fails_only_the_record_that_breaks_it(
         load_handler("builtin:write-buffer"),
         wait_time_seconds=1,
         sqs_client=own_sqs(client),
+        retry_backoff=None,
     )
     with running(worker):
         wait_for(lambda: depth(sqs, url) == (0, 1), 60, "all but the nested record deleted")
@@ -668,3 +696,128 @@ def test_builtin_write_buffer_fails_only_the_record_that_breaks_it(
     assert sorted(item["id"]["N"] for item in items) == ["1", "2"]
     assert (worker.stats.processed, worker.stats.failed) == (2, 1)
     assert deep not in {i["pk"]["S"] for i in items}
+
+
+# ---------------------------------------------------------------- retry backoff
+
+
+def visibility_changes(sqs_client: Any) -> list[dict[str, Any]]:
+    """Every entry of every ChangeMessageVisibilityBatch the client sends."""
+    entries: list[dict[str, Any]] = []
+    sqs_client.meta.events.register(
+        "provide-client-params.sqs.ChangeMessageVisibilityBatch",
+        lambda params, **_: entries.extend(params["Entries"]),
+    )
+    return entries
+
+
+def test_a_failed_record_comes_back_after_its_backoff_not_the_queues_timeout(
+    sqs: Any, client: Callable[[str], Any]
+) -> None:
+    url = new_queue(sqs, VisibilityTimeout="600")  # without the backoff: back in 10 minutes
+    (bad,) = send(sqs, url, [{"fail": True}])
+    good = send(sqs, url, [{"n": n} for n in range(3)])
+    worker_sqs = own_sqs(client)
+    changes = visibility_changes(worker_sqs)
+    seen: list[str] = []
+
+    def handler(record: Record) -> None:
+        seen.append(record.message_id)
+        if record.message_id == bad:
+            raise RuntimeError("downstream down")
+
+    worker = Worker(
+        url,
+        handler,
+        concurrency=2,
+        wait_time_seconds=1,
+        retry_backoff=Backoff(400, 1000),
+        retry_random=lambda: 0.0,  # the low end of the jitter: a delay of 0 s
+        sqs_client=worker_sqs,
+    )
+    with running(worker):
+        wait_for(lambda: seen.count(bad) >= 3, 60, "the bad record received three times")
+
+    assert set(seen) == {bad, *good} and all(seen.count(g) == 1 for g in good)
+    assert changes and {e["VisibilityTimeout"] for e in changes} == {0}
+    sqs.purge_queue(QueueUrl=url)
+
+
+def test_a_failed_visibility_change_leaves_the_record_failed_and_it_comes_back(
+    sqs: Any, client: Callable[[str], Any]
+) -> None:
+    url = new_queue(sqs, VisibilityTimeout="1")
+    (flaky,) = send(sqs, url, [{"flaky": True}])
+    worker_sqs = own_sqs(client)
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "Change")
+
+    worker_sqs.meta.events.register("before-call.sqs.ChangeMessageVisibilityBatch", refuse)
+    seen: list[str] = []
+
+    def handler(record: Record) -> None:
+        seen.append(record.message_id)
+        if len(seen) == 1:
+            raise RuntimeError("fails once")
+
+    worker = Worker(
+        url,
+        handler,
+        concurrency=1,
+        wait_time_seconds=1,
+        retry_random=lambda: 1.0,
+        sqs_client=worker_sqs,
+    )
+    with running(worker):
+        wait_for(lambda: worker.stats.processed == 1, 60, "the record processed on its retry")
+        wait_for(lambda: depth(sqs, url) == (0, 0), 60, "the record deleted")
+
+    assert seen == [flaky, flaky]
+    assert (worker.stats.processed, worker.stats.failed) == (1, 1)
+
+
+def test_fifo_worker_delays_the_groups_first_failure_only(
+    sqs: Any, client: Callable[[str], Any]
+) -> None:
+    url = new_fifo_queue(sqs, VisibilityTimeout="600")
+    sent = {}
+    for body in ("a1", "a2", "a3"):
+        sent[body] = sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="A")[
+            "MessageId"
+        ]
+    worker_sqs = own_sqs(client)
+    changes = visibility_changes(worker_sqs)
+    handled: list[str] = []
+
+    def handler(record: Record) -> None:
+        handled.append(record.body)
+        if record.body == "a2":
+            raise RuntimeError("a2 fails")
+
+    worker = Worker(
+        url,
+        handler,
+        concurrency=1,
+        wait_time_seconds=1,
+        retry_backoff=Backoff(300, 300),
+        retry_random=lambda: 1.0,
+        sqs_client=worker_sqs,
+    )
+    with running(worker):
+        wait_for(lambda: worker.stats.failed == 2, 60, "a2 failed and a3 held back")
+
+    assert handled == ["a1", "a2"]
+    assert [e["VisibilityTimeout"] for e in changes if e["VisibilityTimeout"] == 300] == [300]
+    sqs.purge_queue(QueueUrl=url)
+
+
+def test_worker_backoff_flags_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    from sqs_blueprint.cli import main
+
+    args = ["worker", "--queue-url", "https://q", "--handler", "m:f"]
+    assert main([*args, "--retry-base", "60", "--retry-max", "50"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "sqs-blueprint worker: retry backoff: cap 50.0 s must be at least the base (60.0 s) "
+        "and at most 43200 s, the longest SQS visibility timeout"
+    )

@@ -12,6 +12,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
 
+from sqs_blueprint.backoff import Backoff, Retrier
 from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.producer import Producer
 from sqs_blueprint.write_buffer import SettingsError, WriteBuffer, WriteBufferSettings
@@ -316,3 +317,64 @@ def test_a_second_allowed_bucket_is_read(
     )
     assert invoke(env) == {"batchItemFailures": []}
     assert [i["id"]["S"] for i in items(env)] == ["foreign"]
+
+
+# ---------------------------------------------------------------- retry backoff
+
+
+def change_calls(sqs: Any) -> list[dict[str, Any]]:
+    calls: list[dict[str, Any]] = []
+    sqs.meta.events.register(
+        "provide-client-params.sqs.ChangeMessageVisibilityBatch",
+        lambda params, **_: calls.append(params),
+    )
+    return calls
+
+
+def not_visible(env: dict[str, Any]) -> int:
+    name = "ApproximateNumberOfMessagesNotVisible"
+    attrs = env["sqs"].get_queue_attributes(QueueUrl=env["url"], AttributeNames=[name])
+    return int(attrs["Attributes"][name])
+
+
+def test_a_failed_record_is_delayed_by_the_backoff_of_its_receive_count(
+    env: dict[str, Any],
+) -> None:
+    env["handler"].retrier = lambda: Retrier(
+        Backoff(10, 100), sqs_client=env["sqs"], rand=lambda: 0.5
+    )
+    calls = change_calls(env["sqs"])
+    good = send(env, '{"id": 1}')
+    (poison,) = send(env, "not json")
+    assert failed_ids(invoke(env)) == [poison]
+    env["sqs"].change_message_visibility_batch(  # as if the delay ran out
+        QueueUrl=env["url"],
+        Entries=[
+            {
+                "Id": "0",
+                "ReceiptHandle": calls[0]["Entries"][0]["ReceiptHandle"],
+                "VisibilityTimeout": 0,
+            }
+        ],
+    )
+    with pytest.raises(BatchProcessingError):  # its second receive, alone: twice the delay
+        invoke(env)
+    assert [c["Entries"][0]["VisibilityTimeout"] for c in calls[::2]] == [5, 10]
+    assert calls[0]["QueueUrl"] == env["url"] and not_visible(env) == 2
+    assert good and len(items(env)) == 1
+
+
+def test_a_failed_visibility_change_still_reports_the_record_failed(
+    env: dict[str, Any],
+) -> None:
+    sqs = boto3.client("sqs")
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "Change")
+
+    sqs.meta.events.register("before-call.sqs.ChangeMessageVisibilityBatch", refuse)
+    env["handler"].retrier = lambda: Retrier(Backoff(), sqs_client=sqs, rand=lambda: 0.0)
+    send(env, '{"id": 1}')
+    (poison,) = send(env, "[1, 2]")
+    assert failed_ids(invoke(env)) == [poison]
+    assert len(items(env)) == 1
