@@ -29,7 +29,7 @@ from sqs_blueprint import capacity
 from sqs_blueprint.errors import UsageError
 from sqs_blueprint.local.assembly import AssemblyError, read_assembly
 from sqs_blueprint.local.deploy import DeployedStack
-from sqs_blueprint.local.runner import LocalRunner
+from sqs_blueprint.local.runner import LocalRunner, set_environment
 from sqs_blueprint.local.server import LocalCloud
 from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.producer import Message, Producer
@@ -157,10 +157,11 @@ def run_demo(cdk_out: str | Path, *, messages: int = 200, quiet: bool = False) -
         ordered = Pipeline.of(stacks, "Ordered", "Events")
         summary = _settings(cloud, buffer)
         summary.local_visibility_timeout_s = _shorten_visibility(cloud, [buffer, ordered], summary)
+        local_s = summary.local_visibility_timeout_s
         out.line(
             f"   local time: source queues' visibility {summary.visibility_timeout_s} s -> "
-            f"{summary.local_visibility_timeout_s} s so retries fit in the demo "
-            "(AWS keeps the deployed value)"
+            f"{local_s} s and retry backoff 1..{local_s} s, so retries fit in the demo "
+            "(AWS keeps the deployed values)"
         )
         story = _Story(cloud, buffer, ordered, summary, out)
         story.produce(messages)
@@ -417,6 +418,8 @@ def _shorten_visibility(cloud: LocalCloud, pipelines: Iterable[Pipeline], summar
         sqs.set_queue_attributes(
             QueueUrl=pipeline.queue_url, Attributes={"VisibilityTimeout": str(seconds)}
         )
+        # The retry backoff shrinks with the visibility, so retries stay within the demo.
+        set_environment(lam, pipeline.function, {"RETRY_BASE_S": "1", "RETRY_MAX_S": str(seconds)})
     return seconds
 
 

@@ -187,18 +187,7 @@ class LocalRunner:
     ) -> dict[str, str]:
         """Set (or, with None, remove) environment variables of a function; its
         runtimes restart with them before their next batch. Returns the new set."""
-        lam = self.cloud.client("lambda")
-        current = lam.get_function_configuration(FunctionName=function_name)
-        variables: dict[str, str] = dict(current.get("Environment", {}).get("Variables", {}))
-        for key, value in changes.items():
-            if value is None:
-                variables.pop(key, None)
-            else:
-                variables[key] = value
-        lam.update_function_configuration(
-            FunctionName=function_name, Environment={"Variables": variables}
-        )
-        return variables
+        return set_environment(self.cloud.client("lambda"), function_name, changes)
 
     def _record(self, function_name: str, update: Callable[[FunctionStats], None]) -> None:
         with self._lock:
@@ -280,6 +269,23 @@ def function_config(cloud: LocalCloud, lam: Any, function: str) -> FunctionConfi
         code_dir=code_dir,
         environment=dict(conf.get("Environment", {}).get("Variables", {})),
     )
+
+
+def set_environment(
+    lam: Any, function_name: str, changes: Mapping[str, str | None]
+) -> dict[str, str]:
+    """Set (or, with None, remove) environment variables of a deployed function."""
+    current = lam.get_function_configuration(FunctionName=function_name)
+    variables: dict[str, str] = dict(current.get("Environment", {}).get("Variables", {}))
+    for key, value in changes.items():
+        if value is None:
+            variables.pop(key, None)
+        else:
+            variables[key] = value
+    lam.update_function_configuration(
+        FunctionName=function_name, Environment={"Variables": variables}
+    )
+    return variables
 
 
 class InvalidResponse(Exception):
