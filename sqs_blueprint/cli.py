@@ -345,8 +345,8 @@ def _add_send(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=_threshold,
         default=262_144,
         metavar="BYTES|queue",
-        help="offload above BYTES (body + attributes), or above the queue's own "
-        "MaximumMessageSize with 'queue' (default: 262144, as the Extended Clients)",
+        help="offload above BYTES (body + attributes; the default is the Extended Clients'), "
+        "or above the queue's own MaximumMessageSize with 'queue'",
     )
     p.add_argument("--always-s3", action="store_true", help="offload every message")
     group = p.add_mutually_exclusive_group()

@@ -74,7 +74,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("argv", "shown"),
     [
-        (["send"], "offload above BYTES (default: 262144)"),
+        (["send"], "with 'queue' (default: 262144)"),
         (["worker"], "long-poll seconds (default: 20)"),
         (["rpc", "call"], "seconds (default: 30.0)"),
         (["plan"], "--batch-size BATCH_SIZE\n                        (default: 10)"),
