@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sqs_blueprint.errors import SqsBlueprintError
 from sqs_blueprint.local.assembly import Assembly, FileAsset, StackArtifact
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ _NOT_APPLIED: dict[tuple[str, str | None], str] = {
 _QUIET_TYPES = {"AWS::CDK::Metadata"}
 
 
-class DeployError(Exception):
+class DeployError(SqsBlueprintError):
     """A stack could not be created in the local cloud."""
 
 

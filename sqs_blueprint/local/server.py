@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
+import urllib.error
 import urllib.request
 import warnings
 from dataclasses import dataclass, field
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from sqs_blueprint.errors import SqsBlueprintError
 from sqs_blueprint.local import moto_fixes
 from sqs_blueprint.local.meter import WriteMeter
 
@@ -24,6 +27,48 @@ DEFAULT_REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 log = logging.getLogger(__name__)
+_CONNECT_TIMEOUT_S = 2.0
+
+
+class LocalCloudError(SqsBlueprintError):
+    """The local cloud cannot start, or the server it should use does not answer."""
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse a port another program listens on, before moto's server thread tries it:
+    werkzeug exits that thread when the bind fails and ``ThreadedMotoServer.start``
+    then waits forever for a server that never comes up."""
+    if port == 0:
+        return
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug binds
+    try:
+        probe.bind((host, port))
+    except OSError as exc:
+        raise LocalCloudError(
+            f"cannot start the local cloud on {host}:{port}: {exc.strerror or exc}; "
+            "stop the program that uses the port, or choose another with --port "
+            "(0 picks a free one)"
+        ) from exc
+    finally:
+        probe.close()
+
+
+def _check_reachable(endpoint_url: str) -> None:
+    """Fail in seconds with one line when nothing answers at ``endpoint_url``."""
+    request = urllib.request.Request(f"{endpoint_url}/moto-api/", method="GET")
+    try:
+        with urllib.request.urlopen(request, timeout=_CONNECT_TIMEOUT_S):
+            pass
+    except urllib.error.HTTPError:
+        pass  # something answers; the deploy says what if it is not moto
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise LocalCloudError(
+            f"no local cloud answers at {endpoint_url} ({reason}); start one with "
+            "`sqs-blueprint local up` in another shell and pass the URL it prints, "
+            "or leave out --endpoint-url to embed one"
+        ) from exc
 
 
 class _DropUnsupported(logging.Filter):
@@ -83,6 +128,7 @@ class LocalCloud:
         """Start an embedded moto server on ``host``:``port`` (0: a free port), with empty state."""
         from moto.server import ThreadedMotoServer
 
+        _check_port_free(host, port)
         _quiet_moto()
         moto_fixes.apply()
         server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
@@ -99,7 +145,9 @@ class LocalCloud:
     @classmethod
     def connect(cls, endpoint_url: str, *, region: str = DEFAULT_REGION) -> LocalCloud:
         """Use a moto server that is already running at ``endpoint_url``."""
-        return cls(endpoint_url=endpoint_url.rstrip("/"), region=region)
+        url = endpoint_url.rstrip("/")
+        _check_reachable(url)
+        return cls(endpoint_url=url, region=region)
 
     @property
     def embedded(self) -> bool:
