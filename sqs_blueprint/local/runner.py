@@ -323,7 +323,7 @@ def function_config(cloud: LocalCloud, lam: Any, function: str) -> FunctionConfi
     described = lam.get_function(FunctionName=function)
     conf = described["Configuration"]
     key = urlparse(described["Code"].get("Location", "")).path.lstrip("/")
-    code_dir = cloud.code_dirs.get(key)
+    code_dir = cloud.code_dir(key)
     if code_dir is None:
         raise RuntimeFailure(
             f"{conf['FunctionName']}: its code (object {key!r}) was not published by this "

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from sqs_blueprint.errors import SqsBlueprintError
 from sqs_blueprint.local import moto_fixes
@@ -190,14 +191,35 @@ class LocalCloud:
                 self._key_names[table] = tuple(k["AttributeName"] for k in ordered)
             return self._key_names[table]
 
-    def deploy(self, cdk_out: str | Path) -> list[DeployedStack]:
-        """Publish the assets of the assembly in ``cdk_out`` and create all its stacks."""
+    def deploy(self, cdk_out: str | Path, *, update: bool = False) -> list[DeployedStack]:
+        """Publish the assets of the assembly in ``cdk_out`` and create all its stacks;
+        with ``update``, the stacks that exist already are updated in place."""
         from sqs_blueprint.local.assembly import read_assembly
         from sqs_blueprint.local.deploy import deploy_assembly
 
-        stacks = deploy_assembly(self, read_assembly(cdk_out))
-        self.detach_moto_triggers()
+        stacks = deploy_assembly(self, read_assembly(cdk_out), update=update)
+        if self.embedded:  # a connected server's runner detaches them itself
+            self.detach_moto_triggers()
         return stacks
+
+    def code_dir(self, key: str) -> Path | None:
+        """The local directory a published code zip (object ``key``) was made from:
+        this cloud's own record, else the metadata another process wrote with it."""
+        from sqs_blueprint.local.deploy import SOURCE_METADATA
+
+        if key in self.code_dirs:
+            return self.code_dirs[key]
+        s3 = self.client("s3")
+        for bucket in s3.list_buckets().get("Buckets", []):
+            try:
+                head = s3.head_object(Bucket=bucket["Name"], Key=key)
+            except ClientError:
+                continue
+            source = head.get("Metadata", {}).get(SOURCE_METADATA)
+            if source:
+                self.code_dirs[key] = Path(source)
+                return self.code_dirs[key]
+        return None
 
     def detach_moto_triggers(self) -> int:
         """Stop moto from invoking Lambda itself when a message reaches a mapped queue.
