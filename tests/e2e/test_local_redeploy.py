@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import subprocess
 import sys
 import uuid
@@ -17,6 +18,7 @@ import pytest
 from sqs_blueprint.local import LocalCloud, read_assembly
 from sqs_blueprint.local.assembly import Assembly, StackArtifact
 from sqs_blueprint.local.deploy import deploy_assembly
+from sqs_blueprint.local.runner import LocalRunner
 
 pytestmark = pytest.mark.e2e
 
@@ -146,3 +148,31 @@ def test_local_deploy_needs_an_endpoint(fixture_assembly: Path) -> None:
     )
     assert done.returncode == 2
     assert "the following arguments are required: --endpoint-url" in done.stderr
+
+
+def test_a_running_runner_follows_a_redeployed_function(
+    cloud: LocalCloud, first: tuple[Assembly, StackArtifact], tmp_path: Path
+) -> None:
+    assembly, stack = first
+    deployed = next(d for d in cloud.deployed if d.name == stack.stack_name)
+    function = deployed.outputs["FnAName"]
+    tag = uuid.uuid4().hex[:12]
+    body = json.dumps({"tag": tag, "action": "poison"})  # fails until POISON_FIXED=1
+    sqs, s3 = cloud.client("sqs"), cloud.client("s3")
+    poison = sqs.send_message(QueueUrl=deployed.outputs["WorkQueueUrl"], MessageBody=body)
+    with LocalRunner(cloud, functions=[function], log_dir=tmp_path, refresh_s=0.2) as runner:
+        stats = runner.stats
+        failed = runner.drain(
+            120, until=lambda: stats().total("failures_reported") + stats().total("errors") >= 1
+        )
+        assert failed.drained
+        template = copy.deepcopy(stack.template)
+        fn = _of_type(template, "AWS::Lambda::Function", "FnA")
+        template["Resources"][fn]["Properties"]["Environment"]["Variables"]["POISON_FIXED"] = "1"
+        fixed = Assembly(assembly.directory, (dataclasses.replace(stack, template=template),))
+        [updated] = deploy_assembly(cloud, fixed, update=True)
+        assert updated.changes["Modify"] == (fn,)
+        assert runner.drain(120).drained
+    written = s3.list_objects_v2(Bucket=deployed.outputs["SeenBucket"], Prefix=f"{tag}/")
+    keys = {o["Key"] for o in written.get("Contents", [])}
+    assert f"{tag}/{poison['MessageId']}-2" in keys  # processed by the redeployed function
