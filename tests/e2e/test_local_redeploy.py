@@ -34,11 +34,13 @@ def _of_type(template: dict[str, Any], resource_type: str, prefix: str) -> str:
 
 @pytest.fixture
 def first(cloud: LocalCloud, fixture_assembly: Path) -> Iterator[tuple[Assembly, StackArtifact]]:
-    """The fixture stack under a name of its own, deployed (its queues mapped, unpolled)."""
+    """The fixture stack under names of its own (stack and queues), deployed: its
+    queues are mapped but not polled, and the session's fixture stack is untouched."""
     assembly = read_assembly(fixture_assembly)
-    stack = dataclasses.replace(
-        assembly.stack("RunnerFixture"), stack_name=f"redeploy-{uuid.uuid4().hex[:8]}"
-    )
+    fixture = assembly.stack("RunnerFixture")
+    tag = uuid.uuid4().hex[:8]
+    template = json.loads(json.dumps(fixture.template).replace("runnerfixture-", f"rd{tag}-"))
+    stack = dataclasses.replace(fixture, stack_name=f"redeploy-{tag}", template=template)
     ours = Assembly(assembly.directory, (stack,))
     [created] = deploy_assembly(cloud, ours, update=True)
     cloud.detach_moto_triggers()
