@@ -786,13 +786,45 @@ def _add_local(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--region", default="us-east-1")
     p.add_argument("--no-run", action="store_true", help="deploy only, do not run the mappings")
     p.set_defaults(func=_run_local_up)
+    p = local_sub.add_parser(
+        "deploy",
+        help="update a running local cloud's stacks from cdk.out (after make synth STAGE=local); "
+        "queues keep their messages",
+    )
+    p.add_argument("--cdk-out", default="cdk.out", help="the synthesized cloud assembly")
+    p.add_argument(
+        "--endpoint-url", required=True, help="the running local cloud (local up prints it)"
+    )
+    p.add_argument("--region", default="us-east-1")
+    p.set_defaults(func=_run_local_deploy)
+
+
+def _print_stacks(stacks: Sequence[Any]) -> None:
+    """What a deploy did to each stack: outputs, changes, what is not applied locally."""
+    for stack in stacks:
+        changes = "; ".join(
+            f"{word} {', '.join(ids)}"
+            for word, ids in zip(
+                ("added", "changed", "removed"),
+                (stack.changes.get(k, ()) for k in ("Add", "Modify", "Remove")),
+                strict=True,
+            )
+            if ids
+        )
+        print(f"stack {stack.name} ({stack.artifact_id}): {stack.action}")
+        if changes:
+            print(f"  {changes}")
+        for key, value in stack.outputs.items():
+            print(f"  {key} = {value}")
+        for skipped in stack.skipped:
+            print(f"  not applied locally: {skipped}")
 
 
 def _run_local_up(args: argparse.Namespace) -> int:
     import signal
     import time
 
-    from sqs_blueprint.local import AssemblyError, DeployError, LocalCloud
+    from sqs_blueprint.local import LocalCloud
     from sqs_blueprint.local.runner import LocalRunner
 
     def interrupt(signum: int, frame: object) -> None:
@@ -805,12 +837,7 @@ def _run_local_up(args: argparse.Namespace) -> int:
         cloud = LocalCloud.start(port=args.port, region=args.region)
     runner: LocalRunner | None = None
     try:
-        for stack in cloud.deploy(args.cdk_out):
-            print(f"stack {stack.name} ({stack.artifact_id}): created")
-            for key, value in stack.outputs.items():
-                print(f"  {key} = {value}")
-            for skipped in stack.skipped:
-                print(f"  not applied locally: {skipped}")
+        _print_stacks(cloud.deploy(args.cdk_out))
         if not args.no_run:
             runner = LocalRunner(cloud).start()
             for m in runner.mappings:
@@ -819,18 +846,27 @@ def _run_local_up(args: argparse.Namespace) -> int:
         print(f"\nlocal cloud at {cloud.endpoint_url}; to use it from another shell:")
         for key, value in cloud.environment().items():
             print(f"  export {key}={value}")
+        print(
+            "After `make synth STAGE=local`, update it with: sqs-blueprint local deploy "
+            f"--cdk-out {args.cdk_out} --endpoint-url {cloud.endpoint_url}"
+        )
         print("Ctrl-C stops it.", flush=True)
         while True:
             time.sleep(3600)
-    except (AssemblyError, DeployError) as exc:
-        print(f"sqs-blueprint local up: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("stopping the local cloud")
     finally:
         if runner is not None:
             runner.stop()
         cloud.stop()
+    return 0
+
+
+def _run_local_deploy(args: argparse.Namespace) -> int:
+    from sqs_blueprint.local import LocalCloud
+
+    cloud = LocalCloud.connect(args.endpoint_url, region=args.region)
+    _print_stacks(cloud.deploy(args.cdk_out, update=True))
     return 0
 
 

@@ -117,6 +117,15 @@ LAMBDA_POLLER_INVOKES = 10
 LAMBDA_POLLER_MB_PER_S = 1.0
 LAMBDA_PROVISIONED_RAMP_PER_MINUTE = 1_000
 
+# One invocation's payload: 6 MB (6,291,456 bytes) for a synchronous invoke, which an
+# SQS mapping's is; the mapping invokes with a smaller batch once the payload would
+# pass it, whatever the batch size (LAMBDA_QUOTAS_URL; LAMBDA_ESM_BATCHING_URL,
+# "Batching behavior": "The payload size reaches 6 MB. You cannot modify this limit.").
+LAMBDA_ESM_BATCHING_URL = (
+    "https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html"
+)
+LAMBDA_MAX_INVOKE_PAYLOAD_BYTES = 6_291_456
+
 # Event filtering: up to 5 filters per mapping by default, 10 with a quota
 # increase (LAMBDA_FILTERING_URL); an SQS mapping filters on the ``body`` key
 # only (LAMBDA_SQS_FILTERING_URL); a record no filter matches is deleted.

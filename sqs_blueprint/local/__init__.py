@@ -6,7 +6,7 @@ This package imports moto; nothing else in ``sqs_blueprint`` (except the CLI) ma
 
 from sqs_blueprint.local.assembly import Assembly, AssemblyError, read_assembly
 from sqs_blueprint.local.deploy import DeployedStack, DeployError, Skipped
-from sqs_blueprint.local.server import LocalCloud
+from sqs_blueprint.local.server import LocalCloud, LocalCloudError
 
 __all__ = [
     "Assembly",
@@ -14,6 +14,7 @@ __all__ = [
     "DeployError",
     "DeployedStack",
     "LocalCloud",
+    "LocalCloudError",
     "Skipped",
     "read_assembly",
 ]

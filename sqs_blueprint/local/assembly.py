@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqs_blueprint.errors import SqsBlueprintError
+
 _STACK = "aws:cloudformation:stack"
 _ASSETS = "cdk:asset-manifest"
 
 
-class AssemblyError(Exception):
+class AssemblyError(SqsBlueprintError):
     """The cloud assembly is missing or not one this module can read."""
 
 

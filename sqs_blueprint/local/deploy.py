@@ -4,8 +4,15 @@
    names (directories zipped), creating the bootstrap bucket if needed;
 2. drop what only a bootstrapped AWS account can answer: the
    ``BootstrapVersion`` parameter and the ``CheckBootstrapVersion`` rule;
-3. create the stack through moto's CloudFormation and wait for it;
+3. create the stack through moto's CloudFormation and wait for it, or, when it
+   exists and ``update`` is asked for, update it in place (``update_stack``);
 4. report outputs, physical ids, and what moto did not apply (docs/aws-facts.md#local-cloud).
+
+moto's ``update_stack`` never replaces a resource: a changed queue is updated in
+place and keeps its messages, but only its ``VisibilityTimeout`` and
+``ReceiveMessageWaitTimeSeconds`` change; any other changed queue property is
+reported as not applied (restarting the local cloud recreates the queue, empty).
+A resource removed from the template is deleted, as CloudFormation does.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sqs_blueprint.errors import SqsBlueprintError
 from sqs_blueprint.local.assembly import Assembly, FileAsset, StackArtifact
 
 if TYPE_CHECKING:
@@ -50,9 +58,13 @@ _NOT_APPLIED: dict[tuple[str, str | None], str] = {
 }
 # Resource types whose absence after creation is expected, not worth reporting.
 _QUIET_TYPES = {"AWS::CDK::Metadata"}
+# The queue properties moto's CloudFormation applies to an existing queue.
+_QUEUE_UPDATABLE = {"VisibilityTimeout", "ReceiveMessageWaitTimeSeconds"}
+# S3 object metadata naming the local directory a published code zip was made from.
+SOURCE_METADATA = "local-source"
 
 
-class DeployError(Exception):
+class DeployError(SqsBlueprintError):
     """A stack could not be created in the local cloud."""
 
 
@@ -76,20 +88,40 @@ class DeployedStack:
     resources: dict[str, str]  # logical id -> physical id
     resource_types: dict[str, str]  # logical id -> resource type
     skipped: tuple[Skipped, ...] = field(default=())
+    action: str = "created"  # "created", "updated" or "unchanged"
+    changes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # Add/Modify/Remove
 
     def physical_ids(self, resource_type: str) -> list[str]:
         """Physical ids of every resource of ``resource_type``, e.g. ``AWS::SQS::Queue``."""
         return [self.resources[lid] for lid, t in self.resource_types.items() if t == resource_type]
 
 
-def deploy_assembly(cloud: LocalCloud, assembly: Assembly) -> list[DeployedStack]:
-    """Publish assets and create every stack of ``assembly``, dependencies first."""
+def deploy_assembly(
+    cloud: LocalCloud, assembly: Assembly, *, update: bool = False
+) -> list[DeployedStack]:
+    """Publish assets and create every stack of ``assembly``, dependencies first;
+    with ``update``, a stack that exists already is updated in place instead."""
+    existing = _stack_names(cloud) if update else set()
     deployed = []
     for stack in assembly.stacks:
         publish_assets(cloud, stack)
-        deployed.append(_create(cloud, stack))
-    cloud.deployed.extend(deployed)
+        if stack.stack_name in existing:
+            deployed.append(_update(cloud, stack))
+        else:
+            deployed.append(_create(cloud, stack))
+    names = {d.name for d in deployed}
+    cloud.deployed[:] = [d for d in cloud.deployed if d.name not in names] + deployed
     return deployed
+
+
+def _stack_names(cloud: LocalCloud) -> set[str]:
+    cfn = cloud.client("cloudformation")
+    return {
+        s["StackName"]
+        for page in cfn.get_paginator("describe_stacks").paginate()
+        for s in page["Stacks"]
+        if s["StackStatus"] != "DELETE_COMPLETE"
+    }
 
 
 def publish_assets(cloud: LocalCloud, stack: StackArtifact) -> None:
@@ -104,8 +136,12 @@ def publish_assets(cloud: LocalCloud, stack: StackArtifact) -> None:
             if bucket not in buckets:
                 _ensure_bucket(cloud, s3, bucket)
                 buckets.add(bucket)
-            s3.put_object(Bucket=bucket, Key=key, Body=body)
-            if asset.packaging == "zip" and asset.is_directory:
+            code_dir = asset.packaging == "zip" and asset.is_directory
+            # The source directory travels with the object, so that a runner in
+            # another process (``local up`` after ``local deploy``) finds the code.
+            metadata = {SOURCE_METADATA: str(asset.source)} if code_dir else {}
+            s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata)
+            if code_dir:
                 cloud.code_dirs[key] = asset.source
 
 
@@ -186,7 +222,70 @@ def _create(cloud: LocalCloud, stack: StackArtifact) -> DeployedStack:
         )
     except (ClientError, BotoCoreError) as exc:  # a moto crash arrives as an HTML page
         raise DeployError(f"stack {stack.stack_name} ({stack.artifact_id}): {exc}") from exc
+    return _deployed(cfn, stack, _wait(cfn, stack.stack_name))
+
+
+def _update(cloud: LocalCloud, stack: StackArtifact) -> DeployedStack:
+    """Update an existing stack in place; report the queue changes moto cannot apply."""
+    cfn = cloud.client("cloudformation")
+    new = prepare_template(stack.template)
+    old = cfn.get_template(StackName=stack.stack_name)["TemplateBody"]
+    old = json.loads(old) if isinstance(old, str) else old
+    changes = template_changes(old, new)
+    if not any(changes.values()):
+        described = cfn.describe_stacks(StackName=stack.stack_name)["Stacks"][0]
+        return _deployed(cfn, stack, described, action="unchanged")
+    try:
+        cfn.update_stack(
+            StackName=stack.stack_name, TemplateBody=json.dumps(new), Capabilities=_CAPABILITIES
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise DeployError(f"stack {stack.stack_name} ({stack.artifact_id}): {exc}") from exc
     described = _wait(cfn, stack.stack_name)
+    kept = queue_changes_not_applied(old, new)
+    return _deployed(cfn, stack, described, action="updated", changes=changes, kept=kept)
+
+
+def template_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Logical ids added, modified and removed from ``old`` to ``new``."""
+    before, after = old.get("Resources", {}), new.get("Resources", {})
+    return {
+        "Add": tuple(sorted(set(after) - set(before))),
+        "Modify": tuple(sorted(k for k in after if k in before and after[k] != before[k])),
+        "Remove": tuple(sorted(set(before) - set(after))),
+    }
+
+
+def queue_changes_not_applied(old: dict[str, Any], new: dict[str, Any]) -> tuple[Skipped, ...]:
+    """The changed properties of queues that moto's update leaves as they were."""
+    found: dict[str, list[str]] = defaultdict(list)
+    before = old.get("Resources", {})
+    for logical_id, resource in new.get("Resources", {}).items():
+        previous = before.get(logical_id)
+        if resource.get("Type") != "AWS::SQS::Queue" or previous is None:
+            continue
+        was, now = previous.get("Properties", {}), resource.get("Properties", {})
+        for prop in sorted((set(was) | set(now)) - _QUEUE_UPDATABLE):
+            if was.get(prop) != now.get(prop):
+                found[prop].append(logical_id)
+    effect = (
+        "changed, but not applied: the local cloud updates a queue in place and keeps "
+        "its messages; stop and start `local up` to recreate it (empty) with the change"
+    )
+    return tuple(
+        Skipped(f"AWS::SQS::Queue.{prop}", effect, tuple(ids)) for prop, ids in found.items()
+    )
+
+
+def _deployed(
+    cfn: Any,
+    stack: StackArtifact,
+    described: dict[str, Any],
+    *,
+    action: str = "created",
+    changes: dict[str, tuple[str, ...]] | None = None,
+    kept: tuple[Skipped, ...] = (),
+) -> DeployedStack:
     # moto lists a resource it could not create as a row without ids.
     rows = [
         r
@@ -200,7 +299,9 @@ def _create(cloud: LocalCloud, stack: StackArtifact) -> DeployedStack:
         outputs={o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])},
         resources=resources,
         resource_types={r["LogicalResourceId"]: r["ResourceType"] for r in rows},
-        skipped=not_applied(stack.template, set(resources)),
+        skipped=not_applied(stack.template, set(resources)) + kept,
+        action=action,
+        changes=changes or {},
     )
 
 
@@ -209,7 +310,7 @@ def _wait(cfn: Any, name: str) -> dict[str, Any]:
     while True:
         described: dict[str, Any] = cfn.describe_stacks(StackName=name)["Stacks"][0]
         status = described["StackStatus"]
-        if status == "CREATE_COMPLETE":
+        if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
             return described
         if not status.endswith("_IN_PROGRESS"):
             reasons = [

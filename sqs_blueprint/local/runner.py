@@ -13,7 +13,14 @@ handlers, each function in its own runtime process, with Lambda's semantics
 - FIFO order: moto blocks a group while one of its messages is in flight and a
   batch is handed over in the order received;
 - ``FilterCriteria``: records that match no pattern are deleted without an
-  invocation, as Lambda does (:mod:`sqs_blueprint.filters`).
+  invocation, as Lambda does (:mod:`sqs_blueprint.filters`);
+- an event never passes Lambda's 6 MB invocation payload: the batch is cut short
+  and the messages that did not fit are made visible again for the next poll
+  (``limits.LAMBDA_MAX_INVOKE_PAYLOAD_BYTES``);
+- a disabled mapping (``Enabled: false``, ``State: Disabled``) is not polled. The
+  mappings are read again every ``refresh_s``: one enabled, created (a redeploy)
+  or changed by ``update_event_source_mapping`` starts (or restarts) its pollers,
+  one disabled or deleted stops them after their batch in flight.
 A changed function configuration (``update_function_configuration``) restarts
 that function's runtime before its next batch.
 """
@@ -21,6 +28,7 @@ that function's runtime before its next batch.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import tempfile
 import threading
@@ -33,6 +41,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlparse
 
+from botocore.exceptions import ClientError
+
 from sqs_blueprint import filters as event_filters
 from sqs_blueprint import limits
 from sqs_blueprint.local.events import RECEIVE_ARGS, lambda_record
@@ -43,7 +53,8 @@ log = logging.getLogger(__name__)
 
 # docs/aws-facts.md#lambda-event-source-mapping: Lambda starts with 5 concurrent batches per queue
 DEFAULT_CONCURRENCY = 5
-_SQS_BATCH = 10  # docs/aws-facts.md#sqs-limits: ReceiveMessage / DeleteMessageBatch entries
+_SQS_BATCH = limits.SQS_BATCH_MAX_ENTRIES  # ReceiveMessage / DeleteMessageBatch entries
+_EMPTY_EVENT_BYTES = len(b'{"Records": []}')
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,7 @@ class FunctionStats:
     restarts: int = 0  # runtimes replaced after a timeout, a crash or a new configuration
     last_error: str | None = None
     filtered: int = 0  # records deleted unseen: they matched none of the mapping's filters
+    deferred: int = 0  # records left for the next poll: the event would pass 6 MB with them
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,7 @@ class LocalRunner:
     ``with LocalRunner(cloud) as runner: ... runner.drain(30)``.
     Runtime logs (handler output, tracebacks) go to ``log_dir/<function>.log``.
     ``functions`` limits the runner to the mappings of those function names.
+    The mappings are read again every ``refresh_s`` seconds (see the module's notes).
     """
 
     def __init__(
@@ -105,18 +118,23 @@ class LocalRunner:
         idle_s: float = 0.2,
         log_dir: str | Path | None = None,
         functions: Collection[str] | None = None,
+        refresh_s: float = 1.0,
     ) -> None:
         self.cloud = cloud
         self.functions = frozenset(functions) if functions is not None else None
         self.max_pollers = max_pollers
         self.idle_s = idle_s
+        self.refresh_s = refresh_s
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="sqs-blueprint-local-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.mappings: list[MappingConfig] = []
         self._stats: dict[str, FunctionStats] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._pollers: list[_Poller] = []
+        self._pollers: dict[str, list[_Poller]] = {}  # by mapping UUID
+        self._retired: list[_Poller] = []  # finishing their last batch
+        self._sync_lock = threading.Lock()
+        self._watcher: threading.Thread | None = None
         # moto's ReceiveMessage is not atomic: two receives at once can hand both
         # pollers the same message (it is then processed twice, and one delete may
         # fail with an invalid receipt handle). SQS never does; one receive at a
@@ -128,30 +146,66 @@ class LocalRunner:
             return self._receive_locks.setdefault(queue_url, threading.Lock())
 
     def start(self) -> LocalRunner:
-        """Discover the mappings and start their pollers."""
-        self.cloud.detach_moto_triggers()
-        self.mappings = [
-            m
-            for m in discover_mappings(self.cloud, self.max_pollers)
-            if self.functions is None or m.function_name in self.functions
-        ]
-        for mapping in self.mappings:
-            self._stats.setdefault(mapping.function_name, FunctionStats())
-            for _ in range(mapping.concurrency):
-                poller = _Poller(self, mapping)
-                self._pollers.append(poller)
-                poller.start()
-        log.debug("polling %d mapping(s) with %d poller(s)", len(self.mappings), len(self._pollers))
+        """Discover the mappings, start their pollers, and keep following them."""
+        self.cloud.detach_moto_triggers()  # warns once when the server is not embedded
+        self.sync()
+        self._watcher = threading.Thread(target=self._watch, name="mapping-watcher", daemon=True)
+        self._watcher.start()
         return self
+
+    def sync(self) -> None:
+        """Poll exactly the enabled mappings: start the new ones, stop the disabled or
+        deleted ones, restart the changed ones."""
+        with self._sync_lock:
+            if self.cloud.embedded:
+                self.cloud.detach_moto_triggers()
+            wanted = {
+                m.uuid: m
+                for m in discover_mappings(self.cloud, self.max_pollers)
+                if self.functions is None or m.function_name in self.functions
+            }
+            running = {m.uuid: m for m in self.mappings}
+            for uuid_, mapping in running.items():
+                if wanted.get(uuid_) != mapping:
+                    log.info("stopping the pollers of mapping %s", uuid_)
+                    for poller in self._pollers.pop(uuid_, []):
+                        poller.retire()
+                        self._retired.append(poller)
+            for uuid_, mapping in wanted.items():
+                if running.get(uuid_) != mapping:
+                    self._start_pollers(mapping)
+            self.mappings = list(wanted.values())
+
+    def _start_pollers(self, mapping: MappingConfig) -> None:
+        with self._lock:
+            self._stats.setdefault(mapping.function_name, FunctionStats())
+        pollers = [_Poller(self, mapping) for _ in range(mapping.concurrency)]
+        self._pollers[mapping.uuid] = pollers
+        for poller in pollers:
+            poller.start()
+        log.debug("polling mapping %s with %d poller(s)", mapping.uuid, len(pollers))
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(self.refresh_s):
+            try:
+                self.sync()
+            except Exception:  # the cloud may be busy or redeploying; try again
+                log.debug("could not read the event-source mappings", exc_info=True)
 
     def stop(self) -> None:
         """Stop polling and kill every runtime; batches in flight reappear later."""
         self._stopping.set()
-        for poller in self._pollers:
+        if self._watcher is not None:
+            self._watcher.join()
+        with self._sync_lock:
+            pollers = [p for group in self._pollers.values() for p in group] + self._retired
+            self._pollers.clear()
+            self._retired.clear()
+        for poller in pollers:
+            poller.retire()
             poller.kill_runtime()
-        for poller in self._pollers:
+        for poller in pollers:
             poller.join()
-        self._pollers.clear()
 
     def stats(self, *, drained: bool = False, elapsed_s: float = 0.0) -> RunStats:
         with self._lock:
@@ -216,7 +270,11 @@ def discover_mappings(cloud: LocalCloud, max_pollers: int = 10) -> list[MappingC
                 log.debug("not polling mapping %s (%s, %s)", esm["UUID"], arn, esm.get("State"))
                 continue
             _, _, _, _, account, queue_name = arn.split(":")
-            url = sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account)
+            try:
+                url = sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account)
+            except ClientError as exc:  # its queue was deleted (a redeploy replaced it)
+                log.debug("not polling mapping %s: %s", esm["UUID"], exc)
+                continue
             scaling = esm.get("ScalingConfig") or {}
             wanted = scaling.get("MaximumConcurrency") or _provisioned_concurrency(esm)
             concurrency = min(int(wanted or DEFAULT_CONCURRENCY), max_pollers)
@@ -254,7 +312,7 @@ def function_config(cloud: LocalCloud, lam: Any, function: str) -> FunctionConfi
     described = lam.get_function(FunctionName=function)
     conf = described["Configuration"]
     key = urlparse(described["Code"].get("Location", "")).path.lstrip("/")
-    code_dir = cloud.code_dirs.get(key)
+    code_dir = cloud.code_dir(key)
     if code_dir is None:
         raise RuntimeFailure(
             f"{conf['FunctionName']}: its code (object {key!r}) was not published by this "
@@ -324,13 +382,17 @@ class _Poller(threading.Thread):
         self.runner = runner
         self.mapping = mapping
         self.runtime: Runtime | None = None
-        self._stopping = runner._stopping
+        self._stopping = runner._stopping  # the runner stops: drop what is in flight
+        self._retired = threading.Event()  # this poller stops after its batch
+
+    def retire(self) -> None:
+        self._retired.set()
 
     def run(self) -> None:
         cloud = self.runner.cloud
         sqs, lam = cloud.client("sqs"), cloud.client("lambda")
         idle = self.runner.idle_s
-        while not self._stopping.is_set():
+        while not self._retired.is_set():
             try:
                 self._warm(lam)
                 messages = self._collect(sqs)
@@ -338,13 +400,13 @@ class _Poller(threading.Thread):
                     self._handle(sqs, lam, messages)
                     idle = self.runner.idle_s
                 else:  # back off while the queue stays empty, up to 1 s
-                    self._stopping.wait(idle)
+                    self._retired.wait(idle)
                     idle = min(2 * idle, max(1.0, self.runner.idle_s))
             except Exception:
-                if self._stopping.is_set():
+                if self._retired.is_set():
                     break
                 log.exception("poller of %s failed; retrying", self.mapping.function_name)
-                self._stopping.wait(1.0)
+                self._retired.wait(1.0)
         self.kill_runtime()
 
     def _warm(self, lam: Any) -> None:
@@ -372,7 +434,7 @@ class _Poller(threading.Thread):
         messages: list[dict[str, Any]] = []
         closes = time.monotonic() + m.window_s
         lock = self.runner.receive_lock(m.queue_url)
-        while len(messages) < m.batch_size and not self._stopping.is_set():
+        while len(messages) < m.batch_size and not self._retired.is_set():
             with lock:
                 got = sqs.receive_message(
                     QueueUrl=m.queue_url,
@@ -385,7 +447,7 @@ class _Poller(threading.Thread):
             if not messages or left <= 0:
                 break
             if not got:
-                self._stopping.wait(min(self.runner.idle_s, left))
+                self._retired.wait(min(self.runner.idle_s, left))
         return messages
 
     def _handle(self, sqs: Any, lam: Any, messages: list[dict[str, Any]]) -> None:
@@ -393,12 +455,10 @@ class _Poller(threading.Thread):
         if not messages:
             return
         m = self.mapping
+        records = self._fit_payload(sqs, messages)
+        messages = messages[: len(records)]
         ids = [msg["MessageId"] for msg in messages]
-        event = {
-            "Records": [
-                lambda_record(msg, m.queue_arn, self.runner.cloud.region) for msg in messages
-            ]
-        }
+        event = {"Records": records}
         stats = FunctionStats(batches=1, records=len(messages))
         try:
             runtime = self._runtime(lam, stats)
@@ -421,6 +481,29 @@ class _Poller(threading.Thread):
         done = [msg for msg in messages if msg["MessageId"] not in failed]
         stats.deleted = _delete(sqs, m.queue_url, done)
         self.runner._record(m.function_name, lambda s: _add(s, stats))
+
+    def _fit_payload(self, sqs: Any, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records of the longest head of ``messages`` whose event stays within
+        Lambda's invocation payload (UTF-8 JSON); the messages after it are made
+        visible again at once, left for the next poll as Lambda does."""
+        m = self.mapping
+        records: list[dict[str, Any]] = []
+        size = _EMPTY_EVENT_BYTES
+        for msg in messages:
+            record = lambda_record(msg, m.queue_arn, self.runner.cloud.region)
+            added = len(json.dumps(record, ensure_ascii=False).encode()) + (2 if records else 0)
+            if records and size + added > limits.LAMBDA_MAX_INVOKE_PAYLOAD_BYTES:
+                break
+            records.append(record)
+            size += added
+        rest = messages[len(records) :]
+        if rest:
+            _release(sqs, m.queue_url, rest)
+            log.debug("%s: %d record(s) left for the next poll (6 MB)", m.function_name, len(rest))
+            self.runner._record(
+                m.function_name, lambda s: setattr(s, "deferred", s.deferred + len(rest))
+            )
+        return records
 
     def _drop_filtered(self, sqs: Any, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Delete the records no filter matches (Lambda does, unseen); keep the rest."""
@@ -474,6 +557,19 @@ def _delete(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> int:
                 failure.get("Message"),
             )
     return deleted
+
+
+def _release(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> None:
+    """Make received messages visible again now (visibility timeout 0)."""
+    for start in range(0, len(messages), _SQS_BATCH):
+        chunk = messages[start : start + _SQS_BATCH]
+        sqs.change_message_visibility_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for i, m in enumerate(chunk)
+            ],
+        )
 
 
 def _add(total: FunctionStats, batch: FunctionStats) -> None:

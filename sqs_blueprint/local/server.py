@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
+import urllib.error
 import urllib.request
 import warnings
 from dataclasses import dataclass, field
@@ -12,7 +14,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.exceptions import ClientError
 
+from sqs_blueprint.errors import SqsBlueprintError
 from sqs_blueprint.local import moto_fixes
 from sqs_blueprint.local.meter import WriteMeter
 
@@ -24,6 +28,48 @@ DEFAULT_REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 log = logging.getLogger(__name__)
+_CONNECT_TIMEOUT_S = 2.0
+
+
+class LocalCloudError(SqsBlueprintError):
+    """The local cloud cannot start, or the server it should use does not answer."""
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse a port another program listens on, before moto's server thread tries it:
+    werkzeug exits that thread when the bind fails and ``ThreadedMotoServer.start``
+    then waits forever for a server that never comes up."""
+    if port == 0:
+        return
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug binds
+    try:
+        probe.bind((host, port))
+    except OSError as exc:
+        raise LocalCloudError(
+            f"cannot start the local cloud on {host}:{port}: {exc.strerror or exc}; "
+            "stop the program that uses the port, or choose another with --port "
+            "(0 picks a free one)"
+        ) from exc
+    finally:
+        probe.close()
+
+
+def _check_reachable(endpoint_url: str) -> None:
+    """Fail in seconds with one line when nothing answers at ``endpoint_url``."""
+    request = urllib.request.Request(f"{endpoint_url}/moto-api/", method="GET")
+    try:
+        with urllib.request.urlopen(request, timeout=_CONNECT_TIMEOUT_S):
+            pass
+    except urllib.error.HTTPError:
+        pass  # something answers; the deploy says what if it is not moto
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise LocalCloudError(
+            f"no local cloud answers at {endpoint_url} ({reason}); start one with "
+            "`sqs-blueprint local up` in another shell and pass the URL it prints, "
+            "or leave out --endpoint-url to embed one"
+        ) from exc
 
 
 class _DropUnsupported(logging.Filter):
@@ -83,6 +129,7 @@ class LocalCloud:
         """Start an embedded moto server on ``host``:``port`` (0: a free port), with empty state."""
         from moto.server import ThreadedMotoServer
 
+        _check_port_free(host, port)
         _quiet_moto()
         moto_fixes.apply()
         server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
@@ -99,7 +146,9 @@ class LocalCloud:
     @classmethod
     def connect(cls, endpoint_url: str, *, region: str = DEFAULT_REGION) -> LocalCloud:
         """Use a moto server that is already running at ``endpoint_url``."""
-        return cls(endpoint_url=endpoint_url.rstrip("/"), region=region)
+        url = endpoint_url.rstrip("/")
+        _check_reachable(url)
+        return cls(endpoint_url=url, region=region)
 
     @property
     def embedded(self) -> bool:
@@ -142,14 +191,35 @@ class LocalCloud:
                 self._key_names[table] = tuple(k["AttributeName"] for k in ordered)
             return self._key_names[table]
 
-    def deploy(self, cdk_out: str | Path) -> list[DeployedStack]:
-        """Publish the assets of the assembly in ``cdk_out`` and create all its stacks."""
+    def deploy(self, cdk_out: str | Path, *, update: bool = False) -> list[DeployedStack]:
+        """Publish the assets of the assembly in ``cdk_out`` and create all its stacks;
+        with ``update``, the stacks that exist already are updated in place."""
         from sqs_blueprint.local.assembly import read_assembly
         from sqs_blueprint.local.deploy import deploy_assembly
 
-        stacks = deploy_assembly(self, read_assembly(cdk_out))
-        self.detach_moto_triggers()
+        stacks = deploy_assembly(self, read_assembly(cdk_out), update=update)
+        if self.embedded:  # a connected server's runner detaches them itself
+            self.detach_moto_triggers()
         return stacks
+
+    def code_dir(self, key: str) -> Path | None:
+        """The local directory a published code zip (object ``key``) was made from:
+        this cloud's own record, else the metadata another process wrote with it."""
+        from sqs_blueprint.local.deploy import SOURCE_METADATA
+
+        if key in self.code_dirs:
+            return self.code_dirs[key]
+        s3 = self.client("s3")
+        for bucket in s3.list_buckets().get("Buckets", []):
+            try:
+                head = s3.head_object(Bucket=bucket["Name"], Key=key)
+            except ClientError:
+                continue
+            source = head.get("Metadata", {}).get(SOURCE_METADATA)
+            if source:
+                self.code_dirs[key] = Path(source)
+                return self.code_dirs[key]
+        return None
 
     def detach_moto_triggers(self) -> int:
         """Stop moto from invoking Lambda itself when a message reaches a mapped queue.
