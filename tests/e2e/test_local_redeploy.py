@@ -102,7 +102,12 @@ def test_a_runner_elsewhere_finds_code_published_by_another_process(
     cloud: LocalCloud, first: tuple[Assembly, StackArtifact]
 ) -> None:
     elsewhere = LocalCloud.connect(cloud.endpoint_url)  # knows nothing of this process
-    for key, directory in cloud.code_dirs.items():
+    _, stack = first
+    # The keys this stack's deploy published (other tests may register code in-process).
+    keys = {key for asset in stack.assets for _, key in asset.destinations}
+    published = {k: d for k, d in cloud.code_dirs.items() if k in keys}
+    assert published
+    for key, directory in published.items():
         assert elsewhere.code_dir(key) == directory
     assert elsewhere.code_dir("not-published.zip") is None
 
