@@ -112,17 +112,8 @@ class DynamoWriteBuffer(Construct):
             _check_pollers_fit(problems, provisioned_pollers, self.plan.max_concurrency)
         problems.raise_if_any()
 
-        self.table = dynamodb.Table(
-            self,
-            "Table",
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PROVISIONED,
-            read_capacity=read_capacity,
-            write_capacity=write_capacity,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
+        self.table = provisioned_table(
+            self, "Table", read_capacity=read_capacity, write_capacity=write_capacity
         )
         environment = {
             "TABLE_NAME": self.table.table_name,
@@ -153,6 +144,25 @@ class DynamoWriteBuffer(Construct):
         self.table.grant(self.consumer.role, *actions)
         if payload_bucket:
             payload_bucket.grant_read(self.consumer.role)
+
+
+def provisioned_table(
+    scope: Construct, id_: str, *, read_capacity: int, write_capacity: int
+) -> dynamodb.Table:
+    """A provisioned, encrypted table with point-in-time recovery, keyed by the string
+    ``pk`` that :mod:`sqs_blueprint.upsert` writes (``sqs_blueprint.items.KEY_ATTRIBUTE``)."""
+    return dynamodb.Table(
+        scope,
+        id_,
+        partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+        billing_mode=dynamodb.BillingMode.PROVISIONED,
+        read_capacity=read_capacity,
+        write_capacity=write_capacity,
+        encryption=dynamodb.TableEncryption.AWS_MANAGED,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+    )
 
 
 def _check_pollers_fit(
