@@ -4,8 +4,10 @@ Composed from the same patterns as the write-buffer stack: a queue pair, a
 Lambda consumer (its settings validated by ``SqsLambdaConsumer``), an optional
 provisioned table, and the shipped pipelines' alarms and dashboard. The handler
 finds the table through ``TABLE_NAME``, the fields that key its items through
-``KEY_FIELDS``, and its share of the write capacity (the table's WCU over the
-consumer's maximum concurrency) through ``WCU_PER_SECOND``.
+``KEY_FIELDS``, its share of the write capacity (the table's WCU over the
+consumer's maximum concurrency) through ``WCU_PER_SECOND`` and a retry deadline
+within the function timeout through ``WRITE_DEADLINE_S``, as the write buffer
+does: ``WriteBuffer.from_env()`` reads them all.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from constructs import Construct
 
 from stacks.config import PipelineConfig
 from stacks.outputs import export_queue_pair, observe_consumer
-from stacks.patterns import QueueWithDlq, SqsLambdaConsumer, provisioned_table
+from stacks.patterns import (
+    QueueWithDlq,
+    SqsLambdaConsumer,
+    provisioned_table,
+    table_environment,
+)
 
 
 class PipelineStack(Stack):
@@ -40,20 +47,24 @@ class PipelineStack(Stack):
             if own
             else None
         )
-        environment = {}
-        if own and self.table:
-            environment = {
-                "TABLE_NAME": self.table.table_name,
-                "KEY_FIELDS": ",".join(own.key_fields),
-                "WCU_PER_SECOND": f"{own.write_capacity / config.max_concurrency:g}",
-            }
+        timeout = Duration.seconds(config.function_timeout_s)
+        environment = (
+            table_environment(
+                self.table,
+                wcu_per_second=own.write_capacity / max(1, config.max_concurrency),
+                function_timeout=timeout,
+                key_fields=own.key_fields,
+            )
+            if own and self.table
+            else {}
+        )
         window = config.batching_window_s
         self.consumer = SqsLambdaConsumer(
             self,
             "Consumer",
             queue=self.queues,
             handler=name,
-            function_timeout=Duration.seconds(config.function_timeout_s),
+            function_timeout=timeout,
             batch_size=config.batch_size,
             max_batching_window=Duration.seconds(window) if window else None,
             max_concurrency=config.max_concurrency,

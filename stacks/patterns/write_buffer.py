@@ -115,13 +115,12 @@ class DynamoWriteBuffer(Construct):
         self.table = provisioned_table(
             self, "Table", read_capacity=read_capacity, write_capacity=write_capacity
         )
-        environment = {
-            "TABLE_NAME": self.table.table_name,
-            "WCU_PER_SECOND": f"{self.plan.budget_wcu_per_s:g}",
-            "WRITE_DEADLINE_S": f"{_DEADLINE_SHARE * function_timeout.to_seconds():g}",
-        }
-        if key_fields:
-            environment["KEY_FIELDS"] = ",".join(key_fields)
+        environment = table_environment(
+            self.table,
+            wcu_per_second=self.plan.budget_wcu_per_s,
+            function_timeout=function_timeout,
+            key_fields=key_fields,
+        )
         if version_field:
             environment["VERSION_FIELD"] = version_field
         if payload_bucket:
@@ -163,6 +162,26 @@ def provisioned_table(
             point_in_time_recovery_enabled=True
         ),
     )
+
+
+def table_environment(
+    table: dynamodb.ITable,
+    *,
+    wcu_per_second: float,
+    function_timeout: Duration,
+    key_fields: Sequence[str] = (),
+) -> dict[str, str]:
+    """What ``WriteBufferSettings.from_env`` reads to write into ``table``: its name, the
+    write budget of one invocation, a retry deadline within the function timeout, and
+    the fields that key its items."""
+    environment = {
+        "TABLE_NAME": table.table_name,
+        "WCU_PER_SECOND": f"{wcu_per_second:g}",
+        "WRITE_DEADLINE_S": f"{_DEADLINE_SHARE * function_timeout.to_seconds():g}",
+    }
+    if key_fields:
+        environment["KEY_FIELDS"] = ",".join(key_fields)
+    return environment
 
 
 def _check_pollers_fit(
