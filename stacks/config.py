@@ -357,6 +357,13 @@ def _check_pipelines(config: StageConfig, path: str, errors: list[str]) -> Stage
                 f"'{where}': there is no lambdas/{name}/handler.py; create it with the "
                 "function lambda_handler(event, context), or correct the name"
             )
+        table = pipeline.table
+        if table and min(table.write_capacity, table.read_capacity) < 1:
+            errors.append(
+                f"'{where}.table': a provisioned table needs at least 1 write and 1 read "
+                f"capacity unit, got write_capacity={table.write_capacity}, "
+                f"read_capacity={table.read_capacity}"
+            )
         own = pipeline.alarms.to is not None
         value = pipeline.alarms.to if own else config.alarms_to
         to = _alarm_destination(

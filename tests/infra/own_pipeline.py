@@ -66,7 +66,7 @@ BLOCK: dict[str, Any] = {
     "function_timeout_s": 10,
     "batch_size": 10,
     "max_concurrency": 2,
-    "table": {"write_capacity": 5, "key_fields": ["order_id"]},
+    "table": {"write_capacity": 20, "key_fields": ["order_id"]},
 }
 
 

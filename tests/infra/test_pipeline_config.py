@@ -45,7 +45,7 @@ def test_the_walkthrough_block_is_read_with_its_table_and_the_stage_alarms() -> 
             function_timeout_s=10,
             batch_size=10,
             max_concurrency=2,
-            table=OwnTableConfig(write_capacity=5, key_fields=("order_id",)),
+            table=OwnTableConfig(write_capacity=20, key_fields=("order_id",)),
             alarms=AlarmsConfig(to="none"),
         )
     }
@@ -107,6 +107,11 @@ def test_unknown_keys_name_their_path_and_the_allowed_keys() -> None:
         ({NAME: 5}, f"'{WHERE}.{NAME}' must be an object, got int"),
         ({NAME: {"table": "yes"}}, f"'{WHERE}.{NAME}.table' must be an object, got str"),
         ({NAME: {"batch_size": "10"}}, f"'{WHERE}.{NAME}.batch_size' must be int, got '10'"),
+        (
+            {NAME: {"table": {"write_capacity": 0}}},
+            f"'{WHERE}.{NAME}.table': a provisioned table needs at least 1 write and 1 read "
+            "capacity unit, got write_capacity=0, read_capacity=1",
+        ),
     ],
 )
 def test_wrong_shapes_are_refused(pipelines: Any, message: str) -> None:

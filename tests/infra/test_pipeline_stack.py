@@ -12,7 +12,7 @@ from aws_cdk import App
 from aws_cdk.assertions import Capture, Match, Template
 
 from app import build_app
-from stacks.config import PipelineConfig
+from stacks.config import OwnTableConfig, PipelineConfig
 from stacks.patterns import InvalidPropsError
 from stacks.pipeline_stack import PipelineStack
 from tests.infra.own_pipeline import BLOCK, HANDLER, context_with, own_handler
@@ -94,7 +94,7 @@ def test_the_handler_learns_the_table_and_its_share_of_the_capacity(
     t.has_resource_properties(
         "AWS::DynamoDB::Table",
         {
-            "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 5},
+            "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 20},
             "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
             "SSESpecification": {"SSEEnabled": True},
         },
@@ -176,12 +176,13 @@ def test_the_templates_are_cfn_lint_clean(synthesized: dict[str, Any]) -> None:
 def test_consumer_settings_are_checked_by_the_consumer_construct() -> None:
     app = App(context={"aws:cdk:bundling-stacks": []})
     with own_handler(NAME), pytest.raises(InvalidPropsError) as error:
-        PipelineStack(app, NAME, name=NAME, config=PipelineConfig(batch_size=20, max_concurrency=1))
+        config = PipelineConfig(batch_size=20, max_concurrency=0, table=OwnTableConfig())
+        PipelineStack(app, NAME, name=NAME, config=config)
     assert str(error.value) == (
         f"SqsLambdaConsumer '{NAME}/Consumer': 2 invalid settings:\n"
         "  - batch_size=20: a batch of more than 10 records needs a batching window of at "
         "least 1 s. Fix: set max_batching_window=Duration.seconds(1) or more, or "
         "batch_size <= 10.\n"
-        "  - max_concurrency=1: must be 2..1000 (ScalingConfig.MaximumConcurrency). "
+        "  - max_concurrency=0: must be 2..1000 (ScalingConfig.MaximumConcurrency). "
         "Fix: bound every consumer: choose a value in range."
     )
