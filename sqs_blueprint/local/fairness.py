@@ -61,14 +61,21 @@ def prefer_quiet_groups(queue: Any) -> None:
     """
     if queue.fifo_queue:
         return
+    from moto.core.utils import unix_time_millis
+
     with queue._messages_lock:  # holds off sends; moto's deletes replace the list
         messages = list(queue._messages)
+        # moto's Message.visible and .delayed, with one clock read for the whole queue.
+        now = unix_time_millis()
+        waiting = [now > m.visible_at and now >= m.delayed_until for m in messages]
         in_flight = Counter(
-            m.group_id for m in messages if m.group_id and not m.visible and not m.delayed
+            m.group_id
+            for m, ready in zip(messages, waiting, strict=True)
+            if m.group_id and not ready and now >= m.delayed_until
         )
         if not noisy_groups(in_flight):
             return
-        slots = [i for i, m in enumerate(messages) if m.visible and not m.delayed]
+        slots = [i for i, ready in enumerate(waiting) if ready]
         ordered = fair_order([messages[i] for i in slots], _group_of, in_flight)
         place = {m: i for i, m in enumerate(messages)}
         place.update(zip(ordered, slots, strict=True))
