@@ -5,7 +5,7 @@ On a standard queue SQS takes each message's ``MessageGroupId`` as its tenant
 holds more than 10% of the queue's in-flight messages and at least 30 of its
 own. While quiet tenants have visible messages, a receive returns theirs first;
 noisy tenants' messages follow, the tenant with the fewest in flight first
-(https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-fair-queues.html,
+(https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-fair-queues-detailed.html,
 docs/aws-facts.md#2025-features). moto accepts group ids on standard queues but
 delivers in arrival order (docs/aws-facts.md#local-cloud); :func:`prefer_quiet_groups`
 reorders a moto queue before each receive so that it follows this rule.
