@@ -84,6 +84,24 @@ def validate(
             "must be one email address",
             "give addresses such as ops@example.com, one per list item",
         )
+    _validate_graphs(problems, auto_scaling_group, backlog_target)
+    if dashboard_name is not None and not Token.is_unresolved(dashboard_name):
+        check(
+            bool(_DASHBOARD_NAME.match(dashboard_name)),
+            "dashboard_name",
+            dashboard_name,
+            "CloudWatch dashboard names are 1..255 letters, digits, '-' or '_'",
+            "drop other characters, or leave dashboard_name unset",
+        )
+
+
+def _validate_graphs(
+    problems: Problems,
+    auto_scaling_group: autoscaling.IAutoScalingGroup | None,
+    backlog_target: float | None,
+) -> None:
+    """The scaling target is drawn on the workers' backlog graph."""
+    check = problems.check
     if backlog_target is not None:
         check(
             auto_scaling_group is not None,
@@ -98,12 +116,4 @@ def validate(
             backlog_target,
             "must be more than 0 (visible messages per instance in service)",
             "pass the scaling target, e.g. Ec2QueueWorkers.target_backlog_per_instance",
-        )
-    if dashboard_name is not None and not Token.is_unresolved(dashboard_name):
-        check(
-            bool(_DASHBOARD_NAME.match(dashboard_name)),
-            "dashboard_name",
-            dashboard_name,
-            "CloudWatch dashboard names are 1..255 letters, digits, '-' or '_'",
-            "drop other characters, or leave dashboard_name unset",
         )

@@ -105,32 +105,8 @@ class PipelineObservability(Construct):
 
         self.topic = self._make_topic(topic, alarm_emails)
 
-        self.age_threshold_s = round(age_share * queue.retention_period.to_seconds())
         self.alarms: dict[str, cloudwatch.Alarm] = {}
-        dlq, source = queue.dead_letter_queue, queue.queue
-        self._alarm(
-            "DlqDepth",
-            # Not NumberOfMessagesSent: dead-lettered messages are not "sent" (module doc).
-            dlq.metric_approximate_number_of_messages_visible(statistic=cloudwatch.Stats.MAXIMUM),
-            threshold=1,
-            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            description=(
-                f"Messages are waiting in the dead-letter queue of {queue.node.path}. Inspect "
-                "them with 'sqs-blueprint dlq inspect', fix the cause, then "
-                "'sqs-blueprint dlq redrive'."
-            ),
-        )
-        self._alarm(
-            "OldestMessageAge",
-            source.metric_approximate_age_of_oldest_message(statistic=cloudwatch.Stats.MAXIMUM),
-            threshold=self.age_threshold_s,
-            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            description=(
-                f"The oldest message in {queue.node.path} is older than {age_share:.0%} of the "
-                f"queue's retention ({self.age_threshold_s} s): the consumer is falling behind "
-                "and messages will expire unprocessed."
-            ),
-        )
+        self._queue_alarms(queue, age_share)
         self._watched_alarms(queue, consumer_function, table)
         self.mapping_metrics: dict[str, cloudwatch.Metric] = {}
         if event_source_mapping is not None:
@@ -167,6 +143,34 @@ class PipelineObservability(Construct):
         for address in alarm_emails:
             topic.add_subscription(subscriptions.EmailSubscription(address))
         return topic
+
+    def _queue_alarms(self, queue: QueueWithDlq, age_share: float) -> None:
+        """Dead letters waiting; the source queue's oldest message past ``age_share``."""
+        self.age_threshold_s = round(age_share * queue.retention_period.to_seconds())
+        dlq, source = queue.dead_letter_queue, queue.queue
+        self._alarm(
+            "DlqDepth",
+            # Not NumberOfMessagesSent: dead-lettered messages are not "sent" (module doc).
+            dlq.metric_approximate_number_of_messages_visible(statistic=cloudwatch.Stats.MAXIMUM),
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            description=(
+                f"Messages are waiting in the dead-letter queue of {queue.node.path}. Inspect "
+                "them with 'sqs-blueprint dlq inspect', fix the cause, then "
+                "'sqs-blueprint dlq redrive'."
+            ),
+        )
+        self._alarm(
+            "OldestMessageAge",
+            source.metric_approximate_age_of_oldest_message(statistic=cloudwatch.Stats.MAXIMUM),
+            threshold=self.age_threshold_s,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            description=(
+                f"The oldest message in {queue.node.path} is older than {age_share:.0%} of the "
+                f"queue's retention ({self.age_threshold_s} s): the consumer is falling behind "
+                "and messages will expire unprocessed."
+            ),
+        )
 
     def _watched_alarms(
         self,
