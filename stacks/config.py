@@ -67,6 +67,10 @@ class QueueConfig:
     customer_managed_key: bool = False
     # The source queue's MaximumMessageSize: 1,024..1,048,576 bytes.
     max_message_bytes: int = SQS_MAX_MESSAGE_BYTES
+    # A multi-tenant standard queue: producers set each tenant as its MessageGroupId
+    # (a fair queue, docs/aws-facts.md#2025-features); adds the fair-queue metrics
+    # and the quiet-tenant alarm. Refused on a FIFO queue.
+    tenants: bool = False
 
     def props(self) -> dict[str, Any]:
         """These settings as keyword arguments of ``QueueWithDlq``."""
@@ -129,6 +133,7 @@ class AlarmsConfig:
     to: tuple[str, ...] | str | None = None
     age_share: float = 0.5  # of the source queue's retention
     failed_invoke_share: float = 0.05  # of the events a Lambda mapping polled
+    quiet_group_age_s: int = 300  # a quiet tenant's oldest message, with queue.tenants
 
     @property
     def emails(self) -> tuple[str, ...]:
@@ -255,6 +260,7 @@ def load_stage(
     config = _build(StageConfig, settings, f"{where}.stages.{name}", errors)
     if not errors:
         config = _check_target(config, f"{where}.stages.{name}", errors)
+        _check_tenants(config, f"{where}.stages.{name}", errors)
     if errors:
         raise ConfigError("invalid stage configuration:\n" + "\n".join(f"  - {e}" for e in errors))
     return config
@@ -294,6 +300,16 @@ def _check_target(config: StageConfig, path: str, errors: list[str]) -> StageCon
         changes[key] = dataclasses.replace(pipeline, alarms=dataclasses.replace(alarms, to=to))
     errors[:] = list(dict.fromkeys(errors))  # pipelines sharing the stage's value fail once
     return dataclasses.replace(config, **changes)
+
+
+def _check_tenants(config: StageConfig, path: str, errors: list[str]) -> None:
+    """Refuse ``tenants`` on the ordered pipeline, whose queue is FIFO."""
+    if config.ordered.queue.tenants:
+        errors.append(
+            f"'{path}.ordered.queue.tenants' is true, but the ordered pipeline's queue is FIFO, "
+            "where MessageGroupId orders each group and fair queues do not apply: remove "
+            "'tenants' there (it is for standard queues: write_buffer, request_response, workers)"
+        )
 
 
 def _alarm_destination(value: Any, path: str, stage: str, errors: list[str]) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_sns as sns
 
 from stacks.config import AlarmsConfig
@@ -45,6 +45,7 @@ def observe(
         age_share=alarms.age_share,
         alarm_emails=alarms.emails,
         failed_invoke_share=alarms.failed_invoke_share,
+        quiet_group_age=Duration.seconds(alarms.quiet_group_age_s),
         dashboard_name=stack.stack_name,
         **watched,
     )

@@ -50,4 +50,5 @@ class WriteBufferStack(Stack):
             consumer_function=self.buffer.consumer.function,
             event_source_mapping=self.buffer.consumer.event_source_mapping,
             table=self.buffer.table,
+            tenants=config.queue.tenants,
         )
