@@ -80,6 +80,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         (["send"], "with 'queue' (default: 262144)"),
         (["worker"], "long-poll seconds (default: 20)"),
         (["rpc", "call"], "seconds (default: 30.0)"),
+        (["rpc", "call"], "read the queue and prefix from (default: dev)"),
         (["plan"], "--batch-size BATCH_SIZE\n                        (default: 10)"),
         (["dlq", "inspect"], "messages to show (default: 20)"),
         (["dlq", "redrive"], "(default: 1)"),

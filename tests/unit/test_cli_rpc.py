@@ -115,6 +115,17 @@ def test_a_missing_output_is_one_line_exit_1(aws: None, capsys: pytest.CaptureFi
     )
 
 
+def test_a_prefix_output_rpc_call_cannot_use_is_one_line_exit_2(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deploy({"RequestQueueUrl": {"Ref": "Requests"}, "ResponseQueuePrefix": "bad!"})
+    assert main([*CALL, *QUOTE]) == 2
+    assert capsys.readouterr().err == (
+        "sqs-blueprint rpc call: response_queue_prefix must be 1..48 letters, digits, '-' or "
+        "'_' (a 32-character id is appended), got 'bad!'\n"
+    )
+
+
 def test_both_flags_need_no_stack(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     url = boto3.client("sqs").create_queue(QueueName="requests")["QueueUrl"]
     argv = ["rpc", "call", "--queue-url", url, "--prefix", "p-", "--type", "t", "--timeout", "1"]
