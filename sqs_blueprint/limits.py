@@ -41,6 +41,22 @@ EXTENDED_CLIENT_THRESHOLD_BYTES = 262_144
 SQS_BILLING_CHUNK_BYTES = 65_536
 # A message's visibility timeout: at most 12 hours (SQS_MESSAGE_QUOTAS_URL).
 SQS_MAX_VISIBILITY_TIMEOUT_S = 43_200
+# ReceiveMessage's long poll (WaitTimeSeconds): 0..20 s (SQS_RECEIVE_URL).
+SQS_RECEIVE_URL = (
+    "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html"
+)
+SQS_MAX_WAIT_TIME_S = 20
+# A queue name: 1..80 letters, digits, '-' and '_' (".fifo" included) (SQS_CREATE_QUEUE_URL).
+SQS_CREATE_QUEUE_URL = (
+    "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html"
+)
+SQS_MAX_QUEUE_NAME_LENGTH = 80
+# StartMessageMoveTask's MaxNumberOfMessagesPerSecond: at most 500 (SQS_MOVE_TASK_URL).
+SQS_MOVE_TASK_URL = (
+    "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/"
+    "API_StartMessageMoveTask.html"
+)
+SQS_MAX_MOVE_RATE = 500
 
 # A FIFO queue without high throughput: 300 transactions per second per API
 # action (SendMessage[Batch], ReceiveMessage, DeleteMessage[Batch]); with
