@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqs_blueprint import limits
 from sqs_blueprint.capacity.common import (
+    KIB,
     MAX_MESSAGE_KB,
     SECONDS_PER_MONTH,
     check_at_most,
@@ -20,6 +21,7 @@ from sqs_blueprint.limits import PRICES_USD
 
 DEFAULT_SEND_LATENCY_MS = 20.0  # one SendMessageBatch round trip from inside the region
 DEFAULT_MEMORY_MB = 256
+_MAX_MESSAGE = f"{MAX_MESSAGE_KB / KIB:g} MiB"  # "1 MiB"
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 
 
@@ -78,7 +80,9 @@ def _check_fifo_inputs(
 ) -> None:
     check_number("messages_per_s", messages_per_s)
     check_number("message_kb", message_kb)
-    check_at_most("message_kb", message_kb, MAX_MESSAGE_KB, "the SQS message size limit, 1 MiB")
+    check_at_most(
+        "message_kb", message_kb, MAX_MESSAGE_KB, f"the SQS message size limit, {_MAX_MESSAGE}"
+    )
     check_whole("groups", groups, 1, math.inf, "no limit")
     check_number("record_ms", record_ms)
     fifo_batch = limits.LAMBDA_FIFO_MAX_BATCH_SIZE
@@ -120,7 +124,7 @@ def plan_fifo(
     groups: int,
     record_ms: float,
     message_kb: float = 1.0,
-    batch_size: int = 10,
+    batch_size: int = limits.LAMBDA_FIFO_MAX_BATCH_SIZE,
     high_throughput: bool = False,
     region: str = "us-east-1",
     max_concurrency: int = limits.LAMBDA_MAX_CONCURRENCY,
@@ -201,7 +205,8 @@ def _fifo_reasons(
     mode = f"high throughput in {region}" if high_throughput else "without high throughput"
     return {
         "api_calls_per_s": f"FIFO quota per API action, {mode} ({limits.SQS_MESSAGE_QUOTAS_URL})",
-        "messages_per_send": "SendMessageBatch takes at most 10 entries and 1 MiB in total",
+        "messages_per_send": f"SendMessageBatch takes at most {limits.SQS_BATCH_MAX_ENTRIES} "
+        f"entries and {_MAX_MESSAGE} in total",
         "group_ceiling_per_s": "one batch of a group in flight, its records in order: "
         f"b records take b x {record_ms:g} ms, so 1 / {record_ms:g} ms whatever the batch",
         "concurrency": f"a FIFO mapping runs at most one invocation per group: min({groups}, "

@@ -50,7 +50,7 @@ def plan_write_buffer(
     wcu: int,
     item_kb: float,
     function_timeout_s: float,
-    batch_size: int = 10,
+    batch_size: int = limits.LAMBDA_MAX_BATCH_WITHOUT_WINDOW,
     record_ms: float = DEFAULT_RECORD_MS,
     batching_window_s: float = 0,
 ) -> WriteBufferPlan:

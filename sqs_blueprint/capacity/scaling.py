@@ -57,7 +57,8 @@ def plan_scaling(plan: WriteBufferPlan, *, target_per_s: float, latency_s: float
     start = limits.LAMBDA_STANDARD_START_CONCURRENCY
     ramp_s = max(0, invocations - start) / limits.LAMBDA_STANDARD_RAMP_PER_MINUTE * 60
     low_pollers, high_pollers = _pollers(plan, invocations, target_per_s)
-    possible = high_pollers >= limits.LAMBDA_MIN_POLLERS_RANGE[0]
+    fewest = limits.LAMBDA_MIN_POLLERS_RANGE[0]
+    possible = high_pollers >= fewest
     price = PRICES_USD["lambda_sqs_epu_hour"] * HOURS_PER_MONTH
     if possible:
         reasons.append(
@@ -69,7 +70,7 @@ def plan_scaling(plan: WriteBufferPlan, *, target_per_s: float, latency_s: float
     else:
         reasons.append(
             f"provisioned pollers not offered: {plan.max_concurrency} concurrent invocations "
-            f"share the write budget, fewer than 2 pollers x {per_poller}"
+            f"share the write budget, fewer than {fewest} pollers x {per_poller}"
         )
     provisioned = possible and ramp_s > latency_s
     reasons.append(
