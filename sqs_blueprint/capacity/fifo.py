@@ -156,12 +156,7 @@ def plan_fifo(
     consume = _consume_ceiling(
         messages_per_s, calls, groups, max_concurrency, record_ms, batch_size
     )
-    for side, (ceiling, why, fix) in (("send", send), ("consume", consume)):
-        if messages_per_s > ceiling:
-            raise UsageError(
-                f"target {messages_per_s:,.6g} msg/s is more than the {side}-side ceiling of "
-                f"{ceiling:,.6g} msg/s ({why}); {fix}"
-            )
+    _refuse_above(messages_per_s, send=send, consume=consume)
     ceiling = min(send[0], consume[0])
     send_calls = messages_per_s / per_send
     return FifoPlan(
@@ -191,6 +186,18 @@ def plan_fifo(
         )
         | {"send_ceiling_per_s": send[1], "consume_ceiling_per_s": consume[1]},
     )
+
+
+def _refuse_above(
+    target: float, *, send: tuple[float, str, str], consume: tuple[float, str, str]
+) -> None:
+    """A target above either side's ceiling is refused with the limit that binds."""
+    for side, (ceiling, why, fix) in (("send", send), ("consume", consume)):
+        if target > ceiling:
+            raise UsageError(
+                f"target {target:,.6g} msg/s is more than the {side}-side ceiling of "
+                f"{ceiling:,.6g} msg/s ({why}); {fix}"
+            )
 
 
 def _fifo_reasons(
