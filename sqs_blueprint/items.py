@@ -17,9 +17,32 @@ from typing import Any
 from boto3.dynamodb.types import TypeSerializer
 
 from sqs_blueprint.errors import SqsBlueprintError
+from sqs_blueprint.limits import (
+    DYNAMODB_MAX_ITEM_KB,
+    DYNAMODB_MAX_NUMBER_MAGNITUDE,
+    DYNAMODB_MIN_NUMBER_MAGNITUDE,
+)
+from sqs_blueprint.limits import DYNAMODB_MAX_NESTING_DEPTH as MAX_DEPTH
+from sqs_blueprint.limits import DYNAMODB_MAX_NUMBER_DIGITS as MAX_DIGITS
+
+__all__ = [
+    "KEY_ATTRIBUTE",
+    "MAX_DEPTH",
+    "MAX_DIGITS",
+    "MAX_ITEM_BYTES",
+    "MAX_MAGNITUDE",
+    "MIN_MAGNITUDE",
+    "ItemError",
+    "canonical_json",
+    "item_key",
+    "item_size",
+    "parse_body",
+    "serialize",
+    "to_item",
+]
 
 KEY_ATTRIBUTE = "pk"
-MAX_ITEM_BYTES = 400 * 1024  # docs/aws-facts.md#dynamodb: item size
+MAX_ITEM_BYTES = DYNAMODB_MAX_ITEM_KB * 1024  # docs/aws-facts.md#dynamodb: item size
 
 _serializer = TypeSerializer()
 
@@ -28,12 +51,9 @@ class ItemError(SqsBlueprintError, ValueError):
     """A record cannot become an item; it fails alone."""
 
 
-# DynamoDB nests attributes up to 32 levels deep ("Nested attribute depth",
-# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html).
-MAX_DEPTH = 32
-MAX_DIGITS = 38  # DynamoDB numbers: up to 38 significant digits (docs/aws-facts.md#dynamodb)
-MIN_MAGNITUDE = Decimal("1E-130")  # smallest non-zero magnitude DynamoDB stores
-MAX_MAGNITUDE = Decimal("9.9999999999999999999999999999999999999E+125")  # largest
+# The smallest and largest non-zero magnitudes DynamoDB stores (docs/aws-facts.md#dynamodb).
+MIN_MAGNITUDE = Decimal(DYNAMODB_MIN_NUMBER_MAGNITUDE)
+MAX_MAGNITUDE = Decimal(DYNAMODB_MAX_NUMBER_MAGNITUDE)
 
 
 def _too_deep() -> ItemError:

@@ -41,6 +41,30 @@ EXTENDED_CLIENT_THRESHOLD_BYTES = 262_144
 SQS_BILLING_CHUNK_BYTES = 65_536
 # A message's visibility timeout: at most 12 hours (SQS_MESSAGE_QUOTAS_URL).
 SQS_MAX_VISIBILITY_TIMEOUT_S = 43_200
+# ReceiveMessage's long poll (WaitTimeSeconds): 0..20 s (SQS_RECEIVE_URL).
+SQS_RECEIVE_URL = (
+    "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html"
+)
+SQS_MAX_WAIT_TIME_S = 20
+# A queue name: 1..80 letters, digits, '-' and '_' (".fifo" included) (SQS_CREATE_QUEUE_URL).
+SQS_CREATE_QUEUE_URL = (
+    "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html"
+)
+SQS_MAX_QUEUE_NAME_LENGTH = 80
+# StartMessageMoveTask's MaxNumberOfMessagesPerSecond: at most 500 (SQS_MOVE_TASK_URL).
+SQS_MOVE_TASK_URL = (
+    "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/"
+    "API_StartMessageMoveTask.html"
+)
+SQS_MAX_MOVE_RATE = 500
+# At most 10 message attributes per message (SQS_MESSAGE_QUOTAS_URL).
+SQS_MAX_MESSAGE_ATTRIBUTES = 10
+# MessageGroupId and MessageDeduplicationId: 1..128 letters, digits and ASCII
+# punctuation (SQS_SEND_MESSAGE_URL).
+SQS_SEND_MESSAGE_URL = (
+    "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html"
+)
+SQS_MAX_ID_LENGTH = 128
 
 # A FIFO queue without high throughput: 300 transactions per second per API
 # action (SendMessage[Batch], ReceiveMessage, DeleteMessage[Batch]); with
@@ -147,6 +171,22 @@ DYNAMODB_QUOTAS_URL = (
     "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html"
 )
 DYNAMODB_MAX_ITEM_KB = 400  # DYNAMODB_QUOTAS_URL
+DYNAMODB_MAX_NESTING_DEPTH = 32  # nested attribute depth (DYNAMODB_QUOTAS_URL)
+# Numbers: up to 38 significant digits, magnitudes 1E-130 to
+# 9.9999999999999999999999999999999999999E+125 (DYNAMODB_DATA_TYPES_URL).
+DYNAMODB_DATA_TYPES_URL = (
+    "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/"
+    "HowItWorks.NamingRulesDataTypes.html"
+)
+DYNAMODB_MAX_NUMBER_DIGITS = 38
+DYNAMODB_MIN_NUMBER_MAGNITUDE = "1E-130"
+DYNAMODB_MAX_NUMBER_MAGNITUDE = "9.9999999999999999999999999999999999999E+125"
+# BatchWriteItem: at most 25 put or delete requests and 16 MB (DYNAMODB_BATCH_WRITE_URL).
+DYNAMODB_BATCH_WRITE_URL = (
+    "https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html"
+)
+DYNAMODB_BATCH_WRITE_MAX_ITEMS = 25
+DYNAMODB_BATCH_WRITE_MAX_BYTES = 16 * 1024 * 1024
 
 # --------------------------------------------------------------------- prices
 

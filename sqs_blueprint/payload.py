@@ -20,7 +20,11 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from sqs_blueprint._clients import LazyClient, error_text
 from sqs_blueprint.errors import SqsBlueprintError, UsageError
-from sqs_blueprint.limits import EXTENDED_CLIENT_THRESHOLD_BYTES, SQS_MAX_MESSAGE_BYTES
+from sqs_blueprint.limits import (
+    EXTENDED_CLIENT_THRESHOLD_BYTES,
+    SQS_MAX_MESSAGE_ATTRIBUTES,
+    SQS_MAX_MESSAGE_BYTES,
+)
 
 # docs/aws-facts.md#extended-client-wire-format: reserved attribute names and pointer class names.
 RESERVED_ATTRIBUTE = "ExtendedPayloadSize"
@@ -30,11 +34,9 @@ POINTER_CLASS = "software.amazon.payloadoffloading.PayloadS3Pointer"
 LEGACY_POINTER_CLASS = "com.amazon.sqs.javamessaging.MessageS3Pointer"
 # docs/aws-facts.md#extended-client-wire-format: the official clients' threshold
 DEFAULT_THRESHOLD = EXTENDED_CLIENT_THRESHOLD_BYTES
-MAX_MESSAGE_SIZE = SQS_MAX_MESSAGE_BYTES  # docs/aws-facts.md#sqs-limits
 # Offload only what is over the queue's own MaximumMessageSize (the Producer reads it).
 QUEUE_THRESHOLD = "queue"
 Threshold = int | Literal["queue"]
-MAX_ATTRIBUTES = 10  # docs/aws-facts.md#sqs-limits: message attributes per message
 # docs/aws-facts.md#extended-client-wire-format: wrapped receipt handles
 _BUCKET_MARKER = "-..s3BucketName..-"
 _KEY_MARKER = "-..s3Key..-"
@@ -225,10 +227,10 @@ class PayloadStore:
         if threshold != QUEUE_THRESHOLD and not (
             isinstance(threshold, int)
             and not isinstance(threshold, bool)
-            and 0 <= threshold <= MAX_MESSAGE_SIZE
+            and 0 <= threshold <= SQS_MAX_MESSAGE_BYTES
         ):
             raise UsageError(
-                f"threshold must be between 0 and {MAX_MESSAGE_SIZE:,} bytes, or "
+                f"threshold must be between 0 and {SQS_MAX_MESSAGE_BYTES:,} bytes, or "
                 f"{QUEUE_THRESHOLD!r} for the queue's own maximum, got {threshold!r}"
             )
         self.bucket = bucket
@@ -267,9 +269,10 @@ class PayloadStore:
             return Payload(body, attributes)
         if not self.bucket:
             raise PayloadError("offloading a large body needs a bucket: PayloadStore(bucket=...)")
-        if len(attributes) >= MAX_ATTRIBUTES:
+        if len(attributes) >= SQS_MAX_MESSAGE_ATTRIBUTES:
             raise PayloadError(
-                f"an offloaded message can carry at most {MAX_ATTRIBUTES - 1} message attributes "
+                "an offloaded message can carry at most "
+                f"{SQS_MAX_MESSAGE_ATTRIBUTES - 1} message attributes "
                 f"(one is reserved for the payload size), got {len(attributes)}"
             )
         data = body.encode("utf-8")

@@ -1,25 +1,22 @@
 """Batching sender: packs by count and bytes, offloads large bodies, derives FIFO ids.
 
-Each message is offloaded on its own merit (docs/aws-facts.md#extended-client-wire-format), then
-messages are packed
-in order into SendMessageBatch calls of at most 10 entries and 1 MiB in total
-(docs/aws-facts.md#sqs-limits). Entries a batch reports failed are retried with backoff when the
-fault is not the sender's; whatever still fails is returned, never dropped.
+Each message is offloaded on its own merit (docs/aws-facts.md#extended-client-wire-format),
+then messages are packed in order into SendMessageBatch calls of at most 10 entries and
+1 MiB in total (docs/aws-facts.md#sqs-limits). Entries a batch reports failed are retried
+with backoff when the fault is not the sender's; whatever still fails is returned, never
+dropped.
 
 :meth:`Producer.send_many` never raises: every message comes back sent (with its
 id) or failed (with the reason). On a FIFO queue a failure holds back the later
 messages of its group in the same call, so a retry of the failed ones never puts
 an earlier message behind a later one. Objects offloaded for messages that were
-not sent are deleted (best effort).
+not sent are deleted (best effort). What a message is, and how its group and
+deduplication ids come about, is in :mod:`sqs_blueprint.messages`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
-import re
-import string
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,8 +35,18 @@ from botocore.exceptions import (
 
 from sqs_blueprint._clients import LazyClient, error_text
 from sqs_blueprint.errors import UsageError
+from sqs_blueprint.limits import SQS_BATCH_MAX_ENTRIES, SQS_MAX_MESSAGE_BYTES
+from sqs_blueprint.messages import (
+    Failed,
+    Key,
+    Message,
+    SendResult,
+    Sent,
+    check_id,
+    deduplication_id,
+    message_group,
+)
 from sqs_blueprint.payload import (
-    MAX_MESSAGE_SIZE,
     RESERVED_ATTRIBUTES,
     PayloadError,
     PayloadStore,
@@ -48,13 +55,18 @@ from sqs_blueprint.payload import (
     message_size,
 )
 
-MAX_BATCH_ENTRIES = 10  # docs/aws-facts.md#sqs-limits
-# docs/aws-facts.md#sqs-limits: a batch's total is capped at 1 MiB too
-MAX_BATCH_BYTES = MAX_MESSAGE_SIZE
-# MessageGroupId and MessageDeduplicationId: 1..128 letters, digits and ASCII punctuation
-# (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html).
-MAX_ID_LENGTH = 128
-_ID_PATTERN = re.compile(f"[A-Za-z0-9{re.escape(string.punctuation)}]{{1,{MAX_ID_LENGTH}}}")
+__all__ = [
+    "Failed",
+    "Key",
+    "Message",
+    "Producer",
+    "SendResult",
+    "Sent",
+    "check_id",
+    "deduplication_id",
+    "pack",
+]
+
 _RETRYABLE_CODES = frozenset(
     {
         "ThrottlingException",
@@ -75,61 +87,6 @@ _NOT_DELIVERED = (
     NoCredentialsError,
     NoRegionError,
 )
-
-Key = str | Callable[["Message"], str | int | None]
-"""A group or tenant key: a field of the JSON object body, or a function of the message."""
-
-
-@dataclass(frozen=True)
-class Message:
-    """One message to send; attributes in the SendMessage shape.
-
-    ``group_id`` and ``tenant`` both become the ``MessageGroupId``: ``group_id``
-    orders messages on a FIFO queue; ``tenant`` names who a message belongs to on a
-    standard (fair) queue. Giving both with different values is refused.
-    """
-
-    body: str
-    message_attributes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    group_id: str | None = None
-    deduplication_id: str | None = None
-    delay_seconds: int | None = None
-    tenant: str | None = None
-
-
-@dataclass(frozen=True)
-class Sent:
-    index: int
-    message_id: str
-    offloaded: bool
-    sequence_number: str | None = None
-
-
-@dataclass(frozen=True)
-class Failed:
-    """A message that was not sent. ``held_back``: never tried, because an earlier message
-    of its FIFO group failed. ``maybe_sent``: the request's outcome is unknown (a timeout or
-    a dropped connection), so the message may be in the queue; its payload object is kept.
-    """
-
-    index: int
-    error: str
-    held_back: bool = False
-    maybe_sent: bool = False
-
-
-@dataclass
-class SendResult:
-    """Every input appears exactly once, in ``sent`` or ``failed``, by its index.
-
-    ``payloads_deleted`` counts the S3 objects offloaded for messages that were not sent
-    and then deleted; ``payloads_not_deleted`` lists those a delete failed for, with why.
-    """
-
-    sent: list[Sent] = field(default_factory=list)
-    failed: list[Failed] = field(default_factory=list)
-    payloads_deleted: int = 0
-    payloads_not_deleted: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -165,24 +122,11 @@ class _Call:
             self.orphans.append(p.pointer)
 
 
-def deduplication_id(body: str, group_id: str | None = None) -> str:
-    """SHA-256 hex of the group and the original body: stable across retries, the same
-    whether or not the body is offloaded, and distinct for one body in two groups."""
-    salt = "" if group_id is None else f"{group_id}\n"
-    return hashlib.sha256(f"{salt}{body}".encode()).hexdigest()
-
-
-def check_id(value: str, what: str) -> str:
-    """``value`` if it is a valid MessageGroupId / MessageDeduplicationId, else UsageError."""
-    if not isinstance(value, str) or not _ID_PATTERN.fullmatch(value):
-        raise UsageError(
-            f"{what} must be 1..{MAX_ID_LENGTH} ASCII letters, digits or punctuation, got {value!r}"
-        )
-    return value
-
-
 def pack(
-    sizes: Sequence[int], *, max_entries: int = MAX_BATCH_ENTRIES, max_bytes: int = MAX_BATCH_BYTES
+    sizes: Sequence[int],
+    *,
+    max_entries: int = SQS_BATCH_MAX_ENTRIES,
+    max_bytes: int = SQS_MAX_MESSAGE_BYTES,
 ) -> list[list[int]]:
     """Indexes of ``sizes`` packed in order into batches within both limits."""
     batches: list[list[int]] = []
@@ -212,27 +156,6 @@ def _reason(error: BaseException) -> str:
     if isinstance(error, ClientError):
         return error_text(error)
     return f"{type(error).__name__}: {error}"
-
-
-def _key_value(key: Key, message: Message, what: str) -> str | None:
-    """The value ``key`` gives for ``message``, as text (None: the key gives none)."""
-    if callable(key):
-        value = key(message)
-    else:
-        try:
-            record = json.loads(message.body)
-        except ValueError:
-            record = None
-        if not isinstance(record, dict) or key not in record:
-            raise UsageError(
-                f"{what} field {key!r} is missing: the body must be a JSON object with it"
-            )
-        value = record[key]
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise UsageError(f"{what} {key!r} must give a string or an integer, got {value!r}")
-    return str(value)
 
 
 class Producer:
@@ -282,7 +205,7 @@ class Producer:
             attributes = self._client().get_queue_attributes(
                 QueueUrl=self.queue_url, AttributeNames=["MaximumMessageSize"]
             )["Attributes"]
-            self._max_size = int(attributes.get("MaximumMessageSize", MAX_MESSAGE_SIZE))
+            self._max_size = int(attributes.get("MaximumMessageSize", SQS_MAX_MESSAGE_BYTES))
         return self._max_size
 
     def send_many(self, messages: Iterable[Message | str]) -> SendResult:
@@ -322,7 +245,9 @@ class Producer:
         """The batch entry for ``message``, or None after reporting why it is not sent."""
         unsent = _Prepared(index, {}, 0, None, None)
         try:
-            unsent.message_group = self._group_of(message)
+            unsent.message_group = message_group(
+                message, fifo=self.fifo, group_key=self.group_key, tenant_key=self.tenant_key
+            )
         except Exception as error:
             call.fail(unsent, _reason_of(error))
             return None
@@ -336,33 +261,6 @@ class Producer:
         except Exception as error:
             call.fail(unsent, _reason_of(error))
             return None
-
-    def _group_of(self, message: Message) -> str | None:
-        """The message's ``MessageGroupId``: its group id or tenant, or the producer's keys."""
-        group, tenant = message.group_id, message.tenant
-        if group is None and self.group_key is not None:
-            group = _key_value(self.group_key, message, "group key")
-        if tenant is None and self.tenant_key is not None:
-            tenant = _key_value(self.tenant_key, message, "tenant key")
-        if tenant is not None:
-            if group is not None and group != tenant:
-                raise UsageError(
-                    f"tenant {tenant!r} and group id {group!r} disagree: both set the "
-                    "MessageGroupId; give one of them, or the same value"
-                )
-            if self.fifo and group is None:
-                raise UsageError(
-                    f"tenant {tenant!r} given for a FIFO queue, where the message group orders "
-                    "messages: give a group id (the tenant itself for one ordered group per "
-                    "tenant); tenants are for standard (fair) queues"
-                )
-            group = tenant
-        if self.fifo and group is None:
-            raise UsageError(
-                "a FIFO queue needs a message group id: Message(body, group_id=...) "
-                "or Producer(..., group_key=...)"
-            )
-        return None if group is None else check_id(group, "message group id")
 
     def _prepare(self, message: Message, p: _Prepared) -> _Prepared:
         """Fill ``p`` in for ``message``; ``p.pointer`` is set as soon as a body is offloaded."""

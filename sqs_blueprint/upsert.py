@@ -3,8 +3,10 @@
 The record-processing core shared by the Lambda write buffer, the EC2 worker
 and the local runner is :func:`write_records`: each record's body (a JSON
 object) becomes one item keyed by ``pk``, the SHA-256 of its canonical JSON
-(:mod:`sqs_blueprint.items`); writes are paced by :mod:`sqs_blueprint.pacing`.
-Both modules' public names are importable from here too.
+(:mod:`sqs_blueprint.items`); writes are paced by :mod:`sqs_blueprint.pacing` and
+packed into BatchWriteItem calls by :mod:`sqs_blueprint.batch_write`, which also says
+which errors are retried. The items and pacing modules' public names are importable
+from here too.
 """
 
 from __future__ import annotations
@@ -16,10 +18,18 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as AwsConnectionError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from sqs_blueprint._clients import LazyClient, error_text
+from sqs_blueprint._clients import LazyClient
+from sqs_blueprint.batch_write import (
+    THROTTLING_CODES,
+    Entry,
+    PutResult,
+    error_code,
+    error_reason,
+    pack_calls,
+    transient,
+)
 from sqs_blueprint.capacity import wcu_per_item
 from sqs_blueprint.items import (
     KEY_ATTRIBUTE,
@@ -29,7 +39,6 @@ from sqs_blueprint.items import (
     MAX_MAGNITUDE,
     MIN_MAGNITUDE,
     ItemError,
-    _size,
     canonical_json,
     item_key,
     item_size,
@@ -42,8 +51,6 @@ from sqs_blueprint.records import Record
 
 __all__ = [
     "KEY_ATTRIBUTE",
-    "MAX_BATCH_BYTES",
-    "MAX_BATCH_ITEMS",
     "MAX_DEPTH",
     "MAX_DIGITS",
     "MAX_ITEM_BYTES",
@@ -55,7 +62,6 @@ __all__ = [
     "PutResult",
     "TokenBucket",
     "Upserter",
-    "_size",
     "canonical_json",
     "item_key",
     "item_size",
@@ -65,72 +71,6 @@ __all__ = [
     "wcu_per_item",
     "write_records",
 ]
-
-MAX_BATCH_ITEMS = 25  # docs/aws-facts.md#dynamodb: BatchWriteItem requests
-MAX_BATCH_BYTES = 16 * 1024 * 1024  # docs/aws-facts.md#dynamodb: BatchWriteItem size
-# docs/aws-facts.md#dynamodb: throttling is backpressure, retried with backoff.
-THROTTLING_CODES = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
-)
-# 5xx answers: the request may succeed when retried (docs/aws-facts.md#dynamodb).
-SERVER_CODES = frozenset({"InternalServerError", "ServiceUnavailable"})
-
-
-# ---------------------------------------------------------------- writing
-
-
-def _code(error: Exception) -> str:
-    return (
-        str(error.response.get("Error", {}).get("Code", ""))
-        if isinstance(error, ClientError)
-        else ""
-    )
-
-
-def _transient(error: Exception) -> str:
-    """Why ``error`` is worth retrying ("throttled", "service error", "network error"), or ""."""
-    if _code(error) in THROTTLING_CODES:
-        return "throttled"  # backpressure (docs/aws-facts.md#dynamodb)
-    if isinstance(error, ClientError):
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return "service error" if status >= 500 or _code(error) in SERVER_CODES else ""
-    return "network error" if isinstance(error, AwsConnectionError | HTTPClientError) else ""
-
-
-def _reason(error: Exception) -> str:
-    """One line for a failed item: ``Code: Message`` for AWS errors, else the exception."""
-    if isinstance(error, ClientError):
-        return error_text(error)
-    if isinstance(error, ItemError):
-        return str(error)
-    return f"{type(error).__name__}: {error}"
-
-
-@dataclass
-class PutResult:
-    """What became of a list of items, by input index."""
-
-    written: int = 0
-    duplicates: int = 0
-    noops: int = 0
-    failed: dict[int, str] = field(default_factory=dict)
-
-
-@dataclass
-class _Entry:
-    """The item written for one key, and the inputs that share its fate."""
-
-    key: str
-    item: dict[str, Any]
-    size: int
-    indexes: list[int]
-    source: Mapping[str, Any]
-    alone: bool = False
-    reason: str = ""
-
-    @property
-    def wcu(self) -> int:
-        return wcu_per_item(self.size / 1024)  # docs/aws-facts.md#dynamodb
 
 
 class Upserter:
@@ -175,7 +115,7 @@ class Upserter:
         sees more than the budget (a larger request would arrive all at once)."""
         return max(1, int(self._bucket.rate)) if self._bucket else None
 
-    def _out_of_time(self, entries: Sequence[_Entry], result: PutResult) -> None:
+    def _out_of_time(self, entries: Sequence[Entry], result: PutResult) -> None:
         rate = self._bucket.rate if self._bucket else 0
         for e in entries:
             self._fail(
@@ -195,9 +135,9 @@ class Upserter:
         indexed: Sequence[tuple[int, Mapping[str, Any]]],
         result: PutResult,
         keep_new: Callable[[Mapping[str, Any], Mapping[str, Any]], bool],
-    ) -> list[_Entry]:
+    ) -> list[Entry]:
         """One entry per key; ``keep_new(new, old)`` decides which item of a key is written."""
-        entries: dict[str, _Entry] = {}
+        entries: dict[str, Entry] = {}
         for index, item in indexed:
             key = item.get(KEY_ATTRIBUTE)
             if not isinstance(key, str) or not key:
@@ -206,12 +146,12 @@ class Upserter:
             try:
                 serialized = serialize(item)
             except Exception as error:  # whatever this item's fault, it fails alone
-                result.failed[index] = _reason(error)
+                result.failed[index] = error_reason(error)
                 continue
             old = entries.get(key)
             if old is None or keep_new(item, old.source):
                 indexes = [*old.indexes, index] if old else [index]
-                entries[key] = _Entry(key, serialized, item_size(serialized), indexes, item)
+                entries[key] = Entry(key, serialized, item_size(serialized), indexes, item)
             else:
                 old.indexes.append(index)
         return list(entries.values())
@@ -223,9 +163,9 @@ class Upserter:
         deadline = self._clock() + self.deadline_seconds
         attempt = 0
         while pending:
-            retry: list[_Entry] = []
+            retry: list[Entry] = []
             backoff = False
-            chunks = _chunks(pending, self._request_wcu_cap())
+            chunks = pack_calls(pending, self._request_wcu_cap())
             for position, chunk in enumerate(chunks):
                 if not self._pace(sum(e.wcu for e in chunk), deadline):
                     self._out_of_time([e for c in chunks[position:] for e in c], result)
@@ -236,13 +176,13 @@ class Upserter:
                         RequestItems={self.table_name: request}
                     )
                 except (ClientError, BotoCoreError) as error:
-                    if _transient(error):
+                    if transient(error):
                         backoff = True
                         for e in chunk:
-                            e.reason = f"{_transient(error)} ({_reason(error)})"
+                            e.reason = f"{transient(error)} ({error_reason(error)})"
                         retry.extend(chunk)
                     elif len(chunk) == 1:
-                        self._fail(chunk[0], _reason(error), result)
+                        self._fail(chunk[0], error_reason(error), result)
                     else:  # isolate the item DynamoDB rejected: write each alone
                         for e in chunk:
                             e.alone = True
@@ -297,11 +237,11 @@ class Upserter:
             try:
                 self._put_conditional(entry, version_field, deadline, result)
             except Exception as error:  # an error tied to one item fails that item alone
-                self._fail(entry, _reason(error), result)
+                self._fail(entry, error_reason(error), result)
         return result
 
     def _put_conditional(
-        self, entry: _Entry, version_field: str, deadline: float, result: PutResult
+        self, entry: Entry, version_field: str, deadline: float, result: PutResult
     ) -> None:
         absorbed = len(entry.indexes) - 1
         attempt = 0
@@ -320,13 +260,13 @@ class Upserter:
                     ExpressionAttributeValues={":v": entry.item[version_field]},
                 )
             except (ClientError, BotoCoreError) as error:
-                if _code(error) == "ConditionalCheckFailedException":
+                if error_code(error) == "ConditionalCheckFailedException":
                     result.noops += absorbed + 1
-                elif not _transient(error):
-                    self._fail(entry, _reason(error), result)
+                elif not transient(error):
+                    self._fail(entry, error_reason(error), result)
                 elif self._clock() >= deadline:
                     self._fail(
-                        entry, f"not written before the deadline: {_transient(error)}", result
+                        entry, f"not written before the deadline: {transient(error)}", result
                     )
                 else:
                     self._backoff(attempt, deadline)
@@ -338,33 +278,9 @@ class Upserter:
             return
 
     @staticmethod
-    def _fail(entry: _Entry, reason: str, result: PutResult) -> None:
+    def _fail(entry: Entry, reason: str, result: PutResult) -> None:
         for index in entry.indexes:
             result.failed[index] = reason
-
-
-def _chunks(entries: Sequence[_Entry], max_wcu: int | None = None) -> list[list[_Entry]]:
-    """Pack entries in order into BatchWriteItem calls of at most 25 items, 16 MB and, when
-    paced, ``max_wcu`` (an item costing more goes alone)."""
-    chunks: list[list[_Entry]] = []
-    current: list[_Entry] = []
-    size = wcu = 0
-    for entry in entries:
-        if current and (
-            entry.alone
-            or current[-1].alone
-            or len(current) == MAX_BATCH_ITEMS
-            or size + entry.size > MAX_BATCH_BYTES
-            or (max_wcu is not None and wcu + entry.wcu > max_wcu)
-        ):
-            chunks.append(current)
-            current, size, wcu = [], 0, 0
-        current.append(entry)
-        size += entry.size
-        wcu += entry.wcu if max_wcu is not None else 0
-    if current:
-        chunks.append(current)
-    return chunks
 
 
 # ---------------------------------------------------------------- the record core
@@ -415,7 +331,7 @@ def write_records(
         try:
             items.append(to_item(parse_body(record.body), key_fields))
         except Exception as error:  # anything tied to this body fails this record alone
-            outcome.failed[record.message_id] = _reason(error)
+            outcome.failed[record.message_id] = error_reason(error)
             continue
         owners.append(record.message_id)
     if version_field:

@@ -73,6 +73,10 @@ class QueueConfig:
     customer_managed_key: bool = False
     # The source queue's MaximumMessageSize: 1,024..1,048,576 bytes.
     max_message_bytes: int = SQS_MAX_MESSAGE_BYTES
+    # A multi-tenant standard queue: producers set each tenant as its MessageGroupId
+    # (a fair queue, docs/aws-facts.md#2025-features); adds the fair-queue metrics
+    # and the quiet-tenant alarm. Refused on a FIFO queue.
+    tenants: bool = False
 
     def props(self) -> dict[str, Any]:
         """These settings as keyword arguments of ``QueueWithDlq``."""
@@ -135,6 +139,7 @@ class AlarmsConfig:
     to: tuple[str, ...] | str | None = None
     age_share: float = 0.5  # of the source queue's retention
     failed_invoke_share: float = 0.05  # of the events a Lambda mapping polled
+    quiet_group_age_s: int = 300  # a quiet tenant's oldest message, with queue.tenants
 
     @property
     def emails(self) -> tuple[str, ...]:
@@ -294,6 +299,7 @@ def load_stage(
     if not errors:
         config = _check_target(config, f"{where}.stages.{name}", errors)
         config = _check_pipelines(config, f"{where}.stages.{name}", errors)
+        _check_tenants(config, f"{where}.stages.{name}", errors)
     if errors:
         raise ConfigError("invalid stage configuration:\n" + "\n".join(f"  - {e}" for e in errors))
     return config
@@ -357,6 +363,11 @@ def _check_pipelines(config: StageConfig, path: str, errors: list[str]) -> Stage
                 f"'{where}': there is no lambdas/{name}/handler.py; create it with the "
                 "function lambda_handler(event, context), or correct the name"
             )
+        if pipeline.fifo and pipeline.queue.tenants:
+            errors.append(
+                f"'{where}.queue.tenants' is true on a FIFO pipeline, where MessageGroupId "
+                "orders each group and fair queues do not apply: remove 'tenants' or 'fifo'"
+            )
         table = pipeline.table
         if table and min(table.write_capacity, table.read_capacity) < 1:
             errors.append(
@@ -373,6 +384,16 @@ def _check_pipelines(config: StageConfig, path: str, errors: list[str]) -> Stage
         pipelines[name] = dataclasses.replace(pipeline, alarms=alarms)
     errors[:] = list(dict.fromkeys(errors))  # pipelines sharing the stage's value fail once
     return dataclasses.replace(config, pipelines=pipelines)
+
+
+def _check_tenants(config: StageConfig, path: str, errors: list[str]) -> None:
+    """Refuse ``tenants`` on the ordered pipeline, whose queue is FIFO."""
+    if config.ordered.queue.tenants:
+        errors.append(
+            f"'{path}.ordered.queue.tenants' is true, but the ordered pipeline's queue is FIFO, "
+            "where MessageGroupId orders each group and fair queues do not apply: remove "
+            "'tenants' there (it is for standard queues: write_buffer, request_response, workers)"
+        )
 
 
 def _alarm_destination(value: Any, path: str, stage: str, errors: list[str]) -> Any:

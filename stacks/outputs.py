@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_sns as sns
 
@@ -46,6 +46,7 @@ def observe(
         age_share=alarms.age_share,
         alarm_emails=alarms.emails,
         failed_invoke_share=alarms.failed_invoke_share,
+        quiet_group_age=Duration.seconds(alarms.quiet_group_age_s),
         dashboard_name=stack.stack_name,
         **watched,
     )
@@ -60,9 +61,10 @@ def observe_consumer(
     alarms: AlarmsConfig,
     consumer: SqsLambdaConsumer,
     table: dynamodb.ITable | None = None,
+    **watched: Any,
 ) -> PipelineObservability:
     """A Lambda consumer's outputs (``TableName`` if it writes one, ``FunctionName``),
-    then :func:`observe` watching the function, its mapping and the table."""
+    then :func:`observe` watching the function, its mapping, the table and ``watched``."""
     if table is not None:
         CfnOutput(stack, "TableName", value=table.table_name)
     CfnOutput(stack, "FunctionName", value=consumer.function.function_name)
@@ -73,4 +75,5 @@ def observe_consumer(
         consumer_function=consumer.function,
         event_source_mapping=consumer.event_source_mapping,
         table=table,
+        **watched,
     )

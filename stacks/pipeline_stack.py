@@ -75,5 +75,10 @@ class PipelineStack(Stack):
             self.table.grant_read_write_data(self.consumer.role)
         export_queue_pair(self, "", self.queues)
         self.observability = observe_consumer(
-            self, self.queues, config.alarms, self.consumer, self.table
+            self,
+            self.queues,
+            config.alarms,
+            self.consumer,
+            self.table,
+            tenants=config.queue.tenants,
         )

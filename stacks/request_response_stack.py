@@ -58,4 +58,5 @@ class RequestResponseStack(Stack):
             config.alarms,
             consumer_function=self.service.responder.function,
             event_source_mapping=self.service.responder.event_source_mapping,
+            tenants=config.queue.tenants,
         )

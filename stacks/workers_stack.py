@@ -125,6 +125,7 @@ class WorkersStack(Stack):
             table=self.table,
             auto_scaling_group=self.workers.auto_scaling_group,
             backlog_target=self.workers.target_backlog_per_instance,
+            tenants=config.queue.tenants,
         )
 
     @property

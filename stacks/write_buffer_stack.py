@@ -42,5 +42,10 @@ class WriteBufferStack(Stack):
         export_queue_pair(self, "Ingest", self.queues)
         CfnOutput(self, "PayloadBucketName", value=self.payloads.bucket.bucket_name)
         self.observability = observe_consumer(
-            self, self.queues, config.alarms, self.buffer.consumer, self.buffer.table
+            self,
+            self.queues,
+            config.alarms,
+            self.buffer.consumer,
+            self.buffer.table,
+            tenants=config.queue.tenants,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqs_blueprint.limits import SQS_MAX_MESSAGE_BYTES
+from sqs_blueprint.local import fairness
 from sqs_blueprint.payload import message_size
 
 _APPLIED = "_sqs_blueprint_fix"
@@ -25,6 +26,7 @@ def apply() -> None:
 
     def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
         free_timed_out_groups(self.get_queue(queue_name))
+        fairness.prefer_quiet_groups(self.get_queue(queue_name))
         return original(self, queue_name, *args, **kwargs)
 
     setattr(receive_message, _APPLIED, True)

@@ -19,7 +19,7 @@ from aws_cdk import aws_lambda as lambda_
 ROOT = Path(__file__).resolve().parents[2]
 LAMBDAS_DIR = ROOT / "lambdas"
 PACKAGE_DIR = ROOT / "sqs_blueprint"
-_NOT_FOR_LAMBDA = ("local", "cli.py", "console.py", "__pycache__", "*.pyc")
+_NOT_FOR_LAMBDA = ("local", "cli", "console.py", "__pycache__", "*.pyc")
 
 
 @jsii.implements(ILocalBundling)

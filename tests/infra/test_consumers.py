@@ -209,8 +209,8 @@ def test_bundle_carries_the_handler_and_the_library_without_local_parts(tmp_path
         "sqs_blueprint/payload.py",
     } <= names
     assert not any(
-        n.startswith("sqs_blueprint/local/")
-        or n in ("sqs_blueprint/cli.py", "sqs_blueprint/console.py")
+        n.startswith(("sqs_blueprint/local/", "sqs_blueprint/cli/"))
+        or n == "sqs_blueprint/console.py"
         for n in names
     )
     assert not any("__pycache__" in n for n in names)

@@ -108,6 +108,11 @@ def test_unknown_keys_name_their_path_and_the_allowed_keys() -> None:
         ({NAME: {"table": "yes"}}, f"'{WHERE}.{NAME}.table' must be an object, got str"),
         ({NAME: {"batch_size": "10"}}, f"'{WHERE}.{NAME}.batch_size' must be int, got '10'"),
         (
+            {NAME: {"fifo": True, "queue": {"tenants": True}}},
+            f"'{WHERE}.{NAME}.queue.tenants' is true on a FIFO pipeline, where MessageGroupId "
+            "orders each group and fair queues do not apply: remove 'tenants' or 'fifo'",
+        ),
+        (
             {NAME: {"table": {"write_capacity": 0}}},
             f"'{WHERE}.{NAME}.table': a provisioned table needs at least 1 write and 1 read "
             "capacity unit, got write_capacity=0, read_capacity=1",

@@ -394,7 +394,7 @@ def test_bundle_asset_installs_offline_and_the_console_script_imports(
     assert all(n.endswith(".whl") for n in names)
     with zipfile.ZipFile(bundle / "sqs_blueprint-0.1.0-py3-none-any.whl") as archive:
         members = archive.namelist()
-        assert {"sqs_blueprint/worker.py", "sqs_blueprint/cli.py"} <= set(members)
+        assert {"sqs_blueprint/worker/__init__.py", "sqs_blueprint/cli/__init__.py"} <= set(members)
         assert not any(n.startswith("sqs_blueprint/local/") for n in members)
         metadata = archive.read("sqs_blueprint-0.1.0.dist-info/METADATA").decode()
         assert "Requires-Dist: boto3<2,>=1.34" in metadata.splitlines()
@@ -416,7 +416,7 @@ def test_bundle_asset_installs_offline_and_the_console_script_imports(
         check=True,
         cwd=tmp_path,
     )
-    assert result.stdout.strip() == str(target / "sqs_blueprint" / "cli.py")
+    assert result.stdout.strip() == str(target / "sqs_blueprint" / "cli" / "__init__.py")
 
 
 # ------------------------------------------------------------------ network

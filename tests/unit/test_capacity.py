@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from sqs_blueprint.capacity import (
     monthly_cost,
     plan_write_buffer,
+    share,
     visibility_timeout,
     wcu_per_item,
 )
@@ -235,3 +237,18 @@ def test_cli_plan_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["plan", "--wcu", "1", "--item-kb", "30", "--function-timeout", "30"]
     assert main(argv) == 2
     assert "sqs-blueprint plan: table too small" in capsys.readouterr().err
+
+
+def test_a_budget_split_rounds_down_to_three_decimals() -> None:
+    assert share(10, 2) == 5
+    assert share(200, 3) == 66.666  # not 66.6667, which x 3 is more than 200
+    plan = plan_write_buffer(wcu=200, item_kb=1, function_timeout_s=30, record_ms=15)
+    assert (plan.max_concurrency, f"{plan.budget_wcu_per_s:g}") == (3, "66.666")
+
+
+@given(total=st.integers(1, 10**7), parts=st.integers(1, 1000))
+def test_a_split_never_exceeds_its_total_as_computed_or_as_written(total: int, parts: int) -> None:
+    value = share(total, parts)
+    assert parts * value <= total
+    assert parts * Decimal(repr(value)) <= total
+    assert total / parts - value < 0.001

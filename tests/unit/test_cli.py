@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from sqs_blueprint.cli import main
 
 MISSING = "https://sqs.us-east-1.amazonaws.com/123456789012/missing"
+HANG_GUARD_S = 120  # only stops a hang; the command answers in about a second
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -77,6 +80,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         (["send"], "with 'queue' (default: 262144)"),
         (["worker"], "long-poll seconds (default: 20)"),
         (["rpc", "call"], "seconds (default: 30.0)"),
+        (["rpc", "call"], "read the queue and prefix from (default: dev)"),
         (["plan"], "--batch-size BATCH_SIZE\n                        (default: 10)"),
         (["dlq", "inspect"], "messages to show (default: 20)"),
         (["dlq", "redrive"], "(default: 1)"),
@@ -243,6 +247,30 @@ def test_worker_handler_that_is_not_there(
     assert (code, err) == (
         2,
         "sqs-blueprint worker: handler 'good_jobs:nope': module 'good_jobs' has no function 'nope'",
+    )
+
+
+def test_the_console_script_finds_a_handler_module_in_the_current_folder(tmp_path: Path) -> None:
+    """As a user runs it: the installed script, whose own folder is first on its path."""
+    (tmp_path / "myjobs.py").write_text("def handle(record):\n    pass\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "PYTHONPATH"}
+    env |= {"AWS_CONFIG_FILE": "none", "AWS_SHARED_CREDENTIALS_FILE": "none"}
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    script = Path(sys.executable).parent / "sqs-blueprint"
+    done = subprocess.run(
+        [str(script), "worker", "--queue-url", MISSING, "--handler", "myjobs:handle"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        check=False,
+    )
+    # The handler loaded, so the next check (the queue's) ran and met the missing region.
+    assert (done.returncode, done.stderr) == (
+        1,
+        "sqs-blueprint worker: no AWS region configured: set AWS_DEFAULT_REGION "
+        "(or a region in your AWS profile)\n",
     )
 
 

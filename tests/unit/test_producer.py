@@ -16,10 +16,9 @@ from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeou
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sqs_blueprint.limits import SQS_BATCH_MAX_ENTRIES, SQS_MAX_MESSAGE_BYTES
 from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.producer import (
-    MAX_BATCH_BYTES,
-    MAX_BATCH_ENTRIES,
     Failed,
     Message,
     Producer,
@@ -284,13 +283,13 @@ def test_a_failed_call_fails_its_whole_batch(sqs: Any) -> None:
     assert "does not exist" in result.failed[0].error
 
 
-@given(st.lists(st.integers(1, MAX_BATCH_BYTES), max_size=60))
+@given(st.lists(st.integers(1, SQS_MAX_MESSAGE_BYTES), max_size=60))
 def test_pack_never_exceeds_ten_entries_or_the_batch_bytes(sizes: list[int]) -> None:
     batches = pack(sizes)
     assert [i for b in batches for i in b] == list(range(len(sizes)))
     for batch in batches:
-        assert 1 <= len(batch) <= MAX_BATCH_ENTRIES
-        assert sum(sizes[i] for i in batch) <= MAX_BATCH_BYTES
+        assert 1 <= len(batch) <= SQS_BATCH_MAX_ENTRIES
+        assert sum(sizes[i] for i in batch) <= SQS_MAX_MESSAGE_BYTES
 
 
 def test_cli_send_prints_one_line_per_message(

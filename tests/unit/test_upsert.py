@@ -16,14 +16,13 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sqs_blueprint.batch_write import Entry, pack_calls
+from sqs_blueprint.limits import DYNAMODB_BATCH_WRITE_MAX_ITEMS
 from sqs_blueprint.records import Record
 from sqs_blueprint.upsert import (
-    MAX_BATCH_ITEMS,
     ItemError,
     TokenBucket,
     Upserter,
-    _chunks,
-    _Entry,
     canonical_json,
     item_key,
     item_size,
@@ -541,11 +540,11 @@ def test_write_records_versioned(ddb: Any) -> None:
 @settings(max_examples=200)
 @given(st.lists(st.tuples(st.integers(1, 5_000_000), st.booleans()), max_size=80))
 def test_write_batches_never_exceed_25_items_or_16_mb(specs: list[tuple[int, bool]]) -> None:
-    entries = [_Entry(str(i), {}, size, [i], {}, alone) for i, (size, alone) in enumerate(specs)]
-    chunks = _chunks(entries)
+    entries = [Entry(str(i), {}, size, [i], {}, alone) for i, (size, alone) in enumerate(specs)]
+    chunks = pack_calls(entries)
     assert [e for c in chunks for e in c] == entries
     for chunk in chunks:
-        assert len(chunk) <= MAX_BATCH_ITEMS
+        assert len(chunk) <= DYNAMODB_BATCH_WRITE_MAX_ITEMS
         assert sum(e.size for e in chunk) <= 16 * 1024 * 1024
         assert len(chunk) == 1 or not any(e.alone for e in chunk)
 
@@ -553,8 +552,8 @@ def test_write_batches_never_exceed_25_items_or_16_mb(specs: list[tuple[int, boo
 @settings(max_examples=200)
 @given(st.lists(st.integers(1, 400 * 1024), max_size=80), st.integers(1, 800))
 def test_paced_batches_never_carry_more_than_the_wcu_cap(sizes: list[int], max_wcu: int) -> None:
-    entries = [_Entry(str(i), {}, size, [i], {}) for i, size in enumerate(sizes)]
-    chunks = _chunks(entries, max_wcu)
+    entries = [Entry(str(i), {}, size, [i], {}) for i, size in enumerate(sizes)]
+    chunks = pack_calls(entries, max_wcu)
     assert [e for c in chunks for e in c] == entries
     for chunk in chunks:
         wcu = sum(-(-e.size // 1024) for e in chunk)  # 1 WCU per started KB

@@ -23,13 +23,14 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from sqs_blueprint.capacity import share
 from stacks.patterns._validation import Problems, acknowledge
 from stacks.patterns.payload_bucket import LargePayloadBucket
 from stacks.patterns.queue_pair import QueueWithDlq
 from stacks.patterns.workers import user_data
 from stacks.patterns.workers.bundle import PACKAGE_DIR, BundleBuilder, Target
 from stacks.patterns.workers.drain import add_drain_hook, grant_lifecycle
-from stacks.patterns.workers.scaling import backlog_scaling_policy, backlog_target, share
+from stacks.patterns.workers.scaling import backlog_scaling_policy, backlog_target
 from stacks.patterns.workers.validation import (
     BUILTIN_WRITE_BUFFER,
     HOOK_SLACK_S,

@@ -1,4 +1,4 @@
-"""Target tracking on the backlog per in-service instance, and the table's share per instance."""
+"""Target tracking on the backlog per in-service instance."""
 
 from __future__ import annotations
 
@@ -12,11 +12,6 @@ from constructs import Construct
 def backlog_target(acceptable_latency: Duration, seconds_per_message: float) -> float:
     """Messages one instance may have waiting: how many it clears within the latency."""
     return acceptable_latency.to_seconds() / seconds_per_message
-
-
-def share(total: int, parts: int) -> float:
-    """``total / parts`` rounded down to 3 decimals, so ``parts * share <= total``."""
-    return math.floor(total / parts * 1000) / 1000
 
 
 def backlog_scaling_policy(

@@ -1,0 +1,125 @@
+"""``sqs-blueprint local`` (the local cloud: up, deploy) and ``sqs-blueprint demo``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+from sqs_blueprint.cli._parsing import Subparsers
+
+
+def add(sub: Subparsers) -> None:
+    local = sub.add_parser("local", help="the local cloud: synthesized stacks in moto")
+    local_sub = local.add_subparsers(dest="local_command", required=True, metavar="COMMAND")
+    p = local_sub.add_parser(
+        "up", help="deploy cdk.out into moto and run its event-source mappings until Ctrl-C"
+    )
+    p.add_argument("--cdk-out", default="cdk.out", help="the synthesized cloud assembly")
+    p.add_argument("--port", type=int, default=0, help="embedded server port (default: free)")
+    p.add_argument("--endpoint-url", help="deploy into this running moto server instead")
+    p.add_argument("--region", default="us-east-1")
+    p.add_argument("--no-run", action="store_true", help="deploy only, do not run the mappings")
+    p.set_defaults(func=_run_up)
+    p = local_sub.add_parser(
+        "deploy",
+        help="update a running local cloud's stacks from cdk.out (after make synth STAGE=local); "
+        "queues keep their messages",
+    )
+    p.add_argument("--cdk-out", default="cdk.out", help="the synthesized cloud assembly")
+    p.add_argument(
+        "--endpoint-url", required=True, help="the running local cloud (local up prints it)"
+    )
+    p.add_argument("--region", default="us-east-1")
+    p.set_defaults(func=_run_deploy)
+
+
+def _print_stacks(stacks: Sequence[Any]) -> None:
+    """What a deploy did to each stack: outputs, changes, what is not applied locally."""
+    for stack in stacks:
+        changes = "; ".join(
+            f"{word} {', '.join(ids)}"
+            for word, ids in zip(
+                ("added", "changed", "removed"),
+                (stack.changes.get(k, ()) for k in ("Add", "Modify", "Remove")),
+                strict=True,
+            )
+            if ids
+        )
+        print(f"stack {stack.name} ({stack.artifact_id}): {stack.action}")
+        if changes:
+            print(f"  {changes}")
+        for key, value in stack.outputs.items():
+            print(f"  {key} = {value}")
+        for skipped in stack.skipped:
+            print(f"  not applied locally: {skipped}")
+
+
+def _run_up(args: argparse.Namespace) -> int:
+    import signal
+    import time
+
+    from sqs_blueprint.local import LocalCloud
+    from sqs_blueprint.local.runner import LocalRunner
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    if args.endpoint_url:
+        cloud = LocalCloud.connect(args.endpoint_url, region=args.region)
+    else:
+        cloud = LocalCloud.start(port=args.port, region=args.region)
+    runner: LocalRunner | None = None
+    try:
+        _print_stacks(cloud.deploy(args.cdk_out))
+        if not args.no_run:
+            runner = LocalRunner(cloud).start()
+            for m in runner.mappings:
+                print(f"running {m.function_name} <- {m.queue_arn.split(':')[-1]}")
+            print(f"function logs: {runner.log_dir}")
+        print(f"\nlocal cloud at {cloud.endpoint_url}; to use it from another shell:")
+        for key, value in cloud.environment().items():
+            print(f"  export {key}={value}")
+        print(
+            "After `make synth STAGE=local`, update it with: sqs-blueprint local deploy "
+            f"--cdk-out {args.cdk_out} --endpoint-url {cloud.endpoint_url}"
+        )
+        print("Ctrl-C stops it.", flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopping the local cloud")
+    finally:
+        if runner is not None:
+            runner.stop()
+        cloud.stop()
+    return 0
+
+
+def _run_deploy(args: argparse.Namespace) -> int:
+    from sqs_blueprint.local import LocalCloud
+
+    cloud = LocalCloud.connect(args.endpoint_url, region=args.region)
+    _print_stacks(cloud.deploy(args.cdk_out, update=True))
+    return 0
+
+
+def add_demo(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "demo", help="the blueprint end to end on the local cloud (make demo synthesizes first)"
+    )
+    p.add_argument(
+        "--cdk-out",
+        default="cdk.out.local",
+        help="the local stage's assembly (synthesized there if the folder has none)",
+    )
+    p.add_argument("--messages", type=int, default=200, help="ordinary write-buffer messages")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.set_defaults(func=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from sqs_blueprint.local import demo
+
+    return demo.main(args.cdk_out, args.messages, args.json)

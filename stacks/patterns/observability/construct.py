@@ -1,0 +1,392 @@
+"""PipelineObservability: a pipeline's alarms, their topic and its dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_autoscaling as autoscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from stacks.patterns._validation import Problems
+from stacks.patterns.observability.checks import (
+    DEFAULT_FAILED_INVOKE_SHARE,
+    validate,
+    validate_mapping_alarm,
+)
+from stacks.patterns.observability.tenants import (
+    DEFAULT_QUIET_GROUP_AGE,
+    quiet_group_age,
+    tenant_graphs,
+    validate_tenants,
+)
+from stacks.patterns.observability.topic import let_alarms_publish
+from stacks.patterns.observability.widgets import WIDTH, graph, mapping_graph, worker_graphs
+from stacks.patterns.queue_pair import QueueWithDlq
+
+# The mapping's EventCount metrics on the dashboard, by label (limits.LAMBDA_ESM_METRICS_URL).
+MAPPING_METRICS = {
+    "Polled": "PolledEventCount",
+    "Invoked": "InvokedEventCount",
+    "Failed invoke": "FailedInvokeEventCount",
+    "Filtered out": "FilteredOutEventCount",
+    "Deleted": "DeletedEventCount",
+}
+
+
+class PipelineObservability(Construct):
+    """Alarms (``.alarms``, by name), their topic (``.topic``) and ``.dashboard``.
+
+    ``consumer_function`` and ``table`` are optional: their alarms and graphs
+    are added only when given. ``auto_scaling_group`` (EC2 workers) adds graphs
+    of its instances in service and of the backlog per instance, with
+    ``backlog_target`` (the scaling target) drawn on the latter; the group needs
+    its GroupInServiceInstances metric enabled (Ec2QueueWorkers does that).
+    Pass ``topic`` to send the alarms to an existing standard topic instead of
+    creating one; its policies must then let CloudWatch publish (done here when
+    the topic and its key belong to this app). ``alarm_emails`` subscribes each
+    address to the topic (SNS mails a confirmation link to each; nothing is
+    delivered until it is followed).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        queue: QueueWithDlq,
+        consumer_function: lambda_.IFunction | None = None,
+        table: dynamodb.ITable | None = None,
+        auto_scaling_group: autoscaling.IAutoScalingGroup | None = None,
+        backlog_target: float | None = None,
+        topic: sns.ITopic | None = None,
+        age_share: float = 0.5,
+        alarm_emails: Sequence[str] = (),
+        period: Duration = Duration.minutes(5),
+        evaluation_periods: int = 1,
+        dashboard_name: str | None = None,
+        event_source_mapping: lambda_.IEventSourceMapping | None = None,
+        failed_invoke_share: float = DEFAULT_FAILED_INVOKE_SHARE,
+        tenants: bool = False,
+        quiet_group_age: Duration = DEFAULT_QUIET_GROUP_AGE,
+    ) -> None:
+        super().__init__(scope, id_)
+        problems = Problems(f"PipelineObservability '{self.node.path}'")
+        validate(
+            problems,
+            topic=topic,
+            age_share=age_share,
+            alarm_emails=alarm_emails,
+            period=period,
+            evaluation_periods=evaluation_periods,
+            dashboard_name=dashboard_name,
+            auto_scaling_group=auto_scaling_group,
+            backlog_target=backlog_target,
+        )
+        validate_mapping_alarm(problems, failed_invoke_share)
+        validate_tenants(
+            problems,
+            queue=queue.queue,
+            tenants=tenants,
+            age=quiet_group_age,
+            retention=queue.retention_period,
+        )
+        problems.raise_if_any()
+        self.queue = queue
+        self.period = period
+        self.evaluation_periods = evaluation_periods
+
+        self.topic = self._make_topic(topic, alarm_emails)
+
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+        self._queue_alarms(queue, age_share)
+        self._watched_alarms(queue, consumer_function, table)
+        self.mapping_metrics: dict[str, cloudwatch.Metric] = {}
+        if event_source_mapping is not None:
+            self._mapping_alarm(event_source_mapping, failed_invoke_share)
+        self.quiet_group_age_s = quiet_group_age.to_seconds()
+        if tenants:
+            self._tenant_alarm()
+
+        self.dashboard = cloudwatch.Dashboard(
+            self, "Dashboard", dashboard_name=dashboard_name, default_interval=Duration.hours(3)
+        )
+        self._add_widgets(
+            queue, consumer_function, table, auto_scaling_group, backlog_target, tenants
+        )
+
+    def _make_topic(self, topic: sns.ITopic | None, alarm_emails: Sequence[str]) -> sns.ITopic:
+        """``topic`` or a new encrypted one, that CloudWatch may publish to and mails reach."""
+        self.key: kms.Key | None = None
+        if topic is None:
+            self.key = kms.Key(
+                self,
+                "TopicKey",
+                enable_key_rotation=True,
+                description=f"Encrypts the alarm notifications of {self.node.path}",
+            )
+            topic = sns.Topic(
+                self,
+                "Topic",
+                display_name="sqs-blueprint alarms",
+                master_key=self.key,
+                enforce_ssl=True,
+            )
+        let_alarms_publish(topic)
+        for address in alarm_emails:
+            topic.add_subscription(subscriptions.EmailSubscription(address))
+        return topic
+
+    def _queue_alarms(self, queue: QueueWithDlq, age_share: float) -> None:
+        """Dead letters waiting; the source queue's oldest message past ``age_share``."""
+        self.age_threshold_s = round(age_share * queue.retention_period.to_seconds())
+        dlq, source = queue.dead_letter_queue, queue.queue
+        self._alarm(
+            "DlqDepth",
+            # Not NumberOfMessagesSent: dead-lettered messages are not "sent" (module doc).
+            dlq.metric_approximate_number_of_messages_visible(statistic=cloudwatch.Stats.MAXIMUM),
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            description=(
+                f"Messages are waiting in the dead-letter queue of {queue.node.path}. Inspect "
+                "them with 'sqs-blueprint dlq inspect', fix the cause, then "
+                "'sqs-blueprint dlq redrive'."
+            ),
+        )
+        self._alarm(
+            "OldestMessageAge",
+            source.metric_approximate_age_of_oldest_message(statistic=cloudwatch.Stats.MAXIMUM),
+            threshold=self.age_threshold_s,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            description=(
+                f"The oldest message in {queue.node.path} is older than {age_share:.0%} of the "
+                f"queue's retention ({self.age_threshold_s} s): the consumer is falling behind "
+                "and messages will expire unprocessed."
+            ),
+        )
+
+    def _watched_alarms(
+        self,
+        queue: QueueWithDlq,
+        consumer_function: lambda_.IFunction | None,
+        table: dynamodb.ITable | None,
+    ) -> None:
+        """Errors and throttles of the consumer function and of the table, when given."""
+        if consumer_function is not None:
+            self._alarm(
+                "ConsumerErrors",
+                consumer_function.metric_errors(statistic=cloudwatch.Stats.SUM),
+                threshold=0,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                description=(
+                    f"The consumer of {queue.node.path} failed whole invocations; failed "
+                    "messages return to the queue and reach the DLQ after maxReceiveCount."
+                ),
+            )
+            self._alarm(
+                "ConsumerThrottles",
+                consumer_function.metric_throttles(statistic=cloudwatch.Stats.SUM),
+                threshold=0,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                description=(
+                    f"The consumer of {queue.node.path} was throttled; throttled receives count "
+                    "towards maxReceiveCount. Bound it with the mapping's maximum concurrency, "
+                    "not reserved concurrency."
+                ),
+            )
+        if table is not None:
+            self._alarm(
+                "WriteThrottles",
+                table.metric("WriteThrottleEvents", statistic=cloudwatch.Stats.SUM),
+                threshold=0,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                description=(
+                    f"Writes to the table fed by {queue.node.path} were throttled: the consumer's "
+                    "write budget exceeds the table's capacity."
+                ),
+            )
+
+    def _tenant_alarm(self) -> None:
+        """A quiet tenant's oldest message older than ``quiet_group_age`` (tenants.py)."""
+        self._alarm(
+            "QuietGroupAge",
+            quiet_group_age(self.queue.queue),
+            threshold=self.quiet_group_age_s,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            description=(
+                f"A quiet tenant's oldest message in {self.queue.node.path} is older than "
+                f"{self.quiet_group_age_s:g} s: the consumer is behind for every tenant, not "
+                "only a noisy one (see the noisy-groups graph). Add consumer capacity or find "
+                "what slows it down."
+            ),
+        )
+
+    def _alarm(
+        self,
+        name: str,
+        metric: cloudwatch.Metric | cloudwatch.MathExpression,
+        *,
+        threshold: float,
+        comparison: cloudwatch.ComparisonOperator,
+        description: str,
+    ) -> None:
+        alarm = metric.with_(period=self.period).create_alarm(
+            self,
+            f"{name}Alarm",
+            threshold=threshold,
+            comparison_operator=comparison,
+            evaluation_periods=self.evaluation_periods,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )
+        action = cloudwatch_actions.SnsAction(self.topic)
+        alarm.add_alarm_action(action)
+        alarm.add_ok_action(action)
+        self.alarms[name] = alarm
+
+    def _mapping_alarm(self, mapping: lambda_.IEventSourceMapping, share: float) -> None:
+        """Failed invokes / polled events above ``share``, over the mapping's own metrics."""
+        self.mapping_metrics = {
+            label: cloudwatch.Metric(
+                namespace="AWS/Lambda",
+                metric_name=name,
+                dimensions_map={"EventSourceMappingUUID": mapping.event_source_mapping_id},
+                statistic=cloudwatch.Stats.SUM,
+            )
+            for label, name in MAPPING_METRICS.items()
+        }
+        ratio = cloudwatch.MathExpression(
+            expression="IF(polled > 0, failed / polled, 0)",
+            using_metrics={
+                "failed": self.mapping_metrics["Failed invoke"],
+                "polled": self.mapping_metrics["Polled"],
+            },
+            label="Failed invoke share",
+        )
+        self._alarm(
+            "MappingFailedInvokes",
+            ratio,
+            threshold=share,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            description=(
+                f"More than {share:.0%} of the events the mapping of {self.queue.node.path} "
+                "polled failed to invoke or were reported failed; they return to the queue "
+                "and reach the DLQ after maxReceiveCount. See the consumer's logs."
+            ),
+        )
+
+    def _add_widgets(
+        self,
+        queue: QueueWithDlq,
+        function: lambda_.IFunction | None,
+        table: dynamodb.ITable | None,
+        group: autoscaling.IAutoScalingGroup | None,
+        backlog_target: float | None,
+        tenants: bool,
+    ) -> None:
+        graphs = self._queue_graphs(queue)
+        if tenants:
+            graphs += tenant_graphs(queue.queue, self.quiet_group_age_s)
+        if function is not None:
+            graphs += _consumer_graphs(function)
+        if self.mapping_metrics:
+            graphs.append(mapping_graph(self.mapping_metrics))
+        if table is not None:
+            graphs.append(_write_capacity_graph(table))
+        if group is not None:
+            graphs += worker_graphs(queue, group, backlog_target)
+        graphs.append(self._alarm_status())
+        for start in range(0, len(graphs), 3):
+            self.dashboard.add_widgets(*graphs[start : start + 3])
+
+    def _queue_graphs(self, queue: QueueWithDlq) -> list[cloudwatch.IWidget]:
+        source, dlq = queue.queue, queue.dead_letter_queue
+        maximum = cloudwatch.Stats.MAXIMUM
+        return [
+            graph(
+                "Queue depth and in flight",
+                [
+                    source.metric_approximate_number_of_messages_visible(
+                        statistic=maximum, label="Visible"
+                    ),
+                    source.metric_approximate_number_of_messages_not_visible(
+                        statistic=maximum, label="In flight"
+                    ),
+                ],
+            ),
+            graph(
+                "Age of oldest message (s)",
+                [source.metric_approximate_age_of_oldest_message(statistic=maximum, label="Age")],
+                annotation=(self.age_threshold_s, "Alarm"),
+            ),
+            graph(
+                "Dead-letter queue depth",
+                [dlq.metric_approximate_number_of_messages_visible(statistic=maximum, label="DLQ")],
+                annotation=(1, "Alarm"),
+            ),
+        ]
+
+    def _alarm_status(self) -> cloudwatch.IWidget:
+        """Every alarm's state. The widget names alarms by ARN; built from their names
+        (Ref) rather than Fn::GetAtt Arn, which the local cloud (moto) cannot resolve."""
+        stack = Stack.of(self)
+        statuses = [
+            cloudwatch.Alarm.from_alarm_arn(
+                self,
+                f"{name}Ref",
+                stack.format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name=alarm.alarm_name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                ),
+            )
+            for name, alarm in self.alarms.items()
+        ]
+        return cloudwatch.AlarmStatusWidget(title="Alarms", alarms=statuses, width=WIDTH, height=6)
+
+
+def _consumer_graphs(function: lambda_.IFunction) -> list[cloudwatch.IWidget]:
+    return [
+        graph(
+            "Consumer errors and throttles",
+            [
+                function.metric_errors(statistic=cloudwatch.Stats.SUM, label="Errors"),
+                function.metric_throttles(statistic=cloudwatch.Stats.SUM, label="Throttles"),
+            ],
+        ),
+        graph(
+            "Consumer duration (ms)",
+            [
+                function.metric_duration(statistic=cloudwatch.Stats.AVERAGE, label="Avg"),
+                function.metric_duration(statistic=cloudwatch.Stats.p(99), label="p99"),
+            ],
+        ),
+    ]
+
+
+def _write_capacity_graph(table: dynamodb.ITable) -> cloudwatch.IWidget:
+    consumed = table.metric("ConsumedWriteCapacityUnits", statistic=cloudwatch.Stats.SUM)
+    return graph(
+        "Write capacity (WCU/s)",
+        [
+            # A Sum over the period, divided by its length in seconds.
+            cloudwatch.MathExpression(
+                expression="consumed / PERIOD(consumed)",
+                using_metrics={"consumed": consumed},
+                label="Consumed",
+            ),
+            table.metric(
+                "ProvisionedWriteCapacityUnits",
+                statistic=cloudwatch.Stats.AVERAGE,
+                label="Provisioned",
+            ),
+        ],
+    )
