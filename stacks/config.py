@@ -30,7 +30,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
@@ -57,6 +57,31 @@ class ConfigError(UsageError):
     """The cdk.json context cannot be turned into a stage configuration."""
 
 
+class QueueProps(TypedDict):
+    """The keyword arguments of ``QueueWithDlq`` that a :class:`QueueConfig` sets;
+    mypy checks them against its signature where they are unpacked."""
+
+    max_receive_count: int
+    max_message_bytes: int
+    retention_period: Duration
+    dlq_retention_period: Duration
+    customer_managed_key: bool
+
+
+class BufferProps(TypedDict):
+    """The keyword arguments of ``DynamoWriteBuffer`` that a :class:`TableConfig` sets."""
+
+    provisioned_pollers: lambda_.ProvisionedPollerConfig | None
+    filters: tuple[Mapping[str, Any], ...]
+    write_capacity: int
+    read_capacity: int
+    item_kb: float
+    function_timeout: Duration
+    batch_size: int
+    max_batching_window: Duration | None
+    key_fields: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class QueueConfig:
     """A queue and its dead-letter queue (docs/aws-facts.md#sqs-limits gives the limits)."""
@@ -68,15 +93,15 @@ class QueueConfig:
     # The source queue's MaximumMessageSize: 1,024..1,048,576 bytes.
     max_message_bytes: int = SQS_MAX_MESSAGE_BYTES
 
-    def props(self) -> dict[str, Any]:
+    def props(self) -> QueueProps:
         """These settings as keyword arguments of ``QueueWithDlq``."""
-        return {
-            "max_receive_count": self.max_receive_count,
-            "max_message_bytes": self.max_message_bytes,
-            "retention_period": Duration.days(self.retention_days),
-            "dlq_retention_period": Duration.days(self.dlq_retention_days),
-            "customer_managed_key": self.customer_managed_key,
-        }
+        return QueueProps(
+            max_receive_count=self.max_receive_count,
+            max_message_bytes=self.max_message_bytes,
+            retention_period=Duration.days(self.retention_days),
+            dlq_retention_period=Duration.days(self.dlq_retention_days),
+            customer_managed_key=self.customer_managed_key,
+        )
 
 
 @dataclass(frozen=True)
@@ -97,25 +122,25 @@ class TableConfig:
     # Lambda filter patterns on the message body (SqsLambdaConsumer ``filters``).
     filters: tuple[Mapping[str, Any], ...] = ()
 
-    def props(self) -> dict[str, Any]:
+    def props(self) -> BufferProps:
         """These settings as keyword arguments of ``DynamoWriteBuffer``."""
         window = self.batching_window_s
         pollers = (self.minimum_pollers, self.maximum_pollers)
-        return {
-            "provisioned_pollers": lambda_.ProvisionedPollerConfig(
+        return BufferProps(
+            provisioned_pollers=lambda_.ProvisionedPollerConfig(
                 minimum_pollers=self.minimum_pollers, maximum_pollers=self.maximum_pollers
             )
             if pollers != (None, None)
             else None,
-            "filters": self.filters,
-            "write_capacity": self.write_capacity,
-            "read_capacity": self.read_capacity,
-            "item_kb": self.item_kb,
-            "function_timeout": Duration.seconds(self.function_timeout_s),
-            "batch_size": self.batch_size,
-            "max_batching_window": Duration.seconds(window) if window else None,
-            "key_fields": self.key_fields,
-        }
+            filters=self.filters,
+            write_capacity=self.write_capacity,
+            read_capacity=self.read_capacity,
+            item_kb=self.item_kb,
+            function_timeout=Duration.seconds(self.function_timeout_s),
+            batch_size=self.batch_size,
+            max_batching_window=Duration.seconds(window) if window else None,
+            key_fields=self.key_fields,
+        )
 
 
 @dataclass(frozen=True)
