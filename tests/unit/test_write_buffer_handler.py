@@ -307,6 +307,34 @@ def test_settings_from_env() -> None:
     assert WriteBuffer(settings).payloads.max_payload_bytes == 1000
 
 
+def test_settings_round_trip_through_the_environment_the_constructs_set() -> None:
+    everything = WriteBufferSettings(
+        table_name="t",
+        key_fields=("a", "b"),
+        version_field="v",
+        payload_buckets=("one", "two"),
+        wcu_per_second=2.5,
+        deadline_s=24.0,
+        max_payload_bytes=1000,
+        retry=Backoff(30, 600),
+    )
+    assert everything.to_env() == {
+        "TABLE_NAME": "t",
+        "WCU_PER_SECOND": "2.5",
+        "WRITE_DEADLINE_S": "24",
+        "KEY_FIELDS": "a,b",
+        "VERSION_FIELD": "v",
+        "PAYLOAD_BUCKET": "one,two",
+        "MAX_PAYLOAD_BYTES": "1000",
+        "RETRY_BASE_S": "30",
+        "RETRY_MAX_S": "600",
+    }
+    assert WriteBufferSettings.from_env(everything.to_env()) == everything
+    defaults = WriteBufferSettings(table_name="t")
+    assert defaults.to_env() == {"TABLE_NAME": "t", "WRITE_DEADLINE_S": "20"}
+    assert WriteBufferSettings.from_env(defaults.to_env()) == defaults
+
+
 def test_a_second_allowed_bucket_is_read(
     env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
