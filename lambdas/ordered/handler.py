@@ -13,7 +13,7 @@ failed record; the group stays blocked behind it, in order.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -44,9 +44,8 @@ def retrier() -> Retrier:
     return Retrier(buffer().settings.retry)
 
 
-def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
+def write_one(record: SQSRecord, lambda_context: LambdaContext, wb: WriteBuffer) -> None:
     logger.set_correlation_id(record.message_id)
-    wb = buffer()
     built, failed = split_event({"Records": [record.raw_event]}, resolver=wb.payloads)
     if built:
         deadline = time_left_s(lambda_context.get_remaining_time_in_millis())
@@ -61,14 +60,22 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
         raise RecordFailed(reason)
 
 
-@logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def handle(
+    event: dict[str, Any], context: LambdaContext, wb: WriteBuffer, retry: Retrier
+) -> PartialItemFailureResponse:
+    """Process one event with the given write buffer and backoff (tests pass their own)."""
+    record_handler = partial(write_one, wb=wb)
     try:
         response = process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context
         )
     except BatchProcessingError:  # every record failed
-        retrier().delay_event(event, (r["messageId"] for r in event.get("Records", [])))
+        retry.delay_event(event, (r["messageId"] for r in event.get("Records", [])))
         raise
-    retrier().delay_event(event, (f["itemIdentifier"] for f in response["batchItemFailures"]))
+    retry.delay_event(event, (f["itemIdentifier"] for f in response["batchItemFailures"]))
     return response
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return handle(event, context, buffer(), retrier())

@@ -10,7 +10,7 @@ unanswered (and deleted).
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -36,11 +36,11 @@ def responder() -> Responder:
     return reference_responder(response_queue_prefix=settings.response_queue_prefix)
 
 
-def record_handler(record: SQSRecord) -> None:
+def answer(record: SQSRecord, service: Responder) -> None:
     logger.set_correlation_id(record.message_id)
     receives = int(record.attributes.approximate_receive_count)
     try:
-        status = responder().handle(Record.from_lambda(record.raw_event))
+        status = service.handle(Record.from_lambda(record.raw_event))
     except Exception:
         extra = {"receive_count": receives, "outcome": "failed"}
         logger.exception("request failed; it will be retried", extra=extra)
@@ -53,8 +53,18 @@ def record_handler(record: SQSRecord) -> None:
         logger.info("answered", extra=extra)
 
 
+def handle(
+    event: dict[str, Any], context: LambdaContext, service: Responder
+) -> PartialItemFailureResponse:
+    """Answer one event's requests with the given responder (tests pass their own)."""
+    return process_partial_response(
+        event=event,
+        record_handler=partial(answer, service=service),
+        processor=processor,
+        context=context,
+    )
+
+
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return handle(event, context, responder())

@@ -44,11 +44,17 @@ def retrier() -> Retrier:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    wb = buffer()
+    return handle(event, context, buffer(), retrier())
+
+
+def handle(
+    event: dict[str, Any], context: LambdaContext, wb: WriteBuffer, retry: Retrier
+) -> PartialItemFailureResponse:
+    """Process one event with the given write buffer and backoff (tests pass their own)."""
     records, failed = split_event(event, resolver=wb.payloads)
     outcome = wb.process(records, deadline_s=time_left_s(context.get_remaining_time_in_millis()))
     failed.update(outcome.failed)
-    retry_in = retrier().delay_event(event, failed)
+    retry_in = retry.delay_event(event, failed)
     logger.info(
         "batch written",
         extra={

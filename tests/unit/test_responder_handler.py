@@ -262,6 +262,9 @@ def test_the_handler_without_its_prefix_fails_the_invocation_with_the_rule(
     monkeypatch.delenv("RESPONSE_QUEUE_PREFIX")
     send_request(sqs, request_queue, "unused", {"type": "checksum", "data": "abc"})
     event = receive_event(sqs, request_queue)
-    with pytest.raises(BatchProcessingError) as caught:
+    with pytest.raises(UsageError) as caught:  # nothing is processed: the batch stays queued
         load_handler("responder").lambda_handler(event, FakeContext())
-    assert "RESPONSE_QUEUE_PREFIX must be 1..48 letters" in str(caught.value)
+    assert str(caught.value) == (
+        "RESPONSE_QUEUE_PREFIX must be 1..48 letters, digits, '-' or '_' "
+        "(a 32-character id is appended), got ''"
+    )
