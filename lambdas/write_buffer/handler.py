@@ -11,7 +11,7 @@ A failed record's visibility is set by the retry backoff
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -42,9 +42,20 @@ def retrier() -> Retrier:
     return Retrier(buffer().settings.retry)
 
 
-@logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return handle(event, context, buffer(), retrier())
+def report(record: SQSRecord, failed: dict[str, str], retry_in: dict[str, int]) -> None:
+    """Fail ``record`` in the partial batch response if the batch could not write it."""
+    logger.set_correlation_id(record.message_id)
+    if record.message_id in failed:
+        logger.warning(
+            "record failed",
+            extra={
+                "receive_count": int(record.attributes.approximate_receive_count),
+                "outcome": "failed",
+                "reason": failed[record.message_id],
+                "retry_in_s": retry_in.get(record.message_id),
+            },
+        )
+        raise RecordFailed(failed[record.message_id])
 
 
 def handle(
@@ -64,21 +75,14 @@ def handle(
             "failed": len(failed),
         },
     )
-
-    def record_handler(record: SQSRecord) -> None:
-        logger.set_correlation_id(record.message_id)
-        if record.message_id in failed:
-            logger.warning(
-                "record failed",
-                extra={
-                    "receive_count": int(record.attributes.approximate_receive_count),
-                    "outcome": "failed",
-                    "reason": failed[record.message_id],
-                    "retry_in_s": retry_in.get(record.message_id),
-                },
-            )
-            raise RecordFailed(failed[record.message_id])
-
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event,
+        record_handler=partial(report, failed=failed, retry_in=retry_in),
+        processor=processor,
+        context=context,
     )
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return handle(event, context, buffer(), retrier())

@@ -92,7 +92,7 @@ class RpcClient:
         response_queue_prefix: str,
         sqs_client: Any = None,
         response_queue_url: str | None = None,
-        wait_time_seconds: int = 20,
+        wait_time_seconds: int = SQS_MAX_WAIT_TIME_S,
         response_retention_s: int = 300,
         sts_client: Any = None,
     ) -> None:
