@@ -30,13 +30,14 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypedDict, TypeVar
+from typing import Any, TypeVar
 
 from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 
 from sqs_blueprint.errors import UsageError
 from sqs_blueprint.limits import SQS_MAX_MESSAGE_BYTES
+from stacks.construct_args import BufferProps, QueueProps
 
 CONTEXT_KEY = "sqs-blueprint"
 DEFAULT_STAGE = "dev"
@@ -55,31 +56,6 @@ _RESERVED_DOMAINS = re.compile(r"(^|\.)(example\.(com|net|org)|example|invalid|t
 
 class ConfigError(UsageError):
     """The cdk.json context cannot be turned into a stage configuration."""
-
-
-class QueueProps(TypedDict):
-    """The keyword arguments of ``QueueWithDlq`` that a :class:`QueueConfig` sets;
-    mypy checks them against its signature where they are unpacked."""
-
-    max_receive_count: int
-    max_message_bytes: int
-    retention_period: Duration
-    dlq_retention_period: Duration
-    customer_managed_key: bool
-
-
-class BufferProps(TypedDict):
-    """The keyword arguments of ``DynamoWriteBuffer`` that a :class:`TableConfig` sets."""
-
-    provisioned_pollers: lambda_.ProvisionedPollerConfig | None
-    filters: tuple[Mapping[str, Any], ...]
-    write_capacity: int
-    read_capacity: int
-    item_kb: float
-    function_timeout: Duration
-    batch_size: int
-    max_batching_window: Duration | None
-    key_fields: tuple[str, ...]
 
 
 @dataclass(frozen=True)
