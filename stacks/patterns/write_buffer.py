@@ -22,6 +22,7 @@ from constructs import Construct
 
 from sqs_blueprint import capacity, limits
 from sqs_blueprint.versioning import VERSIONED_KEY_RULE, versioned_key_ok
+from sqs_blueprint.write_buffer import WriteBufferSettings
 from stacks.patterns._validation import Problems
 from stacks.patterns.consumer import SqsLambdaConsumer
 from stacks.patterns.payload_bucket import LargePayloadBucket
@@ -35,7 +36,8 @@ _DEADLINE_SHARE = 0.8
 class DynamoWriteBuffer(Construct):
     """``.table`` fed from ``queue`` by ``.consumer`` (a :class:`SqsLambdaConsumer`).
 
-    ``.plan`` holds the derived settings. ``handler`` names the function under
+    ``.plan`` holds the derived settings, ``.settings`` the function's (set as its
+    environment with :meth:`WriteBufferSettings.to_env`). ``handler`` names the function under
     ``lambdas/``: ``write_buffer`` (batched overwrite) or ``ordered`` (FIFO,
     versioned by ``version_field``).
     """
@@ -124,17 +126,15 @@ class DynamoWriteBuffer(Construct):
                 point_in_time_recovery_enabled=True
             ),
         )
-        environment = {
-            "TABLE_NAME": self.table.table_name,
-            "WCU_PER_SECOND": f"{self.plan.budget_wcu_per_s:g}",
-            "WRITE_DEADLINE_S": f"{_DEADLINE_SHARE * function_timeout.to_seconds():g}",
-        }
-        if key_fields:
-            environment["KEY_FIELDS"] = ",".join(key_fields)
-        if version_field:
-            environment["VERSION_FIELD"] = version_field
-        if payload_bucket:
-            environment["PAYLOAD_BUCKET"] = payload_bucket.bucket.bucket_name
+        # What the handler reads back with WriteBufferSettings.from_env().
+        self.settings = WriteBufferSettings(
+            table_name=self.table.table_name,
+            key_fields=tuple(key_fields) or None,
+            version_field=version_field,
+            payload_buckets=(payload_bucket.bucket.bucket_name,) if payload_bucket else (),
+            wcu_per_second=self.plan.budget_wcu_per_s,
+            deadline_s=_DEADLINE_SHARE * function_timeout.to_seconds(),
+        )
         self.consumer = SqsLambdaConsumer(
             self,
             "Consumer",
@@ -146,7 +146,7 @@ class DynamoWriteBuffer(Construct):
             max_concurrency=None if provisioned_pollers else self.plan.max_concurrency,
             provisioned_pollers=provisioned_pollers,
             filters=filters,
-            environment=environment,
+            environment=self.settings.to_env(),
             description=f"Drains {queue.node.path} into a {write_capacity}-WCU table",
         )
         actions = ["dynamodb:PutItem"] if version_field else ["dynamodb:BatchWriteItem"]
