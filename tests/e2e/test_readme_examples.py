@@ -1,0 +1,219 @@
+"""Every shell example in README.md runs as written, so the README cannot drift.
+
+Each command of a ``sh`` or ``console`` block runs with bash in the repository
+root, with ``.venv/bin`` first on PATH (as after ``source .venv/bin/activate``),
+in README order: the README's own ``sqs-blueprint local up`` starts the one local
+cloud, in the background, and every later command runs with the variables it
+prints to export. A command exits 0, or the status its ``# exit status N`` comment
+documents; a console block's output must be what it shows. The commands that are
+not run are named in NOT_RUN, with the reason, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.readme_examples import TAGS, Example, examples, fences, shows
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+HANG_GUARD_S = 600  # only stops a hang: the slowest example, a synth, takes seconds
+
+NOT_RUN = {
+    "make demo": "about a minute; tests/e2e/test_demo.py runs the same `sqs-blueprint demo` "
+    "on the same local stage",
+    "make test": "the whole suite, this test among it",
+    "make lint": "the repository's lint: two synths, mypy and checkov over every file, minutes",
+    "make bootstrap STAGE=dev": "needs an AWS account",
+    "make deploy STAGE=dev": "needs an AWS account",
+    "make destroy STAGE=dev": "needs an AWS account",
+    "sqs-blueprint dlq cancel --task-handle <handle printed by redrive>": (
+        "needs a native move task: the local cloud has none (moto), so redrive moves "
+        "client-side and prints no handle"
+    ),
+}
+# Commands that keep running: started in the background, ready once they print the line;
+# stopped with Ctrl-C (SIGINT) after the last example, then expected to exit 0.
+LONG_RUNNING = {"sqs-blueprint local up --cdk-out cdk.out": "Ctrl-C stops it."}
+STOPPED_LINE = "stopping the local cloud"
+# Files examples write into the repository root; removed afterwards.
+WRITTEN = ("dead.jsonl",)
+_SYNOPSIS = re.compile(r"(sqs-blueprint(?: [a-z-]+)+) --")
+_EXPORT = re.compile(r"^\s*export (\w+)=(\S+)$")
+
+
+def _key(example: Example) -> str:
+    """A command without its trailing comment, continuations on one line."""
+    joined = re.sub(r"\s*\\\n\s*", " ", example.command)
+    return re.sub(r"\s+#.*$", "", joined).strip()
+
+
+class Background:
+    """A long-running example: its output collected by a thread, stopped by Ctrl-C."""
+
+    def __init__(self, command: str, env: dict[str, str]) -> None:
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            ["bash", "-o", "pipefail", "-c", command],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, ready: str) -> None:
+        deadline = threading.Event()
+        for _ in range(HANG_GUARD_S * 10):
+            if ready in self.lines or self.process.poll() is not None:
+                break
+            deadline.wait(0.1)
+        assert ready in self.lines, "\n".join(self.lines[-40:])
+
+    def interrupt(self) -> int:
+        """Ctrl-C, as a terminal sends it to the whole foreground group; the exit status."""
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            status = self.process.wait(timeout=HANG_GUARD_S)
+        finally:
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._reader.join(timeout=10)
+        return status
+
+
+@pytest.fixture
+def background() -> Iterator[list[Background]]:
+    started: list[Background] = []
+    yield started
+    for job in started:
+        if job.process.poll() is None:
+            job.interrupt()
+    for name in WRITTEN:
+        (ROOT / name).unlink(missing_ok=True)
+
+
+def _environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["VIRTUAL_ENV"] = str(ROOT / ".venv")
+    return env
+
+
+def _run(example: Example, env: dict[str, str]) -> None:
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", example.command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        check=False,
+    )
+    said = done.stdout + done.stderr
+    where = f"README line {example.line}: `{_key(example)}`"
+    assert done.returncode == example.status, (
+        f"{where} exited {done.returncode}, the README says {example.status}:\n{said[-3000:]}"
+    )
+    if example.output is not None:
+        assert shows(example.output, said), f"{where} printed:\n{said}\nthe README shows:\n" + (
+            example.output
+        )
+
+
+def test_every_shell_example_runs_as_written(background: list[Background]) -> None:
+    env = _environment()
+    ran: list[str] = []
+    for example in examples(README):
+        key = _key(example)
+        if key in NOT_RUN:
+            continue
+        ran.append(key)
+        if key in LONG_RUNNING:
+            job = Background(example.command, env)
+            background.append(job)
+            job.wait_for(LONG_RUNNING[key])
+            env.update((m[1], m[2]) for m in map(_EXPORT.match, job.lines) if m)
+            assert "AWS_ENDPOINT_URL" in env, "\n".join(job.lines)
+        else:
+            _run(example, env)
+    for job in background:
+        assert job.interrupt() == 0, "\n".join(job.lines[-40:])
+        assert job.lines[-1] == STOPPED_LINE, "\n".join(job.lines[-40:])
+    assert sorted(set(ran) | set(NOT_RUN)) == sorted({_key(e) for e in examples(README)})
+    assert not set(ran) & set(NOT_RUN)
+    assert set(LONG_RUNNING) <= set(ran), "a long-running example left the README"
+    for name in WRITTEN:
+        lines = (ROOT / name).read_text(encoding="utf-8").splitlines()
+        assert lines and all(isinstance(json.loads(line), dict) for line in lines), name
+
+
+def test_not_run_names_only_examples_the_readme_has() -> None:
+    keys = [_key(example) for example in examples(README)]
+    assert sorted(set(NOT_RUN) - set(keys)) == []
+    assert len(keys) == len(set(keys)), "two examples are the same command"
+
+
+def test_every_block_is_tagged_and_no_command_hides_in_a_text_block() -> None:
+    for fence in fences(README):
+        assert fence.tag in TAGS, f"README line {fence.line}: tag it one of {TAGS}"
+        if fence.tag == "text":
+            commands = [line for line in fence.lines if line.startswith(("$ ", "make "))]
+            assert commands == [], f"README line {fence.line}: a command in a text block"
+
+
+def test_the_command_is_spelled_one_way() -> None:
+    """After ``source .venv/bin/activate``: `sqs-blueprint`, never `.venv/bin/...`."""
+    keys = [_key(example) for example in examples(README)]
+    assert [k for k in keys if ".venv/bin/" in k] == ["source .venv/bin/activate"]
+
+
+def test_synopses_name_only_flags_the_commands_take() -> None:
+    """A ``text`` block starting ``sqs-blueprint SUB --`` is a synopsis: its flags must exist."""
+    env = _environment()
+    for fence in fences(README):
+        synopsis = _SYNOPSIS.match(fence.lines[0])
+        if fence.tag != "text" or synopsis is None:
+            continue
+        command = synopsis.group(1).split()
+        helped = subprocess.run(
+            [*command, "--help"], env=env, capture_output=True, text=True, check=True
+        ).stdout
+        flags = set(re.findall(r"--[a-z][a-z-]*", "\n".join(fence.lines)))
+        assert sorted(f for f in flags if f not in helped) == [], f"README line {fence.line}"
+
+
+def test_the_parser_reads_commands_outputs_and_statuses() -> None:
+    """The parser reads what the README shows: checked on a tiny README of its own."""
+    text = (
+        "```console\n$ a --x \\\n    --y   # exit status 2\nout\n...\nend\n```\n"
+        "```sh\n# comment\nb\nc \\\n  d\n```\n"
+    )
+    found = examples(text)
+    assert [(e.line, e.status, e.output) for e in found] == [
+        (2, 2, "out\n...\nend"),
+        (10, 0, None),
+        (11, 0, None),
+    ]
+    assert shows("out\n...\nend", "out\nmore\nlines\nend\n")
+    assert not shows("out\n...\nend", "out\nmore\n")
