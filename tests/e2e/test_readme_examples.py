@@ -17,6 +17,7 @@ import re
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +50,8 @@ LONG_RUNNING = {"sqs-blueprint local up --cdk-out cdk.out": "Ctrl-C stops it."}
 STOPPED_LINE = "stopping the local cloud"
 # Files examples write into the repository root; removed afterwards.
 WRITTEN = ("dead.jsonl",)
+# Never run, whatever NOT_RUN says: a guard beside the credentials the examples lack.
+_NEEDS_AWS = re.compile(r"\b(bootstrap|deploy|destroy)\b(?! --cdk-out)")
 _SYNOPSIS = re.compile(r"(sqs-blueprint(?: [a-z-]+)+) --")
 _EXPORT = re.compile(r"^\s*export (\w+)=(\S+)$")
 
@@ -114,13 +117,20 @@ def background() -> Iterator[list[Background]]:
 
 
 def _environment() -> dict[str, str]:
-    env = dict(os.environ)
+    """The shell after ``source .venv/bin/activate``, with no way to reach an AWS account."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["VIRTUAL_ENV"] = str(ROOT / ".venv")
     return env
 
 
 def _run(example: Example, env: dict[str, str]) -> None:
+    started = time.monotonic()
     done = subprocess.run(
         ["bash", "-o", "pipefail", "-c", example.command],
         cwd=ROOT,
@@ -131,6 +141,7 @@ def _run(example: Example, env: dict[str, str]) -> None:
         check=False,
     )
     said = done.stdout + done.stderr
+    print(f"{time.monotonic() - started:6.1f} s  README line {example.line}")
     where = f"README line {example.line}: `{_key(example)}`"
     assert done.returncode == example.status, (
         f"{where} exited {done.returncode}, the README says {example.status}:\n{said[-3000:]}"
@@ -143,6 +154,8 @@ def _run(example: Example, env: dict[str, str]) -> None:
 
 def test_every_shell_example_runs_as_written(background: list[Background]) -> None:
     env = _environment()
+    keys = [_key(example) for example in examples(README)]
+    assert [k for k in keys if _NEEDS_AWS.search(k) and k not in NOT_RUN] == []
     ran: list[str] = []
     for example in examples(README):
         key = _key(example)
