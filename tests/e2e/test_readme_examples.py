@@ -29,7 +29,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-HANG_GUARD_S = 600  # only stops a hang: the slowest example, a synth, takes seconds
+HANG_GUARD_S = 300  # only stops a hang: the slowest example, a synth, takes under a minute
 
 NOT_RUN = {
     "make demo": "about a minute; tests/e2e/test_demo.py runs the same `sqs-blueprint demo` "
@@ -44,12 +44,21 @@ NOT_RUN = {
         "client-side and prints no handle"
     ),
 }
-# Commands that keep running: started in the background, ready once they print the line;
-# stopped with Ctrl-C (SIGINT) after the last example, then expected to exit 0.
-LONG_RUNNING = {"sqs-blueprint local up --cdk-out cdk.out": "Ctrl-C stops it."}
-STOPPED_LINE = "stopping the local cloud"
+# Commands that keep running: started in the background, ready once a line of their
+# output holds the first text; stopped with Ctrl-C (SIGINT) after the last example, then
+# expected to exit 0 with the second text in their last line.
+LOCAL_UP = "sqs-blueprint local up --cdk-out cdk.out"
+WORKER = (
+    "sqs-blueprint worker --queue-url https://sqs.us-east-1.amazonaws.com/123456789012/"
+    "sqsblueprintlocalworkers-Jobs-F7336653 --handler myjobs:handle"
+)
+LONG_RUNNING = {
+    LOCAL_UP: ("Ctrl-C stops it.", "stopping the local cloud"),
+    WORKER: ('handled {"job": 1}', "worker stopped"),  # the job sent just before
+}
 # Files examples write into the repository root; removed afterwards.
-WRITTEN = ("dead.jsonl",)
+DEAD_LETTERS = "dead.jsonl"
+WRITTEN = (DEAD_LETTERS, "myjobs.py")
 # Never run, whatever NOT_RUN says: a guard beside the credentials the examples lack.
 _NEEDS_AWS = re.compile(r"\b(bootstrap|deploy|destroy)\b(?! --cdk-out)")
 _SYNOPSIS = re.compile(r"(sqs-blueprint(?: [a-z-]+)+) --")
@@ -66,6 +75,7 @@ class Background:
     """A long-running example: its output collected by a thread, stopped by Ctrl-C."""
 
     def __init__(self, command: str, env: dict[str, str]) -> None:
+        self.command = command
         self.lines: list[str] = []
         self.process = subprocess.Popen(
             ["bash", "-o", "pipefail", "-c", command],
@@ -84,13 +94,16 @@ class Background:
         for line in self.process.stdout:
             self.lines.append(line.rstrip("\n"))
 
+    def said(self, text: str) -> bool:
+        return any(text in line for line in self.lines)
+
     def wait_for(self, ready: str) -> None:
         deadline = threading.Event()
         for _ in range(HANG_GUARD_S * 10):
-            if ready in self.lines or self.process.poll() is not None:
+            if self.said(ready) or self.process.poll() is not None:
                 break
             deadline.wait(0.1)
-        assert ready in self.lines, "\n".join(self.lines[-40:])
+        assert self.said(ready), "\n".join(self.lines[-40:])
 
     def interrupt(self) -> int:
         """Ctrl-C, as a terminal sends it to the whole foreground group; the exit status."""
@@ -109,7 +122,7 @@ class Background:
 def background() -> Iterator[list[Background]]:
     started: list[Background] = []
     yield started
-    for job in started:
+    for job in reversed(started):
         if job.process.poll() is None:
             job.interrupt()
     for name in WRITTEN:
@@ -163,22 +176,21 @@ def test_every_shell_example_runs_as_written(background: list[Background]) -> No
             continue
         ran.append(key)
         if key in LONG_RUNNING:
-            job = Background(example.command, env)
+            job = Background(key, env)
             background.append(job)
-            job.wait_for(LONG_RUNNING[key])
+            job.wait_for(LONG_RUNNING[key][0])
             env.update((m[1], m[2]) for m in map(_EXPORT.match, job.lines) if m)
-            assert "AWS_ENDPOINT_URL" in env, "\n".join(job.lines)
+            assert key != LOCAL_UP or "AWS_ENDPOINT_URL" in env, "\n".join(job.lines)
         else:
             _run(example, env)
-    for job in background:
+    for job in reversed(background):  # the local cloud last: the worker uses it
         assert job.interrupt() == 0, "\n".join(job.lines[-40:])
-        assert job.lines[-1] == STOPPED_LINE, "\n".join(job.lines[-40:])
+        assert LONG_RUNNING[job.command][1] in job.lines[-1], "\n".join(job.lines[-40:])
     assert sorted(set(ran) | set(NOT_RUN)) == sorted({_key(e) for e in examples(README)})
     assert not set(ran) & set(NOT_RUN)
     assert set(LONG_RUNNING) <= set(ran), "a long-running example left the README"
-    for name in WRITTEN:
-        lines = (ROOT / name).read_text(encoding="utf-8").splitlines()
-        assert lines and all(isinstance(json.loads(line), dict) for line in lines), name
+    dead = (ROOT / DEAD_LETTERS).read_text(encoding="utf-8").splitlines()
+    assert len(dead) == 2 and all(isinstance(json.loads(line), dict) for line in dead)
 
 
 def test_not_run_names_only_examples_the_readme_has() -> None:
