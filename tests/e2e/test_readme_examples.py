@@ -6,7 +6,8 @@ in README order: the README's own ``sqs-blueprint local up`` starts the one loca
 cloud, in the background, and every later command runs with the variables it
 prints to export. A command exits 0, or the status its ``# exit status N`` comment
 documents; a console block's output must be what it shows. The commands that are
-not run are named in NOT_RUN, with the reason, and nowhere else.
+not run are named in NOT_RUN, with the reason, and nowhere else. Like the
+examples, the test leaves cdk.out holding what the last `make synth` wrote.
 """
 
 from __future__ import annotations
