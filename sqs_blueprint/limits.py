@@ -41,6 +41,10 @@ EXTENDED_CLIENT_THRESHOLD_BYTES = 262_144
 SQS_BILLING_CHUNK_BYTES = 65_536
 # A message's visibility timeout: at most 12 hours (SQS_MESSAGE_QUOTAS_URL).
 SQS_MAX_VISIBILITY_TIMEOUT_S = 43_200
+# A queue's MessageRetentionPeriod: 60 s to 14 days (SQS_QUEUE_ATTRIBUTES_URL).
+SQS_MIN_RETENTION_S, SQS_MAX_RETENTION_S = 60, 1_209_600
+# A redrive policy's maxReceiveCount: 1..1,000 (SQS_QUEUE_ATTRIBUTES_URL).
+SQS_MAX_RECEIVE_COUNT = 1_000
 # ReceiveMessage's long poll (WaitTimeSeconds): 0..20 s (SQS_RECEIVE_URL).
 SQS_RECEIVE_URL = (
     "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html"

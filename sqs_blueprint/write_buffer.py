@@ -18,6 +18,9 @@ handlers, the EC2 worker's built-in handler and the local cloud. Variables:
 - ``RETRY_BASE_S`` and ``RETRY_MAX_S``: a failed record's retry backoff (default
   60 s doubling per receive, at most 900 s; the cap at most 43,200 s, see
   :mod:`sqs_blueprint.backoff`).
+
+:meth:`WriteBufferSettings.to_env` writes these variables: the constructs set a
+function's environment with it, so the names live here only.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from sqs_blueprint.backoff import (
     Backoff,
     BackoffError,
 )
-from sqs_blueprint.errors import UsageError
+from sqs_blueprint.errors import SqsBlueprintError, UsageError
+from sqs_blueprint.limits import SQS_MAX_VISIBILITY_TIMEOUT_S
 from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.records import Record
 from sqs_blueprint.upsert import MAX_ITEM_BYTES, BatchOutcome, Upserter, write_records
@@ -43,10 +47,23 @@ from sqs_blueprint.versioning import VERSIONED_KEY_RULE, versioned_key_ok
 
 DEFAULT_DEADLINE_S = 20.0
 DEFAULT_MAX_PAYLOAD_BYTES = 10 * MAX_ITEM_BYTES  # a larger body cannot become an item
+# A Lambda handler stops retrying this long before its function times out, so
+# its partial batch response is still sent.
+RESPONSE_MARGIN_S = 2.0
 
 
 class SettingsError(UsageError):
     """The environment does not describe a usable write buffer."""
+
+
+class RecordFailed(SqsBlueprintError):
+    """A record could not be written; it returns to the queue (on a FIFO queue, with
+    the rest of its message group). The message is the reason."""
+
+
+def time_left_s(remaining_ms: int) -> float:
+    """How long a Lambda invocation with ``remaining_ms`` left may keep retrying writes."""
+    return remaining_ms / 1000 - RESPONSE_MARGIN_S
 
 
 @dataclass(frozen=True)
@@ -90,6 +107,27 @@ class WriteBufferSettings:
             retry=_backoff(env),
         )
 
+    def to_env(self) -> dict[str, str]:
+        """The environment :meth:`from_env` reads these settings from, as the constructs
+        set it on a function: the table and the deadline always, the rest when set or
+        not the default."""
+        env = {"TABLE_NAME": self.table_name}
+        if self.wcu_per_second is not None:
+            env["WCU_PER_SECOND"] = f"{self.wcu_per_second:g}"
+        env["WRITE_DEADLINE_S"] = f"{self.deadline_s:g}"
+        if self.key_fields:
+            env["KEY_FIELDS"] = ",".join(self.key_fields)
+        if self.version_field:
+            env["VERSION_FIELD"] = self.version_field
+        if self.payload_buckets:
+            env["PAYLOAD_BUCKET"] = ",".join(self.payload_buckets)
+        if self.max_payload_bytes != DEFAULT_MAX_PAYLOAD_BYTES:
+            env["MAX_PAYLOAD_BYTES"] = str(self.max_payload_bytes)
+        if self.retry != DEFAULT_BACKOFF:
+            env["RETRY_BASE_S"] = f"{self.retry.base_s:g}"
+            env["RETRY_MAX_S"] = f"{self.retry.max_s:g}"
+        return env
+
 
 def _backoff(env: Mapping[str, str]) -> Backoff:
     base = _positive(env, "RETRY_BASE_S") or DEFAULT_BASE_S
@@ -99,7 +137,7 @@ def _backoff(env: Mapping[str, str]) -> Backoff:
     except BackoffError as error:
         raise SettingsError(
             f"RETRY_BASE_S={base:g}, RETRY_MAX_S={cap:g}: {error}; set RETRY_MAX_S between "
-            "RETRY_BASE_S and 43200"
+            f"RETRY_BASE_S and {SQS_MAX_VISIBILITY_TIMEOUT_S}"
         ) from None
 
 

@@ -37,6 +37,7 @@ from aws_cdk import aws_lambda as lambda_
 
 from sqs_blueprint.errors import UsageError
 from sqs_blueprint.limits import SQS_MAX_MESSAGE_BYTES
+from stacks.construct_args import BufferProps, QueueProps
 from stacks.patterns.bundling import LAMBDAS_DIR
 
 CONTEXT_KEY = "sqs-blueprint"
@@ -78,15 +79,15 @@ class QueueConfig:
     # and the quiet-tenant alarm. Refused on a FIFO queue.
     tenants: bool = False
 
-    def props(self) -> dict[str, Any]:
+    def props(self) -> QueueProps:
         """These settings as keyword arguments of ``QueueWithDlq``."""
-        return {
-            "max_receive_count": self.max_receive_count,
-            "max_message_bytes": self.max_message_bytes,
-            "retention_period": Duration.days(self.retention_days),
-            "dlq_retention_period": Duration.days(self.dlq_retention_days),
-            "customer_managed_key": self.customer_managed_key,
-        }
+        return QueueProps(
+            max_receive_count=self.max_receive_count,
+            max_message_bytes=self.max_message_bytes,
+            retention_period=Duration.days(self.retention_days),
+            dlq_retention_period=Duration.days(self.dlq_retention_days),
+            customer_managed_key=self.customer_managed_key,
+        )
 
 
 @dataclass(frozen=True)
@@ -107,25 +108,25 @@ class TableConfig:
     # Lambda filter patterns on the message body (SqsLambdaConsumer ``filters``).
     filters: tuple[Mapping[str, Any], ...] = ()
 
-    def props(self) -> dict[str, Any]:
+    def props(self) -> BufferProps:
         """These settings as keyword arguments of ``DynamoWriteBuffer``."""
         window = self.batching_window_s
         pollers = (self.minimum_pollers, self.maximum_pollers)
-        return {
-            "provisioned_pollers": lambda_.ProvisionedPollerConfig(
+        return BufferProps(
+            provisioned_pollers=lambda_.ProvisionedPollerConfig(
                 minimum_pollers=self.minimum_pollers, maximum_pollers=self.maximum_pollers
             )
             if pollers != (None, None)
             else None,
-            "filters": self.filters,
-            "write_capacity": self.write_capacity,
-            "read_capacity": self.read_capacity,
-            "item_kb": self.item_kb,
-            "function_timeout": Duration.seconds(self.function_timeout_s),
-            "batch_size": self.batch_size,
-            "max_batching_window": Duration.seconds(window) if window else None,
-            "key_fields": self.key_fields,
-        }
+            filters=self.filters,
+            write_capacity=self.write_capacity,
+            read_capacity=self.read_capacity,
+            item_kb=self.item_kb,
+            function_timeout=Duration.seconds(self.function_timeout_s),
+            batch_size=self.batch_size,
+            max_batching_window=Duration.seconds(window) if window else None,
+            key_fields=self.key_fields,
+        )
 
 
 @dataclass(frozen=True)

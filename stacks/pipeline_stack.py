@@ -23,7 +23,7 @@ from stacks.patterns import (
     QueueWithDlq,
     SqsLambdaConsumer,
     provisioned_table,
-    table_environment,
+    table_settings,
 )
 
 
@@ -49,12 +49,12 @@ class PipelineStack(Stack):
         )
         timeout = Duration.seconds(config.function_timeout_s)
         environment = (
-            table_environment(
+            table_settings(
                 self.table,
                 wcu_per_second=own.write_capacity / max(1, config.max_concurrency),
                 function_timeout=timeout,
                 key_fields=own.key_fields,
-            )
+            ).to_env()
             if own and self.table
             else {}
         )

@@ -8,11 +8,11 @@ from typing import Any
 from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
 
+from sqs_blueprint.rpc import MAX_PREFIX_LENGTH
 from stacks.config import RequestResponseConfig
 from stacks.outputs import export_queue_pair, observe
 from stacks.patterns import RequestResponse
 from stacks.patterns._validation import Problems
-from stacks.patterns.request_response import MAX_PREFIX_LENGTH
 
 
 class RequestResponseStack(Stack):

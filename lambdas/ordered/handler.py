@@ -3,16 +3,17 @@
 Powertools' FIFO processor, with ``skip_group_on_error``, reports a failed record
 and every later record of its message group, so order within the group holds,
 while the other groups of the batch go on: a poison message holds back only its
-own group. Any error tied to one record (its payload, its body, its write) fails
-that record alone. Versioned mode (``VERSION_FIELD``) keeps the highest version,
-so a replayed old or equal version is an acknowledged no-op. The retry backoff
-(:mod:`sqs_blueprint.backoff`) delays each group's first failed record; the group
-stays blocked behind it, in order.
+own group. The write buffer is configured once per execution environment
+(:meth:`WriteBufferSettings.from_env`). Any error tied to one record (its payload,
+its body, its write) fails that record alone. Versioned mode (``VERSION_FIELD``)
+keeps the highest version, so a replayed old or equal version is an acknowledged
+no-op. The retry backoff (:mod:`sqs_blueprint.backoff`) delays each group's first
+failed record; the group stays blocked behind it, in order.
 """
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -27,21 +28,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sqs_blueprint.backoff import Retrier
 from sqs_blueprint.records import split_event
-from sqs_blueprint.write_buffer import WriteBuffer
-
-MARGIN_S = 2.0
+from sqs_blueprint.write_buffer import RecordFailed, WriteBuffer, WriteBufferSettings, time_left_s
 
 logger = Logger(service="ordered")
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
-class RecordFailed(Exception):
-    """A record could not be written; it and the rest of its group return to the queue."""
-
-
 @cache
 def buffer() -> WriteBuffer:
-    return WriteBuffer.from_env()
+    return WriteBuffer(WriteBufferSettings.from_env())
 
 
 @cache
@@ -49,12 +44,11 @@ def retrier() -> Retrier:
     return Retrier(buffer().settings.retry)
 
 
-def write_one(record: SQSRecord, lambda_context: LambdaContext) -> None:
+def write_one(record: SQSRecord, lambda_context: LambdaContext, wb: WriteBuffer) -> None:
     logger.set_correlation_id(record.message_id)
-    wb = buffer()
     built, failed = split_event({"Records": [record.raw_event]}, resolver=wb.payloads)
     if built:
-        deadline = lambda_context.get_remaining_time_in_millis() / 1000 - MARGIN_S
+        deadline = time_left_s(lambda_context.get_remaining_time_in_millis())
         failed = wb.process(built, deadline_s=deadline).failed
     if failed:
         reason = failed[record.message_id]
@@ -66,14 +60,22 @@ def write_one(record: SQSRecord, lambda_context: LambdaContext) -> None:
         raise RecordFailed(reason)
 
 
-@logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def handle(
+    event: dict[str, Any], context: LambdaContext, wb: WriteBuffer, retry: Retrier
+) -> PartialItemFailureResponse:
+    """Process one event with the given write buffer and backoff (tests pass their own)."""
+    record_handler = partial(write_one, wb=wb)
     try:
         response = process_partial_response(
-            event=event, record_handler=write_one, processor=processor, context=context
+            event=event, record_handler=record_handler, processor=processor, context=context
         )
     except BatchProcessingError:  # every record failed
-        retrier().delay_event(event, (r["messageId"] for r in event.get("Records", [])))
+        retry.delay_event(event, (r["messageId"] for r in event.get("Records", [])))
         raise
-    retrier().delay_event(event, (f["itemIdentifier"] for f in response["batchItemFailures"]))
+    retry.delay_event(event, (f["itemIdentifier"] for f in response["batchItemFailures"]))
     return response
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return handle(event, context, buffer(), retrier())

@@ -1,15 +1,16 @@
 """Responder Lambda: answers requests of the reference service (checksum, quote).
 
-Environment: ``RESPONSE_QUEUE_PREFIX``, the name prefix every ``ReplyTo`` queue
-must have. A record whose ``ReplyTo`` is refused, or that hits an
-infrastructure error, is reported in ``batchItemFailures`` so it is retried and
-ends in the request DLQ; bad requests are answered with an error response; a
-request past its ``Deadline`` is dropped unanswered (and deleted).
+Configured once per execution environment from :meth:`ResponderSettings.from_env`
+(the name prefix every ``ReplyTo`` queue must have). A record whose ``ReplyTo`` is
+refused, or that hits an infrastructure error, is reported in
+``batchItemFailures`` so it is retried and ends in the request DLQ; bad requests
+are answered with an error response; a request past its ``Deadline`` is dropped
+unanswered (and deleted).
 """
 
 from __future__ import annotations
 
-import os
+from functools import cache, partial
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -23,26 +24,23 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sqs_blueprint.records import Record
-from sqs_blueprint.rpc import STATUS_EXPIRED, Responder, reference_responder
+from sqs_blueprint.rpc import STATUS_EXPIRED, Responder, ResponderSettings, reference_responder
 
 logger = Logger(service="responder")
 processor = BatchProcessor(event_type=EventType.SQS)
-_responder: Responder | None = None
 
 
+@cache
 def responder() -> Responder:
-    """The responder, created on first use (tests may set ``_responder``)."""
-    global _responder
-    if _responder is None:
-        _responder = reference_responder(response_queue_prefix=os.environ["RESPONSE_QUEUE_PREFIX"])
-    return _responder
+    settings = ResponderSettings.from_env()
+    return reference_responder(response_queue_prefix=settings.response_queue_prefix)
 
 
-def record_handler(record: SQSRecord) -> None:
+def answer(record: SQSRecord, service: Responder) -> None:
     logger.set_correlation_id(record.message_id)
     receives = int(record.attributes.approximate_receive_count)
     try:
-        status = responder().handle(Record.from_lambda(record.raw_event))
+        status = service.handle(Record.from_lambda(record.raw_event))
     except Exception:
         extra = {"receive_count": receives, "outcome": "failed"}
         logger.exception("request failed; it will be retried", extra=extra)
@@ -55,8 +53,18 @@ def record_handler(record: SQSRecord) -> None:
         logger.info("answered", extra=extra)
 
 
+def handle(
+    event: dict[str, Any], context: LambdaContext, service: Responder
+) -> PartialItemFailureResponse:
+    """Answer one event's requests with the given responder (tests pass their own)."""
+    return process_partial_response(
+        event=event,
+        record_handler=partial(answer, service=service),
+        processor=processor,
+        context=context,
+    )
+
+
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return handle(event, context, responder())

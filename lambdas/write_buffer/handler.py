@@ -1,14 +1,17 @@
 """Write buffer: a batch of SQS records becomes batched, idempotent upserts.
 
 The work is done by :class:`sqs_blueprint.write_buffer.WriteBuffer` (shared with
-the EC2 worker and the local cloud); this handler adapts the Lambda event and
-lets Powertools build the partial batch response. A failed record's visibility is
-set by the retry backoff (:mod:`sqs_blueprint.backoff`) before it is reported.
+the EC2 worker and the local cloud), configured once per execution environment
+from :meth:`WriteBufferSettings.from_env`. The batch is written first (one
+BatchWriteItem takes 25 items, so records are not written one by one); Powertools'
+``BatchProcessor`` then reports each failed record in the partial batch response.
+A failed record's visibility is set by the retry backoff
+(:mod:`sqs_blueprint.backoff`) before it is reported.
 """
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -23,22 +26,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sqs_blueprint.backoff import Retrier
 from sqs_blueprint.records import split_event
-from sqs_blueprint.write_buffer import WriteBuffer
-
-# Retries stop this long before the function times out, so the response is sent.
-MARGIN_S = 2.0
+from sqs_blueprint.write_buffer import RecordFailed, WriteBuffer, WriteBufferSettings, time_left_s
 
 logger = Logger(service="write-buffer")
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-class RecordFailed(Exception):
-    """A record could not be written; it returns to the queue."""
-
-
 @cache
 def buffer() -> WriteBuffer:
-    return WriteBuffer.from_env()
+    return WriteBuffer(WriteBufferSettings.from_env())
 
 
 @cache
@@ -46,14 +42,30 @@ def retrier() -> Retrier:
     return Retrier(buffer().settings.retry)
 
 
-@logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    wb = buffer()
+def report(record: SQSRecord, failed: dict[str, str], retry_in: dict[str, int]) -> None:
+    """Fail ``record`` in the partial batch response if the batch could not write it."""
+    logger.set_correlation_id(record.message_id)
+    if record.message_id in failed:
+        logger.warning(
+            "record failed",
+            extra={
+                "receive_count": int(record.attributes.approximate_receive_count),
+                "outcome": "failed",
+                "reason": failed[record.message_id],
+                "retry_in_s": retry_in.get(record.message_id),
+            },
+        )
+        raise RecordFailed(failed[record.message_id])
+
+
+def handle(
+    event: dict[str, Any], context: LambdaContext, wb: WriteBuffer, retry: Retrier
+) -> PartialItemFailureResponse:
+    """Process one event with the given write buffer and backoff (tests pass their own)."""
     records, failed = split_event(event, resolver=wb.payloads)
-    deadline = context.get_remaining_time_in_millis() / 1000 - MARGIN_S
-    outcome = wb.process(records, deadline_s=deadline)
+    outcome = wb.process(records, deadline_s=time_left_s(context.get_remaining_time_in_millis()))
     failed.update(outcome.failed)
-    retry_in = retrier().delay_event(event, failed)
+    retry_in = retry.delay_event(event, failed)
     logger.info(
         "batch written",
         extra={
@@ -63,21 +75,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
             "failed": len(failed),
         },
     )
-
-    def check(record: SQSRecord) -> None:
-        logger.set_correlation_id(record.message_id)
-        if record.message_id in failed:
-            logger.warning(
-                "record failed",
-                extra={
-                    "receive_count": int(record.attributes.approximate_receive_count),
-                    "outcome": "failed",
-                    "reason": failed[record.message_id],
-                    "retry_in_s": retry_in.get(record.message_id),
-                },
-            )
-            raise RecordFailed(failed[record.message_id])
-
     return process_partial_response(
-        event=event, record_handler=check, processor=processor, context=context
+        event=event,
+        record_handler=partial(report, failed=failed, retry_in=retry_in),
+        processor=processor,
+        context=context,
     )
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return handle(event, context, buffer(), retrier())

@@ -7,7 +7,7 @@ from stacks.patterns.payload_bucket import LargePayloadBucket
 from stacks.patterns.queue_pair import QueueWithDlq
 from stacks.patterns.request_response import RequestResponse
 from stacks.patterns.workers import Ec2QueueWorkers
-from stacks.patterns.write_buffer import DynamoWriteBuffer, provisioned_table, table_environment
+from stacks.patterns.write_buffer import DynamoWriteBuffer, provisioned_table, table_settings
 
 __all__ = [
     "DynamoWriteBuffer",
@@ -19,5 +19,5 @@ __all__ = [
     "RequestResponse",
     "SqsLambdaConsumer",
     "provisioned_table",
-    "table_environment",
+    "table_settings",
 ]

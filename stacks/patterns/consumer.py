@@ -33,11 +33,12 @@ from stacks.patterns.bundling import function_code
 from stacks.patterns.queue_pair import QueueWithDlq
 
 # docs/aws-facts.md#lambda-event-source-mapping and the Lambda service limits.
-MAX_BATCH_SIZE = 10_000
-MAX_FIFO_BATCH_SIZE = 10
-MAX_WINDOW_S = 300
-MIN_CONCURRENCY, MAX_CONCURRENCY = 2, 1_000
-MAX_FUNCTION_TIMEOUT_S = 900
+MAX_BATCH_SIZE = limits.LAMBDA_MAX_BATCH_SIZE
+MAX_FIFO_BATCH_SIZE = limits.LAMBDA_FIFO_MAX_BATCH_SIZE
+MAX_BATCH_WITHOUT_WINDOW = limits.LAMBDA_MAX_BATCH_WITHOUT_WINDOW
+MAX_WINDOW_S = limits.LAMBDA_MAX_BATCHING_WINDOW_S
+MIN_CONCURRENCY, MAX_CONCURRENCY = limits.LAMBDA_MIN_CONCURRENCY, limits.LAMBDA_MAX_CONCURRENCY
+MAX_FUNCTION_TIMEOUT_S = limits.LAMBDA_MAX_TIMEOUT_S
 
 
 class SqsLambdaConsumer(Construct):
@@ -170,7 +171,7 @@ def _validate(
             "batch_size",
             batch_size,
             f"a FIFO queue delivers at most {MAX_FIFO_BATCH_SIZE} records per batch",
-            "use batch_size <= 10",
+            f"use batch_size <= {MAX_FIFO_BATCH_SIZE}",
         )
         check(
             not window_given,
@@ -179,13 +180,15 @@ def _validate(
             "FIFO event-source mappings take no batching window",
             "drop max_batching_window",
         )
-    elif batch_size > MAX_FIFO_BATCH_SIZE:
+    elif batch_size > MAX_BATCH_WITHOUT_WINDOW:
         check(
             window_s >= 1,
             "batch_size",
             batch_size,
-            "a batch of more than 10 records needs a batching window of at least 1 s",
-            "set max_batching_window=Duration.seconds(1) or more, or batch_size <= 10",
+            f"a batch of more than {MAX_BATCH_WITHOUT_WINDOW} records needs a batching window "
+            "of at least 1 s",
+            "set max_batching_window=Duration.seconds(1) or more, "
+            f"or batch_size <= {MAX_BATCH_WITHOUT_WINDOW}",
         )
     if max_concurrency is not None:
         check(

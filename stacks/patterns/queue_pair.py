@@ -24,15 +24,16 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from sqs_blueprint import limits
 from sqs_blueprint.limits import SQS_MAX_MESSAGE_BYTES, SQS_MIN_MAX_MESSAGE_BYTES
 from stacks.patterns._validation import Problems
 
-# docs/aws-facts.md#sqs-limits: the service's limits.
-MAX_VISIBILITY_S = 43_200
-MIN_RETENTION_S = 60
-MAX_RETENTION_S = 1_209_600
-MAX_RECEIVE_COUNT = 1_000
-_QUEUE_NAME_MAX = 80
+# The service's limits (sqs_blueprint.limits, docs/aws-facts.md#sqs-limits).
+MAX_VISIBILITY_S = limits.SQS_MAX_VISIBILITY_TIMEOUT_S
+MIN_RETENTION_S = limits.SQS_MIN_RETENTION_S
+MAX_RETENTION_S = limits.SQS_MAX_RETENTION_S
+MAX_RECEIVE_COUNT = limits.SQS_MAX_RECEIVE_COUNT
+_QUEUE_NAME_MAX = limits.SQS_MAX_QUEUE_NAME_LENGTH
 _DEFAULT_VISIBILITY = Duration.seconds(30)
 
 

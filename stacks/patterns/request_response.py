@@ -28,7 +28,6 @@ fails repeatedly ends in the request DLQ and its caller gets a timeout.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from aws_cdk import Duration, Stack, Token
@@ -38,16 +37,22 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
 from sqs_blueprint.limits import SQS_MAX_MESSAGE_BYTES
+from sqs_blueprint.rpc import (
+    CLIENT_ID_LENGTH,
+    MAX_PREFIX_LENGTH,
+    MAX_QUEUE_NAME,
+    RESPONSE_QUEUE_PREFIX,
+    ResponderSettings,
+)
+from sqs_blueprint.rpc.protocol import NAME_CHARS
 from stacks.patterns._validation import Problems, acknowledge, nag_text
 from stacks.patterns.consumer import SqsLambdaConsumer
 from stacks.patterns.queue_pair import QueueWithDlq
 
-# SQS queue names: 1..80 letters, digits, '-' and '_' (sqs_blueprint.rpc keeps the
-# same rule at run time); RpcClient appends a uuid4 hex of 32 characters.
-QUEUE_NAME_MAX = 80
-RESPONSE_QUEUE_ID_LENGTH = 32
-MAX_PREFIX_LENGTH = QUEUE_NAME_MAX - RESPONSE_QUEUE_ID_LENGTH
-_NAME_CHARS = re.compile(r"[A-Za-z0-9_-]+")
+# SQS queue names: 1..80 letters, digits, '-' and '_', the rule sqs_blueprint.rpc
+# keeps at run time; RpcClient appends a uuid4 hex of 32 characters.
+QUEUE_NAME_MAX = MAX_QUEUE_NAME
+RESPONSE_QUEUE_ID_LENGTH = CLIENT_ID_LENGTH
 
 # What RpcClient calls on its own response queue (create_queue, with a queue policy
 # that denies every principal but itself and the responder; receive_message,
@@ -102,11 +107,11 @@ class RequestResponse(Construct):
         problems = Problems(f"RequestResponse '{self.node.path}'")
         _validate_prefix(problems, response_queue_prefix)
         problems.check(
-            "RESPONSE_QUEUE_PREFIX" not in (environment or {}),
+            RESPONSE_QUEUE_PREFIX not in (environment or {}),
             "environment",
             dict(environment or {}),
-            "RESPONSE_QUEUE_PREFIX is set from response_queue_prefix, which IAM is scoped to",
-            "drop RESPONSE_QUEUE_PREFIX from environment and set response_queue_prefix",
+            f"{RESPONSE_QUEUE_PREFIX} is set from response_queue_prefix, which IAM is scoped to",
+            f"drop {RESPONSE_QUEUE_PREFIX} from environment and set response_queue_prefix",
         )
         problems.raise_if_any()
         self.response_queue_prefix = response_queue_prefix
@@ -150,7 +155,10 @@ class RequestResponse(Construct):
             batch_size=batch_size,
             max_concurrency=max_concurrency,
             memory_size=memory_size,
-            environment={**(environment or {}), "RESPONSE_QUEUE_PREFIX": response_queue_prefix},
+            environment={
+                **(environment or {}),
+                **ResponderSettings(response_queue_prefix=response_queue_prefix).to_env(),
+            },
             architecture=architecture,
             log_retention=log_retention,
             description="Answers requests on the response queue each one names",
@@ -259,7 +267,7 @@ def _validate_prefix(problems: Problems, prefix: str) -> None:
         "use a dedicated prefix such as 'myservice-reply-'",
     )
     problems.check(
-        not prefix or _NAME_CHARS.fullmatch(prefix) is not None,
+        not prefix or NAME_CHARS.fullmatch(prefix) is not None,
         "response_queue_prefix",
         prefix,
         "SQS queue names hold only letters, digits, '-' and '_'",

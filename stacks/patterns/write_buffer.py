@@ -22,6 +22,7 @@ from constructs import Construct
 
 from sqs_blueprint import capacity, limits
 from sqs_blueprint.versioning import VERSIONED_KEY_RULE, versioned_key_ok
+from sqs_blueprint.write_buffer import WriteBufferSettings
 from stacks.patterns._validation import Problems
 from stacks.patterns.consumer import SqsLambdaConsumer
 from stacks.patterns.payload_bucket import LargePayloadBucket
@@ -35,7 +36,8 @@ _DEADLINE_SHARE = 0.8
 class DynamoWriteBuffer(Construct):
     """``.table`` fed from ``queue`` by ``.consumer`` (a :class:`SqsLambdaConsumer`).
 
-    ``.plan`` holds the derived settings. ``handler`` names the function under
+    ``.plan`` holds the derived settings, ``.settings`` the function's (set as its
+    environment with :meth:`WriteBufferSettings.to_env`). ``handler`` names the function under
     ``lambdas/``: ``write_buffer`` (batched overwrite) or ``ordered`` (FIFO,
     versioned by ``version_field``).
     """
@@ -115,16 +117,15 @@ class DynamoWriteBuffer(Construct):
         self.table = provisioned_table(
             self, "Table", read_capacity=read_capacity, write_capacity=write_capacity
         )
-        environment = table_environment(
+        # What the handler reads back with WriteBufferSettings.from_env().
+        self.settings = table_settings(
             self.table,
             wcu_per_second=self.plan.budget_wcu_per_s,
             function_timeout=function_timeout,
             key_fields=key_fields,
+            version_field=version_field,
+            payload_buckets=(payload_bucket.bucket.bucket_name,) if payload_bucket else (),
         )
-        if version_field:
-            environment["VERSION_FIELD"] = version_field
-        if payload_bucket:
-            environment["PAYLOAD_BUCKET"] = payload_bucket.bucket.bucket_name
         self.consumer = SqsLambdaConsumer(
             self,
             "Consumer",
@@ -136,7 +137,7 @@ class DynamoWriteBuffer(Construct):
             max_concurrency=None if provisioned_pollers else self.plan.max_concurrency,
             provisioned_pollers=provisioned_pollers,
             filters=filters,
-            environment=environment,
+            environment=self.settings.to_env(),
             description=f"Drains {queue.node.path} into a {write_capacity}-WCU table",
         )
         actions = ["dynamodb:PutItem"] if version_field else ["dynamodb:BatchWriteItem"]
@@ -164,24 +165,24 @@ def provisioned_table(
     )
 
 
-def table_environment(
+def table_settings(
     table: dynamodb.ITable,
     *,
     wcu_per_second: float,
     function_timeout: Duration,
     key_fields: Sequence[str] = (),
-) -> dict[str, str]:
-    """What ``WriteBufferSettings.from_env`` reads to write into ``table``: its name, the
-    write budget of one invocation, a retry deadline within the function timeout, and
-    the fields that key its items."""
-    environment = {
-        "TABLE_NAME": table.table_name,
-        "WCU_PER_SECOND": f"{wcu_per_second:g}",
-        "WRITE_DEADLINE_S": f"{_DEADLINE_SHARE * function_timeout.to_seconds():g}",
-    }
-    if key_fields:
-        environment["KEY_FIELDS"] = ",".join(key_fields)
-    return environment
+    **more: Any,
+) -> WriteBufferSettings:
+    """The settings a handler reads back with ``WriteBufferSettings.from_env()`` to write
+    into ``table``: the write budget of one invocation, a retry deadline within the
+    function timeout, the fields that key its items, and ``more`` of its fields."""
+    return WriteBufferSettings(
+        table_name=table.table_name,
+        key_fields=tuple(key_fields) or None,
+        wcu_per_second=wcu_per_second,
+        deadline_s=_DEADLINE_SHARE * function_timeout.to_seconds(),
+        **more,
+    )
 
 
 def _check_pollers_fit(

@@ -31,15 +31,15 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sqs_blueprint.upsert import parse_body, to_item
-from sqs_blueprint.write_buffer import WriteBuffer
+from sqs_blueprint.write_buffer import WriteBuffer, WriteBufferSettings
 
 logger = Logger(service="orders")
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @cache
-def table() -> WriteBuffer:  # TABLE_NAME, KEY_FIELDS, WCU_PER_SECOND from the stack
-    return WriteBuffer.from_env()
+def table() -> WriteBuffer:  # TABLE_NAME, KEY_FIELDS, WCU_PER_SECOND... set by the stack
+    return WriteBuffer(WriteBufferSettings.from_env())
 
 
 def record_handler(record: SQSRecord) -> None:

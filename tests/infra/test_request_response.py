@@ -18,9 +18,9 @@ from moto import mock_aws
 
 from sqs_blueprint import rpc
 from sqs_blueprint.records import Record
+from sqs_blueprint.rpc import MAX_PREFIX_LENGTH
 from stacks.config import AlarmsConfig, RequestResponseConfig, load_stage
 from stacks.patterns import InvalidPropsError, RequestResponse
-from stacks.patterns.request_response import MAX_PREFIX_LENGTH
 from stacks.request_response_stack import RequestResponseStack
 from tests.infra.conftest import cdk_context
 
@@ -139,8 +139,8 @@ def test_responder_runs_the_responder_handler_with_the_prefix(synthesized: Any) 
     assert fn["Environment"]["Variables"]["RESPONSE_QUEUE_PREFIX"] == DEV_PREFIX
     assert fn["Handler"] == "handler.lambda_handler"
     asset = synthesized.outdir / f"asset.{fn['Code']['S3Key'].removesuffix('.zip')}"
-    assert "RESPONSE_QUEUE_PREFIX" in (asset / "handler.py").read_text()
-    assert (asset / "sqs_blueprint" / "rpc.py").is_file()
+    assert "ResponderSettings.from_env()" in (asset / "handler.py").read_text()
+    assert (asset / "sqs_blueprint" / "rpc" / "responder.py").is_file()
     assert not (asset / "sqs_blueprint" / "local").exists()
 
 

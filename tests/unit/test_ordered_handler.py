@@ -33,9 +33,21 @@ def env(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setenv("KEY_FIELDS", "account")
     monkeypatch.setenv("VERSION_FIELD", "version")
     monkeypatch.setenv("PAYLOAD_BUCKET", BUCKET)
-    handler = load_handler("ordered")
-    handler.buffer = lambda: WriteBuffer.from_env(dynamodb_client=ddb)
-    yield {"sqs": sqs, "url": url, "ddb": ddb, "handler": handler}
+    buffer = WriteBuffer.from_env(dynamodb_client=ddb)
+    yield {
+        "sqs": sqs,
+        "url": url,
+        "ddb": ddb,
+        "handler": load_handler("ordered"),
+        "buffer": buffer,
+        "retrier": Retrier(buffer.settings.retry),
+    }
+
+
+def call(env: dict[str, Any], event: dict[str, Any], context: FakeContext) -> dict[str, Any]:
+    """The handler with this test's write buffer and backoff."""
+    response: dict[str, Any] = env["handler"].handle(event, context, env["buffer"], env["retrier"])
+    return response
 
 
 def send(env: dict[str, Any], group: str, *bodies: dict[str, Any] | str) -> list[str]:
@@ -53,7 +65,7 @@ def stored(env: dict[str, Any]) -> dict[str, int]:
 def invoke(env: dict[str, Any]) -> dict[str, Any]:
     """One poll as the event-source mapping does it: successes are deleted."""
     event = receive_event(env["sqs"], env["url"])
-    response: dict[str, Any] = env["handler"].lambda_handler(event, FakeContext())
+    response: dict[str, Any] = call(env, event, FakeContext())
     failed = set(failed_ids(response))
     for record in event["Records"]:
         if record["messageId"] not in failed:
@@ -68,7 +80,7 @@ def test_a_failure_holds_back_only_its_own_group(env: dict[str, Any]) -> None:
     (other,) = send(env, "g2", {"account": "b", "version": 1})
     event = receive_event(env["sqs"], env["url"])
     assert [r["messageId"] for r in event["Records"]] == [first, bad, later, other]
-    response = env["handler"].lambda_handler(event, FakeContext())
+    response = call(env, event, FakeContext())
     assert failed_ids(response) == [bad, later]
     # Version 2 of "a" waits behind the poison record, in order; group g2 went on.
     assert stored(env) == {"a": 1, "b": 1}
@@ -156,10 +168,8 @@ def test_a_payload_s3_refuses_holds_back_only_its_group(env: dict[str, Any], cod
     ]
     faulty = boto3.client("s3")  # the handler's client, with the fault
     fail_get_object(faulty, bad_key, code)
-    env["handler"].buffer = lambda: WriteBuffer.from_env(
-        dynamodb_client=env["ddb"], s3_client=faulty
-    )
-    response = env["handler"].lambda_handler(receive_event(env["sqs"], env["url"]), FakeContext())
+    env["buffer"] = WriteBuffer.from_env(dynamodb_client=env["ddb"], s3_client=faulty)
+    response = call(env, receive_event(env["sqs"], env["url"]), FakeContext())
     assert failed_ids(response) == ids[1:3]
     assert stored(env) == {"a": 1, "b": 1}
 
@@ -173,7 +183,7 @@ def test_a_deeply_nested_body_holds_back_only_its_group(env: dict[str, Any]) -> 
         {"account": "a", "version": 3},
     )
     (other,) = send(env, "g2", {"account": "b", "version": 1})
-    response = env["handler"].lambda_handler(receive_event(env["sqs"], env["url"]), FakeContext())
+    response = call(env, receive_event(env["sqs"], env["url"]), FakeContext())
     assert failed_ids(response) == [deep, later]
     assert stored(env) == {"a": 1, "b": 1} and first != other
 
@@ -190,9 +200,7 @@ def delayed(env: dict[str, Any], rand: float = 1.0) -> dict[str, int]:
         changes.update((e["ReceiptHandle"], e["VisibilityTimeout"]) for e in params["Entries"])
 
     env["sqs"].meta.events.register("provide-client-params.sqs.ChangeMessageVisibilityBatch", keep)
-    env["handler"].retrier = lambda: Retrier(
-        Backoff(8, 64), sqs_client=env["sqs"], rand=lambda: rand
-    )
+    env["retrier"] = Retrier(Backoff(8, 64), sqs_client=env["sqs"], rand=lambda: rand)
     return changes
 
 
@@ -204,7 +212,7 @@ def test_the_backoff_delays_each_groups_first_failure_only(env: dict[str, Any]) 
     other_bad, _ = send(env, "g2", "[1]", {"account": "b", "version": 1})
     event = receive_event(env["sqs"], env["url"])
     handle = {r["messageId"]: r["receiptHandle"] for r in event["Records"]}
-    response = env["handler"].lambda_handler(event, FakeContext())
+    response = call(env, event, FakeContext())
     assert len(failed_ids(response)) == 4
     assert changes == {handle[bad]: 8, handle[other_bad]: 8}
 
@@ -216,7 +224,7 @@ def test_a_batch_that_fails_whole_still_delays_each_groups_first(env: dict[str, 
     event = receive_event(env["sqs"], env["url"])
     handle = {r["messageId"]: r["receiptHandle"] for r in event["Records"]}
     with pytest.raises(BatchProcessingError):
-        env["handler"].lambda_handler(event, FakeContext())
+        call(env, event, FakeContext())
     assert changes == {handle[first]: 4, handle[other]: 4}
 
 
@@ -228,3 +236,17 @@ def test_the_delayed_first_failure_keeps_its_group_in_order(env: dict[str, Any])
     assert failed_ids(response) == [bad, later]
     # "later" kept the queue's 30 s; its group is blocked while it is in flight
     assert receive_event(env["sqs"], env["url"])["Records"] == []
+
+
+def test_the_entry_point_reads_its_settings_once_per_environment(
+    env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    send(env, "g1", {"account": "a", "version": 1})
+    handler = env["handler"]
+    event = receive_event(env["sqs"], env["url"])
+    assert handler.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
+    monkeypatch.setenv("TABLE_NAME", "not-read-again")
+    send(env, "g2", {"account": "b", "version": 1})  # g1 is still in flight
+    event = receive_event(env["sqs"], env["url"])
+    assert handler.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert stored(env) == {"a": 1, "b": 1}

@@ -17,7 +17,8 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto import mock_aws
 
-from sqs_blueprint.rpc import RpcClient, RpcError
+from sqs_blueprint.errors import UsageError
+from sqs_blueprint.rpc import ResponderSettings, RpcClient, RpcError
 from tests.unit.lambda_events import FakeContext, load_handler, receive_event
 
 PREFIX = "rpc-resp-"
@@ -232,3 +233,38 @@ def test_content_errors_are_answered_and_expired_requests_dropped(
             },
         )
     }
+
+
+def test_settings_round_trip_through_the_environment_the_construct_sets() -> None:
+    settings = ResponderSettings(response_queue_prefix=PREFIX)
+    assert settings.to_env() == {"RESPONSE_QUEUE_PREFIX": PREFIX}
+    assert ResponderSettings.from_env(settings.to_env()) == settings
+
+
+@pytest.mark.parametrize(
+    ("variables", "shown"),
+    [({}, "''"), ({"RESPONSE_QUEUE_PREFIX": "bad prefix!"}, "'bad prefix!'")],
+)
+def test_a_missing_or_bad_prefix_is_refused_with_the_rule(
+    variables: dict[str, str], shown: str
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        ResponderSettings.from_env(variables)
+    assert str(caught.value) == (
+        "RESPONSE_QUEUE_PREFIX must be 1..48 letters, digits, '-' or '_' "
+        f"(a 32-character id is appended), got {shown}"
+    )
+
+
+def test_the_handler_without_its_prefix_fails_the_invocation_with_the_rule(
+    sqs: Any, request_queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RESPONSE_QUEUE_PREFIX")
+    send_request(sqs, request_queue, "unused", {"type": "checksum", "data": "abc"})
+    event = receive_event(sqs, request_queue)
+    with pytest.raises(UsageError) as caught:  # nothing is processed: the batch stays queued
+        load_handler("responder").lambda_handler(event, FakeContext())
+    assert str(caught.value) == (
+        "RESPONSE_QUEUE_PREFIX must be 1..48 letters, digits, '-' or '_' "
+        "(a 32-character id is appended), got ''"
+    )

@@ -37,9 +37,23 @@ def env(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setenv("KEY_FIELDS", "id")
     calls: list[str] = []
     ddb.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
-    handler = load_handler("write_buffer")
-    handler.buffer = lambda: WriteBuffer.from_env(dynamodb_client=ddb)
-    yield {"sqs": sqs, "url": url, "ddb": ddb, "s3": s3, "handler": handler, "calls": calls}
+    buffer = WriteBuffer.from_env(dynamodb_client=ddb)
+    yield {
+        "sqs": sqs,
+        "url": url,
+        "ddb": ddb,
+        "s3": s3,
+        "handler": load_handler("write_buffer"),
+        "buffer": buffer,
+        "retrier": Retrier(buffer.settings.retry),
+        "calls": calls,
+    }
+
+
+def call(env: dict[str, Any], event: dict[str, Any], context: FakeContext) -> dict[str, Any]:
+    """The handler with this test's write buffer and backoff."""
+    response: dict[str, Any] = env["handler"].handle(event, context, env["buffer"], env["retrier"])
+    return response
 
 
 def send(env: dict[str, Any], *bodies: str, store: PayloadStore | None = None) -> list[str]:
@@ -54,7 +68,7 @@ def items(env: dict[str, Any]) -> list[dict[str, Any]]:
 
 def invoke(env: dict[str, Any], **context: Any) -> dict[str, Any]:
     event = receive_event(env["sqs"], env["url"], max_messages=25)
-    return env["handler"].lambda_handler(event, FakeContext(**context))  # type: ignore[no-any-return]
+    return call(env, event, FakeContext(**context))  # type: ignore[no-any-return]
 
 
 def test_good_records_are_written_in_one_batched_request(env: dict[str, Any]) -> None:
@@ -160,9 +174,7 @@ def test_records_not_written_in_time_are_reported_at_the_deadline(env: dict[str,
         )
 
     env["ddb"].meta.events.register("before-call.dynamodb.BatchWriteItem", always_throttle)
-    env["handler"].buffer = lambda: WriteBuffer.from_env(
-        dynamodb_client=env["ddb"], clock=t.clock, sleep=t.sleep
-    )
+    env["buffer"] = WriteBuffer.from_env(dynamodb_client=env["ddb"], clock=t.clock, sleep=t.sleep)
     ids = send(env, '{"id": 1}', '{"id": 2}')
     # 2.5 s left and a 2 s margin: retries for half a second of the injected clock, then
     # both records are reported (20 s, the configured deadline, would be the wrong one).
@@ -209,7 +221,7 @@ def test_a_payload_s3_refuses_fails_its_record_alone(env: dict[str, Any], code: 
     ids, bad_key = offload_faulty(env, code)
     s3 = boto3.client("s3")  # the handler's own client, with the fault
     fail_get_object(s3, bad_key, code)
-    env["handler"].buffer = lambda: WriteBuffer.from_env(dynamodb_client=env["ddb"], s3_client=s3)
+    env["buffer"] = WriteBuffer.from_env(dynamodb_client=env["ddb"], s3_client=s3)
     response = invoke(env)
     assert failed_ids(response) == [ids[-1]]
     assert sorted(i["id"]["S"] for i in items(env)) == ["a", "b", "big-ok"]
@@ -219,15 +231,13 @@ def test_a_transient_payload_failure_is_retried_with_its_record(env: dict[str, A
     ids, bad_key = offload_faulty(env, "SlowDown")
     s3 = boto3.client("s3")
     hook = fail_get_object(s3, bad_key, "SlowDown")
-    env["handler"].buffer = lambda: WriteBuffer.from_env(dynamodb_client=env["ddb"], s3_client=s3)
+    env["buffer"] = WriteBuffer.from_env(dynamodb_client=env["ddb"], s3_client=s3)
     event = receive_event(env["sqs"], env["url"])
-    assert failed_ids(env["handler"].lambda_handler(event, FakeContext())) == [ids[-1]]
+    assert failed_ids(call(env, event, FakeContext())) == [ids[-1]]
     # The record returns to the queue; S3 recovers and its redelivery is written.
     s3.meta.events.unregister("before-call.s3.GetObject", hook)
     (again,) = [r for r in event["Records"] if r["messageId"] == ids[-1]]
-    assert env["handler"].lambda_handler({"Records": [again]}, FakeContext()) == {
-        "batchItemFailures": []
-    }
+    assert call(env, {"Records": [again]}, FakeContext()) == {"batchItemFailures": []}
     assert sorted(i["id"]["S"] for i in items(env)) == ["a", "b", "big-bad", "big-ok"]
 
 
@@ -307,11 +317,39 @@ def test_settings_from_env() -> None:
     assert WriteBuffer(settings).payloads.max_payload_bytes == 1000
 
 
+def test_settings_round_trip_through_the_environment_the_constructs_set() -> None:
+    everything = WriteBufferSettings(
+        table_name="t",
+        key_fields=("a", "b"),
+        version_field="v",
+        payload_buckets=("one", "two"),
+        wcu_per_second=2.5,
+        deadline_s=24.0,
+        max_payload_bytes=1000,
+        retry=Backoff(30, 600),
+    )
+    assert everything.to_env() == {
+        "TABLE_NAME": "t",
+        "WCU_PER_SECOND": "2.5",
+        "WRITE_DEADLINE_S": "24",
+        "KEY_FIELDS": "a,b",
+        "VERSION_FIELD": "v",
+        "PAYLOAD_BUCKET": "one,two",
+        "MAX_PAYLOAD_BYTES": "1000",
+        "RETRY_BASE_S": "30",
+        "RETRY_MAX_S": "600",
+    }
+    assert WriteBufferSettings.from_env(everything.to_env()) == everything
+    defaults = WriteBufferSettings(table_name="t")
+    assert defaults.to_env() == {"TABLE_NAME": "t", "WRITE_DEADLINE_S": "20"}
+    assert WriteBufferSettings.from_env(defaults.to_env()) == defaults
+
+
 def test_a_second_allowed_bucket_is_read(
     env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PAYLOAD_BUCKET", f"{BUCKET},{OTHER_BUCKET}")
-    env["handler"].buffer = lambda: WriteBuffer.from_env(dynamodb_client=env["ddb"])
+    env["buffer"] = WriteBuffer.from_env(dynamodb_client=env["ddb"])
     send(
         env, '{"id": "foreign"}', store=PayloadStore(OTHER_BUCKET, s3_client=env["s3"], always=True)
     )
@@ -340,9 +378,7 @@ def not_visible(env: dict[str, Any]) -> int:
 def test_a_failed_record_is_delayed_by_the_backoff_of_its_receive_count(
     env: dict[str, Any],
 ) -> None:
-    env["handler"].retrier = lambda: Retrier(
-        Backoff(10, 100), sqs_client=env["sqs"], rand=lambda: 0.5
-    )
+    env["retrier"] = Retrier(Backoff(10, 100), sqs_client=env["sqs"], rand=lambda: 0.5)
     calls = change_calls(env["sqs"])
     good = send(env, '{"id": 1}')
     (poison,) = send(env, "not json")
@@ -373,8 +409,22 @@ def test_a_failed_visibility_change_still_reports_the_record_failed(
         raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "Change")
 
     sqs.meta.events.register("before-call.sqs.ChangeMessageVisibilityBatch", refuse)
-    env["handler"].retrier = lambda: Retrier(Backoff(), sqs_client=sqs, rand=lambda: 0.0)
+    env["retrier"] = Retrier(Backoff(), sqs_client=sqs, rand=lambda: 0.0)
     send(env, '{"id": 1}')
     (poison,) = send(env, "[1, 2]")
     assert failed_ids(invoke(env)) == [poison]
     assert len(items(env)) == 1
+
+
+def test_the_entry_point_reads_its_settings_once_per_environment(
+    env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    send(env, '{"id": 1}')
+    handler = env["handler"]
+    event = receive_event(env["sqs"], env["url"])
+    assert handler.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
+    monkeypatch.setenv("TABLE_NAME", "not-read-again")
+    send(env, '{"id": 2}')
+    event = receive_event(env["sqs"], env["url"])
+    assert handler.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert sorted(i["id"]["N"] for i in items(env)) == ["1", "2"]
