@@ -6,6 +6,7 @@ letter queues' depths, and the ordered table's rows."""
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ from sqs_blueprint.local.demo.report import depth, queue_name, stored_versions
 from sqs_blueprint.local.demo.stage import Pipeline
 from sqs_blueprint.local.server import LocalCloud
 
-_REASON_CHARS = 160
+_REASON_CHARS = 200
 
 
 class FunctionLog:
@@ -67,6 +68,7 @@ class Watch:
         }
         self.dead = dict.fromkeys(self.pipelines, 0)
         self._held: set[str] = set()  # groups whose holding was told
+        self._told: set[tuple[str, str]] = set()  # (pipeline, reason) given in full
 
     def check(self) -> None:
         for label, log in self.logs.items():
@@ -93,18 +95,26 @@ class Watch:
             records = "record" if count == 1 else "records"
             self.say(
                 f"   {label}: {count} {records} failed, receive {receive} of "
-                f"{self.receives[label]}: {reason}"
+                f"{self.receives[label]}{self._reason(label, reason)}"
             )
+
+    def _reason(self, label: str, reason: str) -> str:
+        """The whole reason the first time a pipeline gives it, then its name only."""
+        if (label, reason) not in self._told:
+            self._told.add((label, reason))
+            return f": {reason}"
+        head = reason.split(": ", 1)[0]
+        return f" ({head})" if re.fullmatch(r"[A-Z]\w+", head) else " (the same reason)"
 
     def _ordered_failure(self, entry: dict[str, Any]) -> None:
         group = self.groups.get(str(entry.get("correlation_id")), "?")
         versions = stored_versions(self.ddb, self.ordered.table)
         others = sum(1 for account in versions if account != group)
         held = versions.get(group)
+        reason = self._reason("ordered", _short(entry.get("reason")))
         self.say(
             f"   ordered: an update of group {group} failed, receive "
-            f"{entry.get('receive_count')} of {self.receives['ordered']}: "
-            f"{_short(entry.get('reason'))}"
+            f"{entry.get('receive_count')} of {self.receives['ordered']}{reason}"
         )
         if group not in self._held:
             self._held.add(group)
