@@ -116,10 +116,12 @@ def add_demo(sub: Subparsers) -> None:
     )
     p.add_argument("--messages", type=int, default=200, help="ordinary write-buffer messages")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--keep", action="store_true", help="keep the temporary folder (function logs)")
+    p.add_argument("--verbose", action="store_true", help="list what is not applied locally")
     p.set_defaults(func=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     from sqs_blueprint.local import demo
 
-    return demo.main(args.cdk_out, args.messages, args.json)
+    return demo.main(args.cdk_out, args.messages, args.json, keep=args.keep, verbose=args.verbose)

@@ -33,6 +33,26 @@ def apply() -> None:
     SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
     SQSBackend.is_message_valid_based_on_retention_period = within_retention  # type: ignore[method-assign,assignment]
     _enforce_message_size(SQSBackend)
+    _no_moto_triggers()
+
+
+def _no_moto_triggers() -> None:
+    """Only the local runner receives for an event-source mapping.
+
+    moto's ``CreateEventSourceMapping`` stores the mapping on the queue
+    (``Queue.lambda_event_source_mappings``) and ``Queue.add_message`` then
+    receives each new message for it and invokes the function, which needs
+    Docker: without it the invoke fails, the message has counted a receive and
+    was hidden from the runner meanwhile. Lambda's pollers are the only
+    receivers of a mapped queue; here the runner is. The queue's mapping table
+    is made one that never keeps an entry, so moto's trigger has none to follow,
+    from the moment a mapping is created (the mappings stay in the Lambda
+    backend, where ``list_event_source_mappings`` and the runner find them).
+    """
+    from moto.sqs.models import Queue
+
+    never_kept = property(lambda queue: {}, lambda queue, value: None)
+    setattr(Queue, "lambda_event_source_mappings", never_kept)  # noqa: B010
 
 
 def free_timed_out_groups(queue: Any) -> None:

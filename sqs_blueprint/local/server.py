@@ -197,10 +197,7 @@ class LocalCloud:
         from sqs_blueprint.local.assembly import read_assembly
         from sqs_blueprint.local.deploy import deploy_assembly
 
-        stacks = deploy_assembly(self, read_assembly(cdk_out), update=update)
-        if self.embedded:  # a connected server's runner detaches them itself
-            self.detach_moto_triggers()
-        return stacks
+        return deploy_assembly(self, read_assembly(cdk_out), update=update)
 
     def code_dir(self, key: str) -> Path | None:
         """The local directory a published code zip (object ``key``) was made from:
@@ -222,15 +219,13 @@ class LocalCloud:
         return None
 
     def detach_moto_triggers(self) -> int:
-        """Stop moto from invoking Lambda itself when a message reaches a mapped queue.
+        """Warn when moto's own SQS-to-Lambda trigger may still receive for a mapping.
 
-        moto's SQS backend (``Queue.add_message``) receives the new message for
-        each mapping in ``queue.lambda_event_source_mappings`` and invokes the
-        function, which needs Docker: without it the invoke fails, the message
-        counts a receive and an error is logged. The mappings stay in the Lambda
-        backend (``list_event_source_mappings`` still shows them) and the local
-        runner polls them instead. Only possible for an embedded server; returns
-        how many queue triggers were detached.
+        An embedded server never has one: :func:`moto_fixes.apply` keeps moto from
+        recording mappings on queues, so only the local runner receives for them
+        (it would invoke the function in Docker and count a receive). A server in
+        another process keeps its trigger. Returns how many triggers were
+        detached: 0, kept for callers that count them.
         """
         if not self.embedded:
             log.warning(
@@ -238,14 +233,7 @@ class LocalCloud:
                 "and will try to invoke functions when messages arrive",
                 self.endpoint_url,
             )
-            return 0
-        from moto.sqs.models import sqs_backends
-
-        detached = 0
-        for queue in sqs_backends[self.account_id][self.region].queues.values():
-            detached += len(queue.lambda_event_source_mappings)
-            queue.lambda_event_source_mappings.clear()
-        return detached
+        return 0
 
     def stop(self) -> None:
         """Stop the embedded server (a connected one is left running)."""

@@ -71,9 +71,7 @@ class Probe:
         return url, arn["Attributes"]["QueueArn"]
 
     def map(self, queue_arn: str, **settings: Any) -> str:
-        """Map ``queue_arn`` to the probe; the runner starts polling it by itself.
-        (Send first: until the runner detaches it, moto's own trigger receives each
-        message sent to a mapped queue, and fails without Docker.)"""
+        """Map ``queue_arn`` to the probe; the runner starts polling it by itself."""
         lam = self.cloud.client("lambda")
         created = lam.create_event_source_mapping(
             EventSourceArn=queue_arn, FunctionName=self.name, **settings
@@ -242,3 +240,31 @@ def test_no_event_passes_the_6_mb_invocation_payload(probe: Probe) -> None:
     assert max(d["size"] for d in deliveries) <= limits.LAMBDA_MAX_INVOKE_PAYLOAD_BYTES
     assert max(d["records"] for d in deliveries) < count  # the batch was cut short
     assert probe.stat("deferred") > deferred  # and the rest left for the next poll
+
+
+def test_moto_never_receives_for_a_mapping_itself(probe: Probe) -> None:
+    """A message sent at once after a mapping is created waits for the mapping's poller:
+    moto's own trigger would receive it on arrival (and count that receive)."""
+    lam = probe.cloud.client("lambda")
+    probe_config = lam.get_function(FunctionName=probe.name)["Configuration"]
+    unpolled = f"unpolled-{uuid.uuid4().hex[:8]}"  # no runner polls its mappings
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("handler.py", "")
+    lam.create_function(
+        FunctionName=unpolled,
+        Runtime="python3.13",
+        Role=probe_config["Role"],
+        Handler="handler.lambda_handler",
+        Code={"ZipFile": archive.getvalue()},
+    )
+    url, arn = probe.queue(visibility_s=30)
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=unpolled, BatchSize=1)
+    probe.send(url, "sent right after the mapping")
+
+    assert probe.counts(url) == (1, 0)  # waiting, received by nobody
+    got = probe.cloud.client("sqs").receive_message(
+        QueueUrl=url, MessageSystemAttributeNames=["ApproximateReceiveCount"]
+    )
+    [message] = got["Messages"]
+    assert message["Attributes"]["ApproximateReceiveCount"] == "1"
