@@ -14,6 +14,7 @@ from sqs_blueprint.errors import UsageError
 from stacks.config import CONTEXT_KEY, OVERRIDES, StageConfig, load_stage
 from stacks.data_protection import DataProtection
 from stacks.ordered_stack import OrderedStack
+from stacks.pipeline_stack import PipelineStack
 from stacks.request_response_stack import RequestResponseStack
 from stacks.workers_stack import WorkersStack
 from stacks.write_buffer_stack import WriteBufferStack
@@ -76,6 +77,18 @@ def _stacks(app: App, config: StageConfig) -> list[Stack]:
             stack_name=f"{prefix}-workers",
             env=env,
             description="sqs-blueprint: EC2 workers that scale on backlog per instance",
+        ),
+        *(
+            PipelineStack(
+                app,
+                name,
+                name=name,
+                config=pipeline,
+                stack_name=f"{prefix}-{name}",
+                env=env,
+                description=f"sqs-blueprint: your pipeline {name} (lambdas/{name}/handler.py)",
+            )
+            for name, pipeline in config.pipelines.items()
         ),
     ]
 

@@ -38,6 +38,7 @@ from aws_cdk import aws_lambda as lambda_
 from sqs_blueprint.errors import UsageError
 from sqs_blueprint.limits import SQS_MAX_MESSAGE_BYTES
 from stacks.construct_args import BufferProps, QueueProps
+from stacks.patterns.bundling import LAMBDAS_DIR
 
 CONTEXT_KEY = "sqs-blueprint"
 DEFAULT_STAGE = "dev"
@@ -52,6 +53,11 @@ _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 # RFC 2606 / RFC 6761: mail to these domains is never delivered.
 _RESERVED_DOMAINS = re.compile(r"(^|\.)(example\.(com|net|org)|example|invalid|test|localhost)$")
+# A user pipeline's name becomes a folder under lambdas/ and part of a CloudFormation
+# stack name, which takes letters, digits and hyphens only.
+_PIPELINE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+# The shipped stacks' name suffixes (app.py) and handler folders.
+SHIPPED_PIPELINES = ("write-buffer", "ordered", "request-response", "workers", "responder")
 
 
 class ConfigError(UsageError):
@@ -207,6 +213,36 @@ class WorkersConfig:
 
 
 @dataclass(frozen=True)
+class OwnTableConfig:
+    """The provisioned table of a user's own pipeline; the handler learns its name from
+    ``TABLE_NAME``, the fields it keys items by from ``KEY_FIELDS`` and its share of the
+    write capacity from ``WCU_PER_SECOND``."""
+
+    write_capacity: int = 5
+    read_capacity: int = 1
+    key_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """A user's own pipeline: ``lambdas/<name>/handler.py`` consuming its own queue pair.
+
+    The consumer settings are those of ``SqsLambdaConsumer`` (validated there);
+    ``max_concurrency`` bounds the function, and with a table the write capacity
+    is shared by that many invocations.
+    """
+
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    fifo: bool = False
+    function_timeout_s: int = 30
+    batch_size: int = 10
+    batching_window_s: int = 0
+    max_concurrency: int = 2
+    table: OwnTableConfig | None = None
+    alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
+
+
+@dataclass(frozen=True)
 class StageConfig:
     """Everything one deployment stage needs."""
 
@@ -219,6 +255,8 @@ class StageConfig:
     ordered: OrderedConfig = field(default_factory=OrderedConfig)
     request_response: RequestResponseConfig = field(default_factory=RequestResponseConfig)
     workers: WorkersConfig = field(default_factory=WorkersConfig)
+    # Users' own pipelines by name (stacks/pipeline_stack.py).
+    pipelines: Mapping[str, PipelineConfig] = field(default_factory=dict)
 
 
 T = TypeVar("T")
@@ -261,6 +299,7 @@ def load_stage(
     config = _build(StageConfig, settings, f"{where}.stages.{name}", errors)
     if not errors:
         config = _check_target(config, f"{where}.stages.{name}", errors)
+        config = _check_pipelines(config, f"{where}.stages.{name}", errors)
         _check_tenants(config, f"{where}.stages.{name}", errors)
     if errors:
         raise ConfigError("invalid stage configuration:\n" + "\n".join(f"  - {e}" for e in errors))
@@ -301,6 +340,51 @@ def _check_target(config: StageConfig, path: str, errors: list[str]) -> StageCon
         changes[key] = dataclasses.replace(pipeline, alarms=dataclasses.replace(alarms, to=to))
     errors[:] = list(dict.fromkeys(errors))  # pipelines sharing the stage's value fail once
     return dataclasses.replace(config, **changes)
+
+
+def _check_pipelines(config: StageConfig, path: str, errors: list[str]) -> StageConfig:
+    """Refuse a pipeline name that cannot name a folder and a stack, or has no handler;
+    fill each pipeline's ``alarms.to`` as :func:`_check_target` does for the shipped ones."""
+    pipelines = {}
+    for name, pipeline in config.pipelines.items():
+        where = f"{path}.pipelines.{name}"
+        if not _PIPELINE_NAME.match(name):
+            errors.append(
+                f"'{where}': a pipeline name must be 1..40 lowercase letters, digits and "
+                "hyphens, starting with a letter (it names the folder lambdas/<name>/ and the "
+                f"stack sqs-blueprint-<stage>-<name>), got {name!r}"
+            )
+        elif name in SHIPPED_PIPELINES:
+            errors.append(
+                f"'{where}': {name!r} is the name of a shipped pipeline or handler "
+                f"{list(SHIPPED_PIPELINES)}; give your own pipeline another name"
+            )
+        elif not (LAMBDAS_DIR / name / "handler.py").is_file():
+            errors.append(
+                f"'{where}': there is no lambdas/{name}/handler.py; create it with the "
+                "function lambda_handler(event, context), or correct the name"
+            )
+        if pipeline.fifo and pipeline.queue.tenants:
+            errors.append(
+                f"'{where}.queue.tenants' is true on a FIFO pipeline, where MessageGroupId "
+                "orders each group and fair queues do not apply: remove 'tenants' or 'fifo'"
+            )
+        table = pipeline.table
+        if table and min(table.write_capacity, table.read_capacity) < 1:
+            errors.append(
+                f"'{where}.table': a provisioned table needs at least 1 write and 1 read "
+                f"capacity unit, got write_capacity={table.write_capacity}, "
+                f"read_capacity={table.read_capacity}"
+            )
+        own = pipeline.alarms.to is not None
+        value = pipeline.alarms.to if own else config.alarms_to
+        to = _alarm_destination(
+            value, f"{where}.alarms.to" if own else f"{path}.alarms_to", config.name, errors
+        )
+        alarms = dataclasses.replace(pipeline.alarms, to=to)
+        pipelines[name] = dataclasses.replace(pipeline, alarms=alarms)
+    errors[:] = list(dict.fromkeys(errors))  # pipelines sharing the stage's value fail once
+    return dataclasses.replace(config, pipelines=pipelines)
 
 
 def _check_tenants(config: StageConfig, path: str, errors: list[str]) -> None:
@@ -379,13 +463,26 @@ def _build(cls: type[T], data: Any, path: str, errors: list[str]) -> T:
     return cls(**values)
 
 
+def _build_each(cls: type[T], data: Any, path: str, errors: list[str]) -> dict[str, T]:
+    """An object of named ``cls`` blocks, such as ``pipelines``."""
+    if not isinstance(data, Mapping):
+        errors.append(f"'{path}' must be an object of named blocks, got {data!r}")
+        return {}
+    return {str(name): _build(cls, value, f"{path}.{name}", errors) for name, value in data.items()}
+
+
 def _convert(hint: Any, value: Any, path: str, errors: list[str]) -> Any:
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, path, errors)
+    if typing.get_origin(hint) is Mapping:
+        return _build_each(typing.get_args(hint)[1], value, path, errors)
     options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     if value is None and type(None) in options:
         return None
     expected = [t for t in options if t is not type(None)]
+    block = expected[0]
+    if len(expected) == 1 and isinstance(block, type) and dataclasses.is_dataclass(block):
+        return _build(block, value, path, errors)  # an optional block, given
     for option in expected:
         if typing.get_origin(option) is tuple:
             item = str if typing.get_args(option)[0] is str else Mapping

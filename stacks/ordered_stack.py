@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Stack
 from constructs import Construct
 
 from stacks.config import OrderedConfig
-from stacks.outputs import export_queue_pair, observe
+from stacks.outputs import export_queue_pair, observe_consumer
 from stacks.patterns import DynamoWriteBuffer, QueueWithDlq
 
 
@@ -38,13 +38,6 @@ class OrderedStack(Stack):
             **config.table.props(),
         )
         export_queue_pair(self, "Events", self.queues)
-        CfnOutput(self, "TableName", value=self.buffer.table.table_name)
-        CfnOutput(self, "FunctionName", value=self.buffer.consumer.function.function_name)
-        self.observability = observe(
-            self,
-            self.queues,
-            config.alarms,
-            consumer_function=self.buffer.consumer.function,
-            event_source_mapping=self.buffer.consumer.event_source_mapping,
-            table=self.buffer.table,
+        self.observability = observe_consumer(
+            self, self.queues, config.alarms, self.buffer.consumer, self.buffer.table
         )

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_sns as sns
 
 from stacks.config import AlarmsConfig
-from stacks.patterns import PipelineObservability, QueueWithDlq
+from stacks.patterns import PipelineObservability, QueueWithDlq, SqsLambdaConsumer
 
 
 def export_queue_pair(scope: Stack, prefix: str, pair: QueueWithDlq) -> None:
@@ -52,3 +53,27 @@ def observe(
     CfnOutput(stack, "AlarmTopicArn", value=observability.topic.topic_arn)
     CfnOutput(stack, "DashboardName", value=observability.dashboard.dashboard_name)
     return observability
+
+
+def observe_consumer(
+    stack: Stack,
+    queue: QueueWithDlq,
+    alarms: AlarmsConfig,
+    consumer: SqsLambdaConsumer,
+    table: dynamodb.ITable | None = None,
+    **watched: Any,
+) -> PipelineObservability:
+    """A Lambda consumer's outputs (``TableName`` if it writes one, ``FunctionName``),
+    then :func:`observe` watching the function, its mapping, the table and ``watched``."""
+    if table is not None:
+        CfnOutput(stack, "TableName", value=table.table_name)
+    CfnOutput(stack, "FunctionName", value=consumer.function.function_name)
+    return observe(
+        stack,
+        queue,
+        alarms,
+        consumer_function=consumer.function,
+        event_source_mapping=consumer.event_source_mapping,
+        table=table,
+        **watched,
+    )

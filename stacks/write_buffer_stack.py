@@ -8,7 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from stacks.config import WriteBufferConfig
-from stacks.outputs import export_queue_pair, observe
+from stacks.outputs import export_queue_pair, observe_consumer
 from stacks.patterns import (
     DynamoWriteBuffer,
     LargePayloadBucket,
@@ -41,14 +41,11 @@ class WriteBufferStack(Stack):
         )
         export_queue_pair(self, "Ingest", self.queues)
         CfnOutput(self, "PayloadBucketName", value=self.payloads.bucket.bucket_name)
-        CfnOutput(self, "TableName", value=self.buffer.table.table_name)
-        CfnOutput(self, "FunctionName", value=self.buffer.consumer.function.function_name)
-        self.observability = observe(
+        self.observability = observe_consumer(
             self,
             self.queues,
             config.alarms,
-            consumer_function=self.buffer.consumer.function,
-            event_source_mapping=self.buffer.consumer.event_source_mapping,
-            table=self.buffer.table,
+            self.buffer.consumer,
+            self.buffer.table,
             tenants=config.queue.tenants,
         )

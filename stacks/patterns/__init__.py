@@ -7,7 +7,7 @@ from stacks.patterns.payload_bucket import LargePayloadBucket
 from stacks.patterns.queue_pair import QueueWithDlq
 from stacks.patterns.request_response import RequestResponse
 from stacks.patterns.workers import Ec2QueueWorkers
-from stacks.patterns.write_buffer import DynamoWriteBuffer
+from stacks.patterns.write_buffer import DynamoWriteBuffer, provisioned_table, table_settings
 
 __all__ = [
     "DynamoWriteBuffer",
@@ -18,4 +18,6 @@ __all__ = [
     "QueueWithDlq",
     "RequestResponse",
     "SqsLambdaConsumer",
+    "provisioned_table",
+    "table_settings",
 ]

@@ -114,26 +114,17 @@ class DynamoWriteBuffer(Construct):
             _check_pollers_fit(problems, provisioned_pollers, self.plan.max_concurrency)
         problems.raise_if_any()
 
-        self.table = dynamodb.Table(
-            self,
-            "Table",
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PROVISIONED,
-            read_capacity=read_capacity,
-            write_capacity=write_capacity,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
+        self.table = provisioned_table(
+            self, "Table", read_capacity=read_capacity, write_capacity=write_capacity
         )
         # What the handler reads back with WriteBufferSettings.from_env().
-        self.settings = WriteBufferSettings(
-            table_name=self.table.table_name,
-            key_fields=tuple(key_fields) or None,
+        self.settings = table_settings(
+            self.table,
+            wcu_per_second=self.plan.budget_wcu_per_s,
+            function_timeout=function_timeout,
+            key_fields=key_fields,
             version_field=version_field,
             payload_buckets=(payload_bucket.bucket.bucket_name,) if payload_bucket else (),
-            wcu_per_second=self.plan.budget_wcu_per_s,
-            deadline_s=_DEADLINE_SHARE * function_timeout.to_seconds(),
         )
         self.consumer = SqsLambdaConsumer(
             self,
@@ -153,6 +144,45 @@ class DynamoWriteBuffer(Construct):
         self.table.grant(self.consumer.role, *actions)
         if payload_bucket:
             payload_bucket.grant_read(self.consumer.role)
+
+
+def provisioned_table(
+    scope: Construct, id_: str, *, read_capacity: int, write_capacity: int
+) -> dynamodb.Table:
+    """A provisioned, encrypted table with point-in-time recovery, keyed by the string
+    ``pk`` that :mod:`sqs_blueprint.upsert` writes (``sqs_blueprint.items.KEY_ATTRIBUTE``)."""
+    return dynamodb.Table(
+        scope,
+        id_,
+        partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+        billing_mode=dynamodb.BillingMode.PROVISIONED,
+        read_capacity=read_capacity,
+        write_capacity=write_capacity,
+        encryption=dynamodb.TableEncryption.AWS_MANAGED,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+    )
+
+
+def table_settings(
+    table: dynamodb.ITable,
+    *,
+    wcu_per_second: float,
+    function_timeout: Duration,
+    key_fields: Sequence[str] = (),
+    **more: Any,
+) -> WriteBufferSettings:
+    """The settings a handler reads back with ``WriteBufferSettings.from_env()`` to write
+    into ``table``: the write budget of one invocation, a retry deadline within the
+    function timeout, the fields that key its items, and ``more`` of its fields."""
+    return WriteBufferSettings(
+        table_name=table.table_name,
+        key_fields=tuple(key_fields) or None,
+        wcu_per_second=wcu_per_second,
+        deadline_s=_DEADLINE_SHARE * function_timeout.to_seconds(),
+        **more,
+    )
 
 
 def _check_pollers_fit(
