@@ -26,7 +26,8 @@ from sqs_blueprint.local import LocalCloud
 from sqs_blueprint.local.assembly import Assembly, read_assembly
 from sqs_blueprint.local.deploy import DeployedStack, deploy_assembly
 from sqs_blueprint.local.runner import LocalRunner
-from tests.infra.own_pipeline import BLOCK, context_with, own_handler
+from tests.e2e.readme_examples import fences
+from tests.infra.own_pipeline import BLOCK, HANDLER, context_with, own_handler
 
 pytestmark = pytest.mark.e2e
 
@@ -121,3 +122,16 @@ def test_a_bad_order_lands_in_the_dlq_and_the_rest_are_written(walkthrough: Walk
     assert {o["order_id"] for o in good} <= set(walkthrough.items())
     assert bad["order_id"] not in walkthrough.items()
     walkthrough.wait(walkthrough.runner.queues_empty, 30)
+
+
+def test_the_readme_shows_the_handler_and_block_this_test_runs() -> None:
+    """The README's walkthrough is the tested one: its handler and block, verbatim."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    shown = {fence.tag: "\n".join(fence.lines) for fence in fences(_walkthrough(readme))}
+    assert shown["python"] + "\n" == HANDLER
+    assert json.loads(shown["json"]) == {"pipelines": {"orders": BLOCK}}
+
+
+def _walkthrough(readme: str) -> str:
+    start = readme.index("## Your own pipeline")
+    return readme[start : readme.index("\n## ", start + 1)]

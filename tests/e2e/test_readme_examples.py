@@ -40,6 +40,23 @@ NOT_RUN = {
     "make bootstrap STAGE=dev": "needs an AWS account",
     "make deploy STAGE=dev": "needs an AWS account",
     "make destroy STAGE=dev": "needs an AWS account",
+    **dict.fromkeys(
+        [
+            'printf \'%s\\n\' \'{"order_id": "A-1", "item": "tea", "quantity": 2}\' '
+            '\'{"order_id": "A-2", "item": "cups", "quantity": 6}\' '
+            '\'{"order_id": "A-3", "item": "spoons", "quantity": 0}\' > orders.jsonl',
+            "sqs-blueprint send --queue-url https://sqs.us-east-1.amazonaws.com/123456789012/"
+            "sqsblueprintlocalorders-Queue-C08F0515 orders.jsonl",
+            "python -c \"import boto3; ddb = boto3.client('dynamodb'); [t] = [n for n in "
+            "ddb.list_tables()['TableNames'] if n.startswith('sqs-blueprint-local-orders-')]; "
+            "print(*ddb.scan(TableName=t)['Items'], sep='\\n')\"",
+            "sqs-blueprint dlq inspect --queue https://sqs.us-east-1.amazonaws.com/123456789012/"
+            "sqsblueprintlocalorders-Queue-C08F0515-dlq",
+        ],
+        "the own-pipeline walkthrough needs the user's handler and cdk.json block: "
+        "tests/e2e/test_own_pipeline.py runs it, and checks the README shows its handler "
+        "and block",
+    ),
     "sqs-blueprint dlq cancel --task-handle <handle printed by redrive>": (
         "needs a native move task: the local cloud has none (moto), so redrive moves "
         "client-side and prints no handle"
