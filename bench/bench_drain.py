@@ -1,35 +1,7 @@
 """Draining a backlog into a provisioned table: the write buffer against its rivals, on moto.
 
-moto does not meter capacity (docs/aws-facts.md#local-cloud), so the table's
-provisioned throughput is modelled here by :class:`ProvisionedTable`, a token
-bucket attached to DynamoDB clients with botocore hooks. It starts the way a
-new table does, conservatively
-(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html#bp-partition-key-throughput-bursting,
-docs/aws-facts.md#dynamodb):
-
-- the bucket starts EMPTY when the drain starts (a table just created has saved
-  no unused capacity), refills at the provisioned rate and holds at most one
-  second of it. DynamoDB may keep up to 300 s of unused capacity as burst, but
-  documents it as best effort; the model grants none, so a consumer that relies
-  on burst is throttled here and one that stays within the rate is not;
-- a write costs ``ceil(item bytes / 1 KB)`` WCU per item, the item sized by
-  DynamoDB's documented rules in the local cloud's meter
-  (:mod:`sqs_blueprint.local.meter`), not by the library under test; charged
-  when the request is issued; a refused write costs nothing;
-- PutItem whose WCU exceeds the tokens left is answered with
-  ``ProvisionedThroughputExceededException``; BatchWriteItem writes its items in
-  order while they fit and returns the rest in ``UnprocessedItems``, and when
-  not even the first fits the whole request is answered with the throttle.
-  Both are what DynamoDB does.
-
-The decision is taken for every attempt on ``before-send``, on the serialized
-request (a BatchWriteItem's body is trimmed to what fits; a throttle is
-returned as DynamoDB's HTTP 400 answer), so botocore's own retries with backoff
-apply as they do against DynamoDB, and every attempt is counted at the table:
-``retries`` are requests carrying an item the table refused before, whoever
-resent it (the SDK or the consumer). The unprocessed items are added to the
-parsed response on ``after-call``, registered first so that boto3's resource
-layer turns them into Python values as it does DynamoDB's own.
+The table's throttle model is :mod:`bench.drain.throttle` (moto meters no
+capacity); the consumers are in :mod:`bench.drain.consumers`.
 
 Scenario: a backlog of ``MESSAGES`` JSON records of about 1 KB in a standard
 queue, drained into a table of ``WCU`` by ``plan.max_concurrency`` threads, one
@@ -58,9 +30,18 @@ from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
-from boto3.dynamodb.types import TypeSerializer
-from botocore.awsrequest import AWSResponse
-
+from bench.drain.consumers import (
+    KEY_FIELDS,
+    NAIVE_BACKOFF_S,
+    SERIALIZER,
+    TABLE,
+    Consumer,
+    Queue,
+    batch_writer_consumer,
+    blueprint_consumer,
+    naive_consumer,
+)
+from bench.drain.throttle import ProvisionedTable, TableStats
 from sqs_blueprint.capacity import WriteBufferPlan, plan_write_buffer
 from sqs_blueprint.local.meter import item_size, write_units
 
@@ -70,142 +51,18 @@ ITEM_KB = 1
 FUNCTION_TIMEOUT_S = 30
 BATCH_SIZE = 100  # the write buffer's stage setting (cdk.json), with a 1 s window
 BATCHING_WINDOW_S = 1
-MARGIN_S = 2.0  # the write-buffer handler stops retrying this long before the timeout
-NAIVE_BACKOFF_S = 0.1
 TARGET_RATIO = 1.15  # issue 4: drain within 15% of the ideal time
-TABLE = "items"
-KEY_FIELDS = ("id",)
-TOKEN_EPSILON = 1e-6  # float slack when a request asks for exactly the tokens left
-KEY = "pk"  # the table's partition key
-THROTTLE = "ProvisionedThroughputExceededException"
-_SERIALIZER = TypeSerializer()
 
-
-# ---------------------------------------------------------------- the throttle model
-
-
-@dataclass
-class TableStats:
-    """What the table saw, counted at the table."""
-
-    requests: int = 0
-    throttled_requests: int = 0  # refused whole, or partly (UnprocessedItems)
-    throttled_items: int = 0
-    retries: int = 0  # requests carrying an item the table had refused before
-    consumed_wcu: int = 0
-    accepted_items: int = 0
-
-
-class ProvisionedTable:
-    """A token bucket of WCU at a table's provisioned rate, hooked onto DynamoDB clients."""
-
-    def __init__(
-        self,
-        table_name: str,
-        wcu: float,
-        *,
-        capacity_s: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.table_name = table_name
-        self.rate = float(wcu)
-        self.capacity = self.rate * capacity_s  # no burst beyond one second (best effort)
-        self.tokens = 0.0  # a new table has saved nothing
-        self.stats = TableStats()
-        self._clock = clock
-        self._last = clock()
-        self._refused: set[str] = set()
-        self._lock = threading.Lock()
-        self._unprocessed = threading.local()  # one call's items left out, for its response
-
-    def attach(self, client: Any) -> Any:
-        events = client.meta.events
-        for op in ("PutItem", "BatchWriteItem"):
-            events.register(f"before-send.dynamodb.{op}", self._before_send)
-        events.register_first("after-call.dynamodb.BatchWriteItem", self._after)
-        return client
-
-    def admit(self, costs: list[tuple[str, int]]) -> int:
-        """How many leading items (key, WCU) fit in the tokens left; takes their tokens."""
-        with self._lock:
-            now = self._clock()
-            self.tokens = min(self.capacity, self.tokens + (now - self._last) * self.rate)
-            self._last = now
-            stats = self.stats
-            stats.requests += 1
-            if any(key in self._refused for key, _ in costs):
-                stats.retries += 1
-            fitting = 0
-            for _, wcu in costs:
-                if wcu > self.tokens + TOKEN_EPSILON:
-                    break
-                self.tokens -= wcu
-                stats.consumed_wcu += wcu
-                fitting += 1
-            stats.accepted_items += fitting
-            if fitting < len(costs):
-                stats.throttled_requests += 1
-                stats.throttled_items += len(costs) - fitting
-                self._refused.update(key for key, _ in costs[fitting:])
-            return fitting
-
-    def _before_send(self, request: Any, **_: Any) -> AWSResponse | None:
-        """Admit what fits of one attempt: trim its body, or answer it with a throttle."""
-
-        def cost(item: dict[str, Any]) -> tuple[str, int]:
-            return item[KEY]["S"], write_units(item_size(item))
-
-        body = json.loads(request.body)
-        if "Item" in body:  # PutItem
-            if body["TableName"] != self.table_name:
-                return None
-            return None if self.admit([cost(body["Item"])]) else _throttled_response(request)
-        requests = body["RequestItems"].get(self.table_name)
-        if not requests:
-            return None
-        # A delete is charged by its key here (DynamoDB charges the deleted item's size).
-        fitting = self.admit(
-            [
-                cost(r["PutRequest"]["Item"] if "PutRequest" in r else r["DeleteRequest"]["Key"])
-                for r in requests
-            ]
-        )
-        if fitting == 0:
-            return _throttled_response(request)
-        if fitting < len(requests):
-            body["RequestItems"][self.table_name] = requests[:fitting]
-            request.body = json.dumps(body).encode()
-            request.headers["Content-Length"] = str(len(request.body))
-            self._unprocessed.items = requests[fitting:]
-        return None
-
-    def _after(self, parsed: dict[str, Any], **_: Any) -> None:
-        rest = getattr(self._unprocessed, "items", None)
-        self._unprocessed.items = None
-        if rest and "Error" not in parsed:
-            unprocessed = parsed.setdefault("UnprocessedItems", {})
-            unprocessed.setdefault(self.table_name, []).extend(rest)
-
-
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.data
-
-
-def _throttled_response(request: Any) -> AWSResponse:
-    """DynamoDB's answer to a write over the table's capacity, as botocore receives it."""
-    body = json.dumps(
-        {
-            "__type": f"com.amazonaws.dynamodb.v20120810#{THROTTLE}",
-            "message": "The level of configured provisioned throughput for the table was "
-            "exceeded. Consider increasing your provisioning level with the UpdateTable API.",
-        }
-    ).encode()
-    headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "bench"}
-    return AWSResponse(request.url, 400, headers, _Body(body))
+__all__ = [
+    "TABLE",
+    "DrainResult",
+    "ProvisionedTable",
+    "batch_writer_consumer",
+    "blueprint_consumer",
+    "drain",
+    "main",
+    "naive_consumer",
+]
 
 
 # ---------------------------------------------------------------- the scenario
@@ -250,7 +107,7 @@ def item_wcu(body: str) -> int:
     from sqs_blueprint.upsert import parse_body, to_item
 
     item = to_item(parse_body(body), KEY_FIELDS)
-    return write_units(item_size({k: _SERIALIZER.serialize(v) for k, v in item.items()}))
+    return write_units(item_size({k: SERIALIZER.serialize(v) for k, v in item.items()}))
 
 
 @dataclass
@@ -268,134 +125,6 @@ class DrainResult:
     @property
     def ratio(self) -> float:
         return self.seconds / self.ideal_s
-
-
-class Queue:
-    """The SQS side of one consumer thread: batches of ``batch_size``, deletes by receipt."""
-
-    def __init__(self, sqs: Any, url: str, lock: threading.Lock) -> None:
-        self.sqs, self.url, self.lock = sqs, url, lock
-
-    def receive(self, batch_size: int) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = []
-        while len(messages) < batch_size:
-            with self.lock:
-                got = self.sqs.receive_message(
-                    QueueUrl=self.url,
-                    MaxNumberOfMessages=min(10, batch_size - len(messages)),
-                    WaitTimeSeconds=0,
-                ).get("Messages", [])
-            if not got:
-                break
-            messages.extend(got)
-        return messages
-
-    def delete(self, handles: list[str]) -> None:
-        for start in range(0, len(handles), 10):
-            chunk = handles[start : start + 10]
-            entries = [{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)]
-            with self.lock:
-                failed = self.sqs.delete_message_batch(QueueUrl=self.url, Entries=entries).get(
-                    "Failed", []
-                )
-            if failed:
-                raise RuntimeError(f"delete failed: {failed}")
-
-
-Consumer = Callable[[Queue, Any, ProvisionedTable, set[int]], int]
-
-
-def _throttled(error: Exception) -> bool:
-    from botocore.exceptions import ClientError
-
-    return isinstance(error, ClientError) and error.response["Error"]["Code"] == THROTTLE
-
-
-def blueprint_consumer(plan: WriteBufferPlan) -> Consumer:
-    """One concurrent invocation: the project's WriteBuffer, paced to the plan's budget."""
-
-    def run(queue: Queue, dynamodb: Any, _: ProvisionedTable, deleted: set[int]) -> int:
-        from sqs_blueprint.records import Record
-        from sqs_blueprint.write_buffer import WriteBuffer, WriteBufferSettings
-
-        buffer = WriteBuffer(
-            WriteBufferSettings(
-                table_name=TABLE, key_fields=KEY_FIELDS, wcu_per_second=plan.budget_wcu_per_s
-            ),
-            dynamodb_client=dynamodb,
-        )
-        failures = 0
-        while messages := queue.receive(plan.batch_size):
-            records = [Record.from_sqs(m, queue_url=queue.url) for m in messages]
-            outcome = buffer.process(records, deadline_s=plan.function_timeout_s - MARGIN_S)
-            failures += len(outcome.failed)
-            done = [m for m in messages if m["MessageId"] not in outcome.failed]
-            queue.delete([m["ReceiptHandle"] for m in done])
-            deleted.update(json.loads(m["Body"])["id"] for m in done)
-        return failures
-
-    return run
-
-
-def batch_writer_consumer(plan: WriteBufferPlan) -> Consumer:
-    """The same batches through boto3's ``Table.batch_writer(overwrite_by_pkeys=["pk"])``.
-
-    The writer sends 25 items a request and re-sends unprocessed items with the
-    next request, without a pause; a request still throttled after the SDK's
-    retries raises out of it, and the whole batch is written again after a fixed
-    sleep (its puts are idempotent).
-    """
-
-    def run(queue: Queue, _: Any, table_model: ProvisionedTable, deleted: set[int]) -> int:
-        import boto3
-
-        from sqs_blueprint.upsert import parse_body, to_item
-
-        resource = boto3.resource("dynamodb")
-        table_model.attach(resource.meta.client)
-        table = resource.Table(TABLE)
-        while messages := queue.receive(plan.batch_size):
-            items = [to_item(parse_body(m["Body"]), KEY_FIELDS) for m in messages]
-            while True:
-                try:
-                    with table.batch_writer(overwrite_by_pkeys=[KEY]) as writer:
-                        for item in items:
-                            writer.put_item(Item=item)
-                    break
-                except Exception as error:
-                    if not _throttled(error):
-                        raise
-                    time.sleep(NAIVE_BACKOFF_S)
-            queue.delete([m["ReceiptHandle"] for m in messages])
-            deleted.update(json.loads(m["Body"])["id"] for m in messages)
-        return 0
-
-    return run
-
-
-def naive_consumer(plan: WriteBufferPlan) -> Consumer:
-    """The same batches, one PutItem per record, no pacing, a fixed sleep after a throttle."""
-
-    def run(queue: Queue, dynamodb: Any, _: ProvisionedTable, deleted: set[int]) -> int:
-        from sqs_blueprint.upsert import parse_body, to_item
-
-        while messages := queue.receive(plan.batch_size):
-            for m in messages:
-                item = to_item(parse_body(m["Body"]), KEY_FIELDS)
-                wire = {k: _SERIALIZER.serialize(v) for k, v in item.items()}
-                while True:
-                    try:
-                        dynamodb.put_item(TableName=TABLE, Item=wire)
-                        break
-                    except Exception as error:
-                        if not _throttled(error):
-                            raise
-                        time.sleep(NAIVE_BACKOFF_S)
-            queue.delete([m["ReceiptHandle"] for m in messages])
-            deleted.update(json.loads(m["Body"])["id"] for m in messages)
-        return 0
-
-    return run
 
 
 def drain(
@@ -422,51 +151,11 @@ def drain(
     ideal_s = sum(item_wcu(b) for b in backlog) / wcu
     with cloud():
         sqs, dynamodb = boto3.client("sqs"), boto3.client("dynamodb")
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": wcu},
-        )
-        url = sqs.create_queue(
-            QueueName="backlog",
-            Attributes={"VisibilityTimeout": str(plan.visibility_timeout_s)},
-        )["QueueUrl"]
-        for start in range(0, len(backlog), 10):
-            entries = [
-                {"Id": str(i), "MessageBody": b} for i, b in enumerate(backlog[start : start + 10])
-            ]
-            sqs.send_message_batch(QueueUrl=url, Entries=entries)
-        lock = threading.Lock()
-        deleted: set[int] = set()
-        failures: list[int] = []
-        errors: list[BaseException] = []
-        consumer = make_consumer(plan)
-
+        url = _fill(sqs, dynamodb, backlog, wcu=wcu, visibility_timeout_s=plan.visibility_timeout_s)
         table = ProvisionedTable(TABLE, wcu)  # empty now: the drain starts with the table
         table.attach(dynamodb)
-
-        def thread() -> None:
-            try:
-                queue = Queue(sqs, url, lock)
-                failures.append(consumer(queue, dynamodb, table, deleted))
-            except BaseException as error:  # reported after the run
-                errors.append(error)
-
-        threads = [threading.Thread(target=thread) for _ in range(plan.max_concurrency)]
-        started = time.monotonic()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        seconds = time.monotonic() - started
-        if errors:
-            raise errors[0]
-        written: set[int] = set()
-        for page in dynamodb.get_paginator("scan").paginate(
-            TableName=TABLE, ProjectionExpression="id"
-        ):
-            written.update(int(i["id"]["N"]) for i in page["Items"])
+        run = _run(make_consumer(plan), Queue(sqs, url, threading.Lock()), dynamodb, table, plan)
+        written = _written(dynamodb)
         attrs = sqs.get_queue_attributes(
             QueueUrl=url,
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
@@ -475,14 +164,78 @@ def drain(
     return DrainResult(
         consumer=name,
         messages=messages,
-        seconds=seconds,
+        seconds=run.seconds,
         ideal_s=ideal_s,
         table=table.stats,
         items_written=len(written),
         left_in_queue=left,
-        lost=len(deleted - written),
-        failed_reports=sum(failures),
+        lost=len(run.deleted - written),
+        failed_reports=sum(run.failures),
     )
+
+
+def _fill(
+    sqs: Any, dynamodb: Any, backlog: list[str], *, wcu: int, visibility_timeout_s: int
+) -> str:
+    """Create the table and the queue, send the backlog; return the queue's URL."""
+    dynamodb.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": wcu},
+    )
+    url: str = sqs.create_queue(
+        QueueName="backlog",
+        Attributes={"VisibilityTimeout": str(visibility_timeout_s)},
+    )["QueueUrl"]
+    for start in range(0, len(backlog), 10):
+        entries = [
+            {"Id": str(i), "MessageBody": b} for i, b in enumerate(backlog[start : start + 10])
+        ]
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    return url
+
+
+@dataclass
+class _Run:
+    seconds: float
+    deleted: set[int]  # the ids of the messages the consumers deleted
+    failures: list[int]  # each thread's count of records reported as failed
+
+
+def _run(
+    consumer: Consumer, queue: Queue, dynamodb: Any, table: ProvisionedTable, plan: WriteBufferPlan
+) -> _Run:
+    """``plan.max_concurrency`` threads of ``consumer`` until the queue is empty; the
+    first error of any thread is raised once all have ended."""
+    deleted: set[int] = set()
+    failures: list[int] = []
+    errors: list[BaseException] = []
+
+    def thread() -> None:
+        try:
+            failures.append(consumer(queue, dynamodb, table, deleted))
+        except BaseException as error:  # reported after the run
+            errors.append(error)
+
+    threads = [threading.Thread(target=thread) for _ in range(plan.max_concurrency)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.monotonic() - started
+    if errors:
+        raise errors[0]
+    return _Run(seconds=seconds, deleted=deleted, failures=failures)
+
+
+def _written(dynamodb: Any) -> set[int]:
+    """The record ids whose items are in the table."""
+    written: set[int] = set()
+    for page in dynamodb.get_paginator("scan").paginate(TableName=TABLE, ProjectionExpression="id"):
+        written.update(int(i["id"]["N"]) for i in page["Items"])
+    return written
 
 
 # ---------------------------------------------------------------- the table

@@ -1,6 +1,6 @@
 """Keyword arguments that cdk.json settings give the constructs, as TypedDicts.
 
-``QueueConfig.props()`` and ``TableConfig.props()`` (stacks/config.py) return
+``QueueConfig.props()`` and ``TableConfig.props()`` (stacks/config/model.py) return
 these; mypy checks each key and type against the signature of the construct they
 are unpacked into, so a renamed or retyped argument fails the type check.
 """

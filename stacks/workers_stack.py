@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Fn, RemovalPolicy, Stack
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -34,6 +33,7 @@ from stacks.patterns import (
     Ec2QueueWorkers,
     LargePayloadBucket,
     QueueWithDlq,
+    provisioned_table,
 )
 
 _AZS = 2
@@ -48,48 +48,10 @@ class WorkersStack(Stack):
             **config.queue.props(),
         )
         self.payloads = LargePayloadBucket(self, "Payloads", queues=[self.queues])
-        self.table = dynamodb.Table(
-            self,
-            "Table",
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PROVISIONED,
-            read_capacity=config.read_capacity,
-            write_capacity=config.write_capacity,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
+        self.table = provisioned_table(
+            self, "Table", read_capacity=config.read_capacity, write_capacity=config.write_capacity
         )
-
-        self.vpc = ec2.Vpc(
-            self,
-            "Vpc",
-            max_azs=_AZS,
-            nat_gateways=config.nat_gateways,
-            subnet_configuration=[
-                ec2.SubnetConfiguration(
-                    name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24
-                ),
-                ec2.SubnetConfiguration(
-                    name="Workers", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=24
-                ),
-            ],
-            gateway_endpoints={
-                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3),
-                "DynamoDB": ec2.GatewayVpcEndpointOptions(
-                    service=ec2.GatewayVpcEndpointAwsService.DYNAMODB
-                ),
-            },
-        )
-        flow_logs = logs.LogGroup(
-            self,
-            "FlowLogs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.vpc.add_flow_log(
-            "FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs)
-        )
+        self.vpc = self._vpc(config.nat_gateways)
 
         self.workers = Ec2QueueWorkers(
             self,
@@ -127,6 +89,40 @@ class WorkersStack(Stack):
             backlog_target=self.workers.target_backlog_per_instance,
             tenants=config.queue.tenants,
         )
+
+    def _vpc(self, nat_gateways: int) -> ec2.Vpc:
+        """Two AZs, public and private subnets, S3 and DynamoDB gateway endpoints and
+        flow logs (the module docstring says why)."""
+        vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=_AZS,
+            nat_gateways=nat_gateways,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(
+                    name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24
+                ),
+                ec2.SubnetConfiguration(
+                    name="Workers", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=24
+                ),
+            ],
+            gateway_endpoints={
+                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3),
+                "DynamoDB": ec2.GatewayVpcEndpointOptions(
+                    service=ec2.GatewayVpcEndpointAwsService.DYNAMODB
+                ),
+            },
+        )
+        flow_logs = logs.LogGroup(
+            self,
+            "FlowLogs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        vpc.add_flow_log(
+            "FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs)
+        )
+        return vpc
 
     @property
     def availability_zones(self) -> list[str]:

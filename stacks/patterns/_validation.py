@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,9 @@ from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
 from sqs_blueprint.errors import UsageError
+
+# ``Problems.check`` as a small check function takes it: ok, setting, value, rule, fix.
+Check = Callable[[bool, str, Any, str, str], None]
 
 
 class InvalidPropsError(UsageError):

@@ -28,7 +28,7 @@ from constructs import Construct
 from sqs_blueprint import capacity, limits
 from sqs_blueprint import filters as event_filters
 from stacks.patterns import powertools
-from stacks.patterns._validation import Problems
+from stacks.patterns._validation import Check, Problems
 from stacks.patterns.bundling import function_code
 from stacks.patterns.queue_pair import QueueWithDlq
 
@@ -97,6 +97,34 @@ class SqsLambdaConsumer(Construct):
         )
         self.queue = queue
 
+        self._add_function(
+            handler=handler,
+            function_timeout=function_timeout,
+            memory_size=memory_size,
+            environment=environment,
+            architecture=architecture,
+            log_retention=log_retention,
+            description=description,
+        )
+        self._add_mapping(
+            batch_size=batch_size,
+            max_batching_window=max_batching_window,
+            max_concurrency=max_concurrency,
+            provisioned_pollers=provisioned_pollers,
+        )
+
+    def _add_function(
+        self,
+        *,
+        handler: str,
+        function_timeout: Duration,
+        memory_size: int,
+        environment: Mapping[str, str] | None,
+        architecture: lambda_.Architecture,
+        log_retention: logs.RetentionDays,
+        description: str | None,
+    ) -> None:
+        """``.log_group``, ``.role`` and ``.function``, which writes to its log group."""
         self.log_group = logs.LogGroup(
             self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
         )
@@ -122,12 +150,23 @@ class SqsLambdaConsumer(Construct):
             description=description,
         )
         self.log_group.grant_write(self.role)
-        consume = queue.queue.grant_consume_messages(self.role)
+
+    def _add_mapping(
+        self,
+        *,
+        batch_size: int,
+        max_batching_window: Duration | None,
+        max_concurrency: int | None,
+        provisioned_pollers: lambda_.ProvisionedPollerConfig | None,
+    ) -> None:
+        """``.event_source_mapping`` from the queue to the function, with partial batch
+        responses, mapping metrics and the filters."""
+        consume = self.queue.queue.grant_consume_messages(self.role)
         self.event_source_mapping = lambda_.EventSourceMapping(
             self,
             "Mapping",
             target=self.function,
-            event_source_arn=queue.queue.queue_arn,
+            event_source_arn=self.queue.queue.queue_arn,
             batch_size=batch_size,
             max_batching_window=max_batching_window,
             max_concurrency=max_concurrency,
@@ -151,6 +190,29 @@ def _validate(
     timeout_s: int,
 ) -> None:
     check = problems.check
+    _check_batching(check, fifo, batch_size, window_s, window_given)
+    if max_concurrency is not None:
+        check(
+            MIN_CONCURRENCY <= max_concurrency <= MAX_CONCURRENCY,
+            "max_concurrency",
+            max_concurrency,
+            f"must be {MIN_CONCURRENCY}..{MAX_CONCURRENCY} (ScalingConfig.MaximumConcurrency)",
+            "bound every consumer: choose a value in range",
+        )
+    check(
+        1 <= timeout_s <= MAX_FUNCTION_TIMEOUT_S,
+        "function_timeout",
+        f"{timeout_s} s",
+        f"must be 1..{MAX_FUNCTION_TIMEOUT_S} s",
+        "choose a Lambda timeout within the limit",
+    )
+
+
+def _check_batching(
+    check: Check, fifo: bool, batch_size: int, window_s: int, window_given: bool
+) -> None:
+    """Batch size and window within the limits; FIFO's smaller batches and no window;
+    a window for a standard batch of more than 10."""
     check(
         1 <= batch_size <= MAX_BATCH_SIZE,
         "batch_size",
@@ -190,21 +252,6 @@ def _validate(
             "set max_batching_window=Duration.seconds(1) or more, "
             f"or batch_size <= {MAX_BATCH_WITHOUT_WINDOW}",
         )
-    if max_concurrency is not None:
-        check(
-            MIN_CONCURRENCY <= max_concurrency <= MAX_CONCURRENCY,
-            "max_concurrency",
-            max_concurrency,
-            f"must be {MIN_CONCURRENCY}..{MAX_CONCURRENCY} (ScalingConfig.MaximumConcurrency)",
-            "bound every consumer: choose a value in range",
-        )
-    check(
-        1 <= timeout_s <= MAX_FUNCTION_TIMEOUT_S,
-        "function_timeout",
-        f"{timeout_s} s",
-        f"must be 1..{MAX_FUNCTION_TIMEOUT_S} s",
-        "choose a Lambda timeout within the limit",
-    )
 
 
 def _validate_mapping_options(
@@ -225,42 +272,59 @@ def _validate_mapping_options(
         f"set max_concurrency ({MIN_CONCURRENCY}..{MAX_CONCURRENCY}) or provisioned_pollers",
     )
     if provisioned_pollers is not None:
-        check(
-            max_concurrency is None,
-            "provisioned_pollers",
-            "set",
-            f"an SQS mapping scales either by maximum concurrency ({max_concurrency}) or by "
-            "provisioned pollers, not both",
-            "drop max_concurrency (bound it with maximum pollers x "
-            f"{limits.LAMBDA_POLLER_INVOKES} invokes) or drop provisioned_pollers",
-        )
-        low = provisioned_pollers.minimum_pollers or limits.LAMBDA_DEFAULT_MIN_POLLERS
-        high = provisioned_pollers.maximum_pollers or limits.LAMBDA_DEFAULT_MAX_POLLERS
-        (min_lo, min_hi), (max_lo, max_hi) = (
-            limits.LAMBDA_MIN_POLLERS_RANGE,
-            limits.LAMBDA_MAX_POLLERS_RANGE,
-        )
-        check(
-            min_lo <= low <= min_hi,
-            "provisioned_pollers.minimum_pollers",
-            low,
-            f"must be {min_lo}..{min_hi} for an SQS mapping",
-            "choose a minimum in range",
-        )
-        check(
-            max_lo <= high <= max_hi,
-            "provisioned_pollers.maximum_pollers",
-            high,
-            f"must be {max_lo}..{max_hi} for an SQS mapping",
-            "choose a maximum in range",
-        )
-        check(
-            low <= high,
-            "provisioned_pollers",
-            f"minimum {low}, maximum {high}",
-            "the minimum must not exceed the maximum",
-            "raise maximum_pollers or lower minimum_pollers",
-        )
+        _check_pollers(check, max_concurrency, provisioned_pollers)
+    _check_filters(problems, filters, max_filters)
+
+
+def _check_pollers(
+    check: Check,
+    max_concurrency: int | None,
+    provisioned_pollers: lambda_.ProvisionedPollerConfig,
+) -> None:
+    """Provisioned pollers instead of maximum concurrency, each bound in range."""
+    check(
+        max_concurrency is None,
+        "provisioned_pollers",
+        "set",
+        f"an SQS mapping scales either by maximum concurrency ({max_concurrency}) or by "
+        "provisioned pollers, not both",
+        "drop max_concurrency (bound it with maximum pollers x "
+        f"{limits.LAMBDA_POLLER_INVOKES} invokes) or drop provisioned_pollers",
+    )
+    low = provisioned_pollers.minimum_pollers or limits.LAMBDA_DEFAULT_MIN_POLLERS
+    high = provisioned_pollers.maximum_pollers or limits.LAMBDA_DEFAULT_MAX_POLLERS
+    (min_lo, min_hi), (max_lo, max_hi) = (
+        limits.LAMBDA_MIN_POLLERS_RANGE,
+        limits.LAMBDA_MAX_POLLERS_RANGE,
+    )
+    check(
+        min_lo <= low <= min_hi,
+        "provisioned_pollers.minimum_pollers",
+        low,
+        f"must be {min_lo}..{min_hi} for an SQS mapping",
+        "choose a minimum in range",
+    )
+    check(
+        max_lo <= high <= max_hi,
+        "provisioned_pollers.maximum_pollers",
+        high,
+        f"must be {max_lo}..{max_hi} for an SQS mapping",
+        "choose a maximum in range",
+    )
+    check(
+        low <= high,
+        "provisioned_pollers",
+        f"minimum {low}, maximum {high}",
+        "the minimum must not exceed the maximum",
+        "raise maximum_pollers or lower minimum_pollers",
+    )
+
+
+def _check_filters(
+    problems: Problems, filters: Sequence[Mapping[str, Any]], max_filters: int
+) -> None:
+    """At most ``max_filters`` patterns, each in the syntax the local cloud applies."""
+    check = problems.check
     raised = limits.LAMBDA_RAISED_MAX_FILTERS
     check(
         1 <= max_filters <= raised,

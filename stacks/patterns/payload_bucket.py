@@ -52,27 +52,7 @@ class LargePayloadBucket(Construct):
     ) -> None:
         super().__init__(scope, id_)
         problems = Problems(f"LargePayloadBucket '{self.node.path}'")
-        problems.check(
-            len(queues) > 0,
-            "queues",
-            "[]",
-            "the bucket's expiry is derived from the queues whose messages point into it",
-            "pass the QueueWithDlq pairs that carry pointers to this bucket",
-        )
-        problems.raise_if_any()
-        minimum = payload_lifetime(queues, extra_retention)
-        if expiry is not None:
-            problems.check(
-                expiry.to_seconds() >= minimum.to_seconds(),
-                "expiry",
-                f"{expiry.to_days():.0f} days",
-                "must be at least source retention + DLQ retention + "
-                f"{extra_retention.to_days():.0f} day(s) = {minimum.to_days():.0f} days, "
-                "or a redriven message loses its payload",
-                f"use expiry=Duration.days({minimum.to_days():.0f}) or more, or leave it unset",
-            )
-            problems.raise_if_any()
-        self.expiry = expiry or minimum
+        self.expiry = _checked_expiry(problems, queues, extra_retention, expiry)
         encryption_key = encryption_key or next(
             (q.encryption_key for q in queues if q.encryption_key is not None), None
         )
@@ -147,3 +127,33 @@ class LargePayloadBucket(Construct):
             "the objects of this one bucket only.",
         )
         return policy
+
+
+def _checked_expiry(
+    problems: Problems,
+    queues: Sequence[QueueWithDlq],
+    extra_retention: Duration,
+    expiry: Duration | None,
+) -> Duration:
+    """``expiry``, or the shortest that keeps a payload as long as its message can live."""
+    problems.check(
+        len(queues) > 0,
+        "queues",
+        "[]",
+        "the bucket's expiry is derived from the queues whose messages point into it",
+        "pass the QueueWithDlq pairs that carry pointers to this bucket",
+    )
+    problems.raise_if_any()
+    minimum = payload_lifetime(queues, extra_retention)
+    if expiry is not None:
+        problems.check(
+            expiry.to_seconds() >= minimum.to_seconds(),
+            "expiry",
+            f"{expiry.to_days():.0f} days",
+            "must be at least source retention + DLQ retention + "
+            f"{extra_retention.to_days():.0f} day(s) = {minimum.to_days():.0f} days, "
+            "or a redriven message loses its payload",
+            f"use expiry=Duration.days({minimum.to_days():.0f}) or more, or leave it unset",
+        )
+        problems.raise_if_any()
+    return expiry or minimum

@@ -26,7 +26,7 @@ from constructs import Construct
 
 from sqs_blueprint import limits
 from sqs_blueprint.limits import SQS_MAX_MESSAGE_BYTES, SQS_MIN_MAX_MESSAGE_BYTES
-from stacks.patterns._validation import Problems
+from stacks.patterns._validation import Check, Problems
 
 # The service's limits (sqs_blueprint.limits, docs/aws-facts.md#sqs-limits).
 MAX_VISIBILITY_S = limits.SQS_MAX_VISIBILITY_TIMEOUT_S
@@ -66,21 +66,13 @@ class QueueWithDlq(Construct):
     ) -> None:
         super().__init__(scope, id_)
         problems = Problems(f"QueueWithDlq '{self.node.path}'")
-        _validate(
-            problems,
-            fifo=fifo,
-            max_receive_count=max_receive_count,
-            visibility_timeout=visibility_timeout,
-            retention_period=retention_period,
-            dlq_retention_period=dlq_retention_period,
-            dead_letter_queue=dead_letter_queue,
-            content_based_deduplication=content_based_deduplication,
-            high_throughput=high_throughput,
-            encryption_key=encryption_key,
-            customer_managed_key=customer_managed_key,
-            queue_name=queue_name,
-            max_message_bytes=max_message_bytes,
+        check = problems.check
+        _check_sizes(check, max_message_bytes, max_receive_count, visibility_timeout)
+        _check_retention(check, fifo, retention_period, dlq_retention_period, dead_letter_queue)
+        _check_fifo_only(
+            check, fifo, dead_letter_queue, content_based_deduplication, high_throughput
         )
+        _check_key_and_name(check, fifo, encryption_key, customer_managed_key, queue_name)
         problems.raise_if_any()
 
         self.fifo = fifo
@@ -93,41 +85,14 @@ class QueueWithDlq(Construct):
         )
         self._visibility_given = visibility_timeout is not None
 
-        if customer_managed_key:
-            encryption_key = kms.Key(
-                self,
-                "Key",
-                enable_key_rotation=True,
-                description=f"Encrypts the messages of {self.node.path}",
-            )
-        self.encryption_key = encryption_key
-        encryption = sqs.QueueEncryption.KMS if encryption_key else sqs.QueueEncryption.SQS_MANAGED
-
+        self.encryption_key = self._key(encryption_key, customer_managed_key)
         # Explicit, stable names: FIFO queues need them, and the DLQ's
         # RedriveAllowPolicy names the source by ARN without a dependency cycle.
         name = queue_name or _default_name(self, fifo)
-        source_ref = sqs.Queue.from_queue_arn(
-            self,
-            "SourceRef",
-            Stack.of(self).format_arn(service="sqs", resource=name),
-        )
         fifo_settings = _fifo_settings(fifo, high_throughput)
-
         if dead_letter_queue is None:
-            dead_letter_queue = sqs.Queue(
-                self,
-                "DeadLetterQueue",
-                queue_name=_dlq_name(name, fifo),
-                retention_period=dlq_retention_period,
-                max_message_size_bytes=SQS_MAX_MESSAGE_BYTES,
-                encryption=encryption,
-                encryption_master_key=encryption_key,
-                enforce_ssl=True,
-                redrive_allow_policy=sqs.RedriveAllowPolicy(
-                    redrive_permission=sqs.RedrivePermission.BY_QUEUE,
-                    source_queues=[source_ref],
-                ),
-                **fifo_settings,
+            dead_letter_queue = self._new_dead_letter_queue(
+                name, dlq_retention_period, fifo_settings
             )
         self.dead_letter_queue: sqs.IQueue = dead_letter_queue
 
@@ -139,8 +104,8 @@ class QueueWithDlq(Construct):
             retention_period=retention_period,
             receive_message_wait_time=receive_message_wait_time,
             max_message_size_bytes=max_message_bytes,
-            encryption=encryption,
-            encryption_master_key=encryption_key,
+            encryption=self._encryption,
+            encryption_master_key=self.encryption_key,
             enforce_ssl=True,
             content_based_deduplication=content_based_deduplication or None,
             dead_letter_queue=sqs.DeadLetterQueue(
@@ -149,6 +114,47 @@ class QueueWithDlq(Construct):
             **fifo_settings,
         )
         self._visibility_s = (visibility_timeout or _DEFAULT_VISIBILITY).to_seconds()
+
+    def _key(self, given: kms.IKey | None, customer_managed_key: bool) -> kms.IKey | None:
+        """The KMS key of both queues: a new rotated one, the one given, or none (SQS-managed)."""
+        if not customer_managed_key:
+            return given
+        return kms.Key(
+            self,
+            "Key",
+            enable_key_rotation=True,
+            description=f"Encrypts the messages of {self.node.path}",
+        )
+
+    @property
+    def _encryption(self) -> sqs.QueueEncryption:
+        return sqs.QueueEncryption.KMS if self.encryption_key else sqs.QueueEncryption.SQS_MANAGED
+
+    def _new_dead_letter_queue(
+        self, name: str, retention_period: Duration, fifo_settings: dict[str, Any]
+    ) -> sqs.Queue:
+        """The DLQ of the source queue ``name``: kept at the SQS maximum message size,
+        redriven back only to its source."""
+        source_ref = sqs.Queue.from_queue_arn(
+            self,
+            "SourceRef",
+            Stack.of(self).format_arn(service="sqs", resource=name),
+        )
+        return sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            queue_name=_dlq_name(name, self.fifo),
+            retention_period=retention_period,
+            max_message_size_bytes=SQS_MAX_MESSAGE_BYTES,
+            encryption=self._encryption,
+            encryption_master_key=self.encryption_key,
+            enforce_ssl=True,
+            redrive_allow_policy=sqs.RedriveAllowPolicy(
+                redrive_permission=sqs.RedrivePermission.BY_QUEUE,
+                source_queues=[source_ref],
+            ),
+            **fifo_settings,
+        )
 
     @property
     def visibility_timeout(self) -> Duration:
@@ -232,23 +238,13 @@ class QueueWithDlq(Construct):
         self._visibility_s = seconds
 
 
-def _validate(
-    problems: Problems,
-    *,
-    fifo: bool,
+def _check_sizes(
+    check: Check,
+    max_message_bytes: int,
     max_receive_count: int,
     visibility_timeout: Duration | None,
-    retention_period: Duration,
-    dlq_retention_period: Duration,
-    dead_letter_queue: sqs.IQueue | None,
-    content_based_deduplication: bool,
-    high_throughput: bool,
-    encryption_key: kms.IKey | None,
-    customer_managed_key: bool,
-    queue_name: str | None,
-    max_message_bytes: int,
 ) -> None:
-    check = problems.check
+    """The message size, receive count and visibility within the SQS limits."""
     check(
         isinstance(max_message_bytes, int)
         and not isinstance(max_message_bytes, bool)
@@ -275,6 +271,16 @@ def _validate(
             f"must be 0..{MAX_VISIBILITY_S} s (12 hours)",
             "shorten the processing time or extend visibility while working",
         )
+
+
+def _check_retention(
+    check: Check,
+    fifo: bool,
+    retention_period: Duration,
+    dlq_retention_period: Duration,
+    dead_letter_queue: sqs.IQueue | None,
+) -> None:
+    """Both retentions within the SQS limits; a new standard DLQ keeps messages longer."""
     for setting, period in (
         ("retention_period", retention_period),
         ("dlq_retention_period", dlq_retention_period),
@@ -297,6 +303,16 @@ def _validate(
             "so it would expire there early",
             "raise dlq_retention_period (up to 14 days) or shorten retention_period",
         )
+
+
+def _check_fifo_only(
+    check: Check,
+    fifo: bool,
+    dead_letter_queue: sqs.IQueue | None,
+    content_based_deduplication: bool,
+    high_throughput: bool,
+) -> None:
+    """An imported DLQ of the source's type; FIFO settings only on a FIFO queue."""
     if dead_letter_queue is not None:
         dlq_fifo = bool(dead_letter_queue.fifo)
         check(
@@ -319,6 +335,16 @@ def _validate(
                 "applies to FIFO queues only",
                 "set fifo=True or drop the setting",
             )
+
+
+def _check_key_and_name(
+    check: Check,
+    fifo: bool,
+    encryption_key: kms.IKey | None,
+    customer_managed_key: bool,
+    queue_name: str | None,
+) -> None:
+    """One key at most; a queue name that matches ``fifo`` and leaves room for '-dlq'."""
     check(
         not (customer_managed_key and encryption_key is not None),
         "customer_managed_key",

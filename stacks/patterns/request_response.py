@@ -125,25 +125,7 @@ class RequestResponse(Construct):
             customer_managed_key=customer_managed_key,
             max_message_bytes=max_message_bytes,
         )
-        names = [
-            getattr(queue.node.default_child, "queue_name", None)
-            for queue in (self.requests.queue, self.requests.dead_letter_queue)
-        ]
-        clashes = [
-            n
-            for n in names
-            if isinstance(n, str)
-            and not Token.is_unresolved(n)
-            and n.startswith(response_queue_prefix)
-        ]
-        problems.check(
-            not clashes,
-            "response_queue_prefix",
-            response_queue_prefix,
-            f"the request queue names {clashes} start with it, so clients could delete them "
-            "and the responder could answer into them",
-            "choose a prefix that names response queues only",
-        )
+        _check_clashes(problems, self.requests, response_queue_prefix)
         problems.raise_if_any()
 
         self.responder = SqsLambdaConsumer(
@@ -163,6 +145,11 @@ class RequestResponse(Construct):
             log_retention=log_retention,
             description="Answers requests on the response queue each one names",
         )
+        self._add_policies(response_queue_prefix)
+
+    def _add_policies(self, response_queue_prefix: str) -> None:
+        """``.reply_policy`` (the responder answers on response queues only) and
+        ``.client_policy`` (for clients outside this app)."""
         self.response_queues_arn = Stack.of(self).format_arn(
             service="sqs", resource=f"{response_queue_prefix}*"
         )
@@ -280,4 +267,25 @@ def _validate_prefix(problems: Problems, prefix: str) -> None:
         f"is {len(prefix)} characters; at most {MAX_PREFIX_LENGTH} leave room for the "
         f"{RESPONSE_QUEUE_ID_LENGTH}-character id RpcClient appends ({QUEUE_NAME_MAX} in all)",
         "shorten the prefix",
+    )
+
+
+def _check_clashes(problems: Problems, requests: QueueWithDlq, response_queue_prefix: str) -> None:
+    """Refuse a prefix that the request queue's or its DLQ's name starts with."""
+    names = [
+        getattr(queue.node.default_child, "queue_name", None)
+        for queue in (requests.queue, requests.dead_letter_queue)
+    ]
+    clashes = [
+        n
+        for n in names
+        if isinstance(n, str) and not Token.is_unresolved(n) and n.startswith(response_queue_prefix)
+    ]
+    problems.check(
+        not clashes,
+        "response_queue_prefix",
+        response_queue_prefix,
+        f"the request queue names {clashes} start with it, so clients could delete them "
+        "and the responder could answer into them",
+        "choose a prefix that names response queues only",
     )

@@ -64,55 +64,28 @@ class DynamoWriteBuffer(Construct):
     ) -> None:
         super().__init__(scope, id_)
         problems = Problems(f"DynamoWriteBuffer '{self.node.path}'")
-        problems.check(
-            read_capacity >= 1,
-            "read_capacity",
-            read_capacity,
-            "a provisioned table needs at least 1 RCU",
-            "use 1 or more",
+        _check_props(
+            problems,
+            fifo=queue.fifo,
+            read_capacity=read_capacity,
+            key_fields=key_fields,
+            version_field=version_field,
+            handler=handler,
         )
-        problems.check(
-            all(f and "," not in f for f in key_fields),
-            "key_fields",
-            list(key_fields),
-            "names top-level fields, none empty or containing ','",
-            "list the field names, e.g. ['order_id']",
+        plan = _plan(
+            problems,
+            write_capacity=write_capacity,
+            item_kb=item_kb,
+            function_timeout=function_timeout,
+            batch_size=batch_size,
+            record_ms=record_ms,
+            max_batching_window=max_batching_window,
         )
-        problems.check(
-            not (queue.fifo and handler == "write_buffer"),
-            "handler",
-            handler,
-            "the batched write buffer does not keep FIFO order after a failure",
-            "use handler='ordered' with a version_field for a FIFO queue",
-        )
-        problems.check(
-            versioned_key_ok(key_fields, version_field),
-            "key_fields",
-            list(key_fields),
-            VERSIONED_KEY_RULE,
-            "list the fields that identify the entity, e.g. key_fields=['account']",
-        )
-        problems.check(
-            handler != "ordered" or bool(version_field),
-            "version_field",
-            version_field,
-            "the ordered consumer upserts in versioned mode and needs the version field",
-            "name the body field that orders updates, e.g. version_field='version'",
-        )
-        try:
-            self.plan = capacity.plan_write_buffer(
-                wcu=write_capacity,
-                item_kb=item_kb,
-                function_timeout_s=function_timeout.to_seconds(),
-                batch_size=batch_size,
-                record_ms=record_ms,
-                batching_window_s=max_batching_window.to_seconds() if max_batching_window else 0,
-            )
-        except ValueError as error:
-            problems.items.append(f"capacity plan: {error}.")
-        else:
-            _check_pollers_fit(problems, provisioned_pollers, self.plan.max_concurrency)
+        if plan is not None:
+            _check_pollers_fit(problems, provisioned_pollers, plan.max_concurrency)
         problems.raise_if_any()
+        assert plan is not None  # a failed plan is one of the problems raised above
+        self.plan = plan
 
         self.table = provisioned_table(
             self, "Table", read_capacity=read_capacity, write_capacity=write_capacity
@@ -205,3 +178,76 @@ def _check_pollers_fit(
         else "raise the table's WCU, "
         "or keep the maximum-concurrency mode (`sqs-blueprint plan` recommends one)",
     )
+
+
+def _check_props(
+    problems: Problems,
+    *,
+    fifo: bool,
+    read_capacity: int,
+    key_fields: Sequence[str],
+    version_field: str | None,
+    handler: str,
+) -> None:
+    """The table's reads, the key fields, and a handler that suits the queue's type."""
+    problems.check(
+        read_capacity >= 1,
+        "read_capacity",
+        read_capacity,
+        "a provisioned table needs at least 1 RCU",
+        "use 1 or more",
+    )
+    problems.check(
+        all(f and "," not in f for f in key_fields),
+        "key_fields",
+        list(key_fields),
+        "names top-level fields, none empty or containing ','",
+        "list the field names, e.g. ['order_id']",
+    )
+    problems.check(
+        not (fifo and handler == "write_buffer"),
+        "handler",
+        handler,
+        "the batched write buffer does not keep FIFO order after a failure",
+        "use handler='ordered' with a version_field for a FIFO queue",
+    )
+    problems.check(
+        versioned_key_ok(key_fields, version_field),
+        "key_fields",
+        list(key_fields),
+        VERSIONED_KEY_RULE,
+        "list the fields that identify the entity, e.g. key_fields=['account']",
+    )
+    problems.check(
+        handler != "ordered" or bool(version_field),
+        "version_field",
+        version_field,
+        "the ordered consumer upserts in versioned mode and needs the version field",
+        "name the body field that orders updates, e.g. version_field='version'",
+    )
+
+
+def _plan(
+    problems: Problems,
+    *,
+    write_capacity: int,
+    item_kb: float,
+    function_timeout: Duration,
+    batch_size: int,
+    record_ms: float,
+    max_batching_window: Duration | None,
+) -> capacity.WriteBufferPlan | None:
+    """The consumer's settings from :func:`capacity.plan_write_buffer`, or ``None`` with
+    the reason it cannot plan them noted in ``problems``."""
+    try:
+        return capacity.plan_write_buffer(
+            wcu=write_capacity,
+            item_kb=item_kb,
+            function_timeout_s=function_timeout.to_seconds(),
+            batch_size=batch_size,
+            record_ms=record_ms,
+            batching_window_s=max_batching_window.to_seconds() if max_batching_window else 0,
+        )
+    except ValueError as error:
+        problems.items.append(f"capacity plan: {error}.")
+        return None
