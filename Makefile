@@ -10,6 +10,9 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 STAGE ?= dev
 CDK := $(CURDIR)/node_modules/.bin/cdk
 PYTEST_ARGS ?=
+# Two pytest-xdist workers, one per core: the e2e tests (one shared local cloud) and the
+# infra tests (one shared synth) each stay on one worker; unit tests spread over both.
+PYTEST_WORKERS ?= -n 2 --dist loadgroup
 
 .PHONY: setup synth test lint format bootstrap deploy destroy demo bench clean
 .PHONY: test-stress
@@ -31,7 +34,7 @@ synth: setup
 	@ls cdk.out/*.template.json
 
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The full suite while two CPU-burning processes compete with it, as on a busy
 # two-core machine: run it before calling a change done. The burners are killed
@@ -40,7 +43,7 @@ test-stress: setup
 	@yes > /dev/null & one=$$!; yes > /dev/null & two=$$!; \
 	trap 'kill $$one $$two 2>/dev/null' EXIT INT TERM; \
 	echo "test-stress: CPU burners $$one and $$two running"; \
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # checkov pins an older boto3 than the project, so it gets a virtualenv of its own.
 CHECKOV_VENV := $(VENV)/checkov

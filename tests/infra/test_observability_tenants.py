@@ -91,7 +91,7 @@ def test_the_default_threshold_is_five_minutes(new_stack: Callable[[], Stack]) -
 
 def test_the_ordered_pipeline_refuses_tenants() -> None:
     block = cdk_context()["sqs-blueprint"]
-    block["stages"]["dev"]["ordered"]["queue"]["tenants"] = True
+    block["stages"]["dev"]["ordered"].setdefault("queue", {})["tenants"] = True
     with pytest.raises(ConfigError) as error:
         load_stage(block, "dev")
     assert str(error.value) == (
