@@ -66,6 +66,13 @@ def time_left_s(remaining_ms: int) -> float:
     return remaining_ms / 1000 - RESPONSE_MARGIN_S
 
 
+def wcu_text(wcu_per_second: float) -> str:
+    """A write budget as an environment value that never reads back above the budget:
+    ``:g`` keeps six significant digits, so 1234.567 would become 1234.57."""
+    text = f"{wcu_per_second:g}"
+    return text if float(text) <= wcu_per_second else repr(wcu_per_second)
+
+
 @dataclass(frozen=True)
 class WriteBufferSettings:
     table_name: str
@@ -113,7 +120,7 @@ class WriteBufferSettings:
         not the default."""
         env = {"TABLE_NAME": self.table_name}
         if self.wcu_per_second is not None:
-            env["WCU_PER_SECOND"] = f"{self.wcu_per_second:g}"
+            env["WCU_PER_SECOND"] = wcu_text(self.wcu_per_second)
         env["WRITE_DEADLINE_S"] = f"{self.deadline_s:g}"
         if self.key_fields:
             env["KEY_FIELDS"] = ",".join(self.key_fields)

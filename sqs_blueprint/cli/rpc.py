@@ -17,7 +17,7 @@ from sqs_blueprint.cli._parsing import Subparsers, int_in, seconds
 from sqs_blueprint.errors import SqsBlueprintError, UsageError
 from sqs_blueprint.limits import SQS_MAX_QUEUE_NAME_LENGTH, SQS_MAX_WAIT_TIME_S
 
-# The stage `make` and `cdk` use when none is given (stacks/config.py DEFAULT_STAGE),
+# The stage `make` and `cdk` use when none is given (DEFAULT_STAGE in stacks/config/),
 # and the stack name app.py gives the request/response pipeline of a stage.
 DEFAULT_STAGE = "dev"
 STACK_NAME = "sqs-blueprint-{stage}-request-response"

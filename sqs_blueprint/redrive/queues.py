@@ -17,13 +17,19 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sqs_blueprint._clients import LazyClient
 from sqs_blueprint.errors import SqsBlueprintError, UsageError
+from sqs_blueprint.limits import (
+    SQS_BATCH_MAX_ENTRIES,
+    SQS_MAX_MOVE_RATE,
+    SQS_MAX_VISIBILITY_TIMEOUT_S,
+    SQS_MAX_WAIT_TIME_S,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_VISIBILITY = 43_200  # docs/aws-facts.md#sqs-limits: visibility timeout 0 .. 43,200 s
-MAX_WAIT = 20  # docs/aws-facts.md#sqs-limits: long polling 0 .. 20 s
-MAX_RATE = 500  # SQS API reference: MaxNumberOfMessagesPerSecond is at most 500
-RECEIVE_MAX = 10  # docs/aws-facts.md#sqs-limits: at most 10 entries per batch call
+MAX_VISIBILITY = SQS_MAX_VISIBILITY_TIMEOUT_S
+MAX_WAIT = SQS_MAX_WAIT_TIME_S
+MAX_RATE = SQS_MAX_MOVE_RATE
+RECEIVE_MAX = SQS_BATCH_MAX_ENTRIES
 _MISSING_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 
 

@@ -115,9 +115,9 @@ def test_happy_path_absorbs_duplicates_and_resolves_large_payloads(p: Pipelines)
     large = [{"tag": tag, "order": f"large-{i}", "blob": "é" * 6_000} for i in range(3)]
     bucket = p.out("WriteBuffer", "PayloadBucketName")
     store = PayloadStore(bucket, s3_client=p.client("s3"), threshold=8 * 1024)
+    before = p.keys("WriteBuffer")  # before sending: the running mappings write at once
     offloaded = send(p, records + duplicates + large, store=store)
     expected = keys_of(records + large)
-    before = p.keys("WriteBuffer")
     p.wait(lambda: expected <= p.keys("WriteBuffer"))
     p.wait(lambda: p.depth(p.out("WriteBuffer", "IngestQueueUrl")) == 0, 20)
     new = p.keys("WriteBuffer") - before

@@ -543,3 +543,20 @@ def test_config_reads_the_request_response_block() -> None:
         max_concurrency=5,
         alarms=AlarmsConfig(to="none"),
     )
+
+
+def test_a_prefix_the_request_queues_names_start_with_is_refused(
+    new_stack: Callable[[], Stack],
+) -> None:
+    names = [
+        q.node.default_child.queue_name  # type: ignore[union-attr]
+        for q in (build(new_stack()).requests.queue, build(new_stack()).requests.dead_letter_queue)
+    ]
+    prefix = names[0][:8]
+    with pytest.raises(InvalidPropsError) as error:
+        build(new_stack(), response_queue_prefix=prefix)
+    assert (
+        f"response_queue_prefix={prefix!r}: the request queue names {names} start with it, "
+        "so clients could delete them and the responder could answer into them"
+    ) in str(error.value)
+    assert "choose a prefix that names response queues only" in str(error.value)

@@ -11,11 +11,14 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sqs_blueprint.backoff import Backoff, Retrier
+from sqs_blueprint.capacity import share
 from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.producer import Producer
-from sqs_blueprint.write_buffer import SettingsError, WriteBuffer, WriteBufferSettings
+from sqs_blueprint.write_buffer import SettingsError, WriteBuffer, WriteBufferSettings, wcu_text
 from tests.unit.lambda_events import FakeContext, failed_ids, load_handler, receive_event
 from tests.unit.s3_faults import fail_get_object
 from tests.unit.tables import create_table
@@ -428,3 +431,19 @@ def test_the_entry_point_reads_its_settings_once_per_environment(
     event = receive_event(env["sqs"], env["url"])
     assert handler.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
     assert sorted(i["id"]["N"] for i in items(env)) == ["1", "2"]
+
+
+@given(
+    st.integers(min_value=1, max_value=1_000_000),
+    st.integers(min_value=1, max_value=1_000),
+)
+def test_a_written_budget_never_reads_back_above_its_share(wcu: int, consumers: int) -> None:
+    budget = share(wcu, consumers)
+    text = WriteBufferSettings("t", wcu_per_second=budget).to_env()["WCU_PER_SECOND"]
+    assert float(text) <= budget
+    assert float(text) * consumers <= wcu
+
+
+def test_a_budget_of_seven_significant_digits_is_written_whole() -> None:
+    assert wcu_text(1234.567) == "1234.567"  # `:g` would write 1234.57, above the budget
+    assert wcu_text(10.0) == "10"

@@ -24,6 +24,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from sqs_blueprint.capacity import share
+from sqs_blueprint.write_buffer import wcu_text
 from stacks.patterns._validation import Problems, acknowledge
 from stacks.patterns.payload_bucket import LargePayloadBucket
 from stacks.patterns.queue_pair import QueueWithDlq
@@ -187,8 +188,8 @@ class Ec2QueueWorkers(Construct):
         if settings.version_field:
             env["VERSION_FIELD"] = settings.version_field
         if settings.table_write_capacity is not None:
-            env["WCU_PER_SECOND"] = (
-                f"{share(settings.table_write_capacity, settings.max_capacity):g}"
+            env["WCU_PER_SECOND"] = wcu_text(
+                share(settings.table_write_capacity, settings.max_capacity)
             )
         grants: list[iam.Policy] = []
         if payload_bucket is not None:

@@ -10,12 +10,13 @@ from typing import Any
 from aws_cdk import Duration, Token
 from aws_cdk import aws_dynamodb as dynamodb
 
+from sqs_blueprint.limits import SQS_BATCH_MAX_ENTRIES, SQS_MAX_WAIT_TIME_S
 from stacks.patterns._validation import Problems
 from stacks.patterns.queue_pair import MAX_VISIBILITY_S
 
 BUILTIN_WRITE_BUFFER = "builtin:write-buffer"
-MAX_RECEIVE_BATCH = 10  # docs/aws-facts.md#sqs-limits
-MAX_WAIT_S = 20  # docs/aws-facts.md#sqs-limits: long polling
+MAX_RECEIVE_BATCH = SQS_BATCH_MAX_ENTRIES
+MAX_WAIT_S = SQS_MAX_WAIT_TIME_S
 MAX_HEARTBEAT_S = 7_200  # Auto Scaling: a lifecycle hook's heartbeat timeout is 30..7,200 s
 MIN_ROOT_GIB = 8  # the size of the Amazon Linux 2023 AMI's root snapshot
 # systemd's stop timeout beyond the drain deadline: one long poll that is
