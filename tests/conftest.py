@@ -6,20 +6,16 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Hypothesis's per-example deadline is a wall-clock bound: on a busy two-core machine an
+# example can take a second for reasons that are not the code's. No deadline, as for
+# every other test here.
+settings.register_profile("sqs-blueprint", deadline=None)
+settings.load_profile("sqs-blueprint")
 
 ROOT = Path(__file__).resolve().parent.parent
 _NODE_BIN = ROOT / "node_modules" / ".bin"
 if _NODE_BIN.is_dir() and str(_NODE_BIN) not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = f"{_NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``make test`` runs two workers), keep each session's shared
-    world on one worker: the e2e tests share one embedded local cloud, which a unit
-    test's ``mock_aws`` would reset if it ran between them in the same process, and the
-    infra tests share one synth per worker. Unit tests spread over both workers.
-    """
-    for item in items:
-        part = Path(str(item.path)).relative_to(ROOT).parts[1]
-        if part in ("e2e", "infra"):
-            item.add_marker(pytest.mark.xdist_group(part))
