@@ -10,17 +10,9 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 STAGE ?= dev
 CDK := $(CURDIR)/node_modules/.bin/cdk
 PYTEST_ARGS ?=
-# The suite runs as two pytest processes, one per core: the e2e tests, which share one
-# embedded local cloud (a unit test's mock_aws would reset it in the same process), and
-# everything else. The e2e output is printed after the rest's; either failing fails.
+# The suite runs as three pytest processes (tests/run_suite.sh says which and why).
 # PYTEST_ARGS takes options (-x, -k ...); to run some files, call pytest on them.
-E2E_LOG := build/test-e2e.log
-RUN_TESTS = mkdir -p build; \
-	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS) > $(E2E_LOG) 2>&1 & e2e=$$!; \
-	trap 'kill $$e2e $$burners 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/python -m pytest --ignore=tests/e2e $(PYTEST_ARGS); rest=$$?; \
-	wait $$e2e; e2e_status=$$?; echo "== tests/e2e (log: $(E2E_LOG)) =="; cat $(E2E_LOG); \
-	test $$rest -eq 0 && test $$e2e_status -eq 0
+RUN_TESTS = tests/run_suite.sh $(BIN)/python $(PYTEST_ARGS)
 
 .PHONY: setup synth test lint format bootstrap deploy destroy demo bench clean
 .PHONY: test-stress
@@ -48,9 +40,9 @@ test: setup
 # two-core machine: run it before calling a change done. The burners are killed
 # however the suite ends.
 test-stress: setup
-	@yes > /dev/null & one=$$!; yes > /dev/null & two=$$!; burners="$$one $$two"; \
-	trap 'kill $$burners 2>/dev/null' EXIT INT TERM; \
-	echo "test-stress: CPU burners $$burners running"; \
+	@yes > /dev/null & one=$$!; yes > /dev/null & two=$$!; \
+	trap 'kill $$one $$two 2>/dev/null' EXIT INT TERM; \
+	echo "test-stress: CPU burners $$one and $$two running"; \
 	$(RUN_TESTS)
 
 # checkov pins an older boto3 than the project, so it gets a virtualenv of its own.

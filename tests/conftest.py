@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
 from hypothesis import settings
 
 # Hypothesis's per-example deadline is a wall-clock bound: on a busy two-core machine an
@@ -18,4 +17,3 @@ ROOT = Path(__file__).resolve().parent.parent
 _NODE_BIN = ROOT / "node_modules" / ".bin"
 if _NODE_BIN.is_dir() and str(_NODE_BIN) not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = f"{_NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
-

@@ -103,6 +103,9 @@ class Background:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            # As from a terminal: Ctrl-C reaches the command even when this test runs
+            # where SIGINT is ignored (a shell's background job inherits it ignored).
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -1,0 +1,2 @@
+def handle(record):
+    print("handled", record.body, flush=True)
