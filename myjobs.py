@@ -1,2 +1,0 @@
-def handle(record):
-    print("handled", record.body, flush=True)
