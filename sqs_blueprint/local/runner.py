@@ -122,7 +122,7 @@ class LocalRunner:
 
     def start(self) -> LocalRunner:
         """Discover the mappings, start their pollers, and keep following them."""
-        self.cloud.detach_moto_triggers()  # warns once when the server is not embedded
+        self.cloud.warn_if_moto_triggers_run()
         self.sync()
         self._watcher = threading.Thread(target=self._watch, name="mapping-watcher", daemon=True)
         self._watcher.start()

@@ -218,14 +218,13 @@ class LocalCloud:
                 return self.code_dirs[key]
         return None
 
-    def detach_moto_triggers(self) -> int:
+    def warn_if_moto_triggers_run(self) -> None:
         """Warn when moto's own SQS-to-Lambda trigger may still receive for a mapping.
 
         An embedded server never has one: :func:`moto_fixes.apply` keeps moto from
         recording mappings on queues, so only the local runner receives for them
-        (it would invoke the function in Docker and count a receive). A server in
-        another process keeps its trigger. Returns how many triggers were
-        detached: 0, kept for callers that count them.
+        (moto's trigger would invoke the function in Docker and count a receive). A
+        server in another process keeps its trigger.
         """
         if not self.embedded:
             log.warning(
@@ -233,7 +232,6 @@ class LocalCloud:
                 "and will try to invoke functions when messages arrive",
                 self.endpoint_url,
             )
-        return 0
 
     def stop(self) -> None:
         """Stop the embedded server (a connected one is left running)."""

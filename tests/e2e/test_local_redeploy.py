@@ -43,7 +43,6 @@ def first(cloud: LocalCloud, fixture_assembly: Path) -> Iterator[tuple[Assembly,
     stack = dataclasses.replace(fixture, stack_name=f"redeploy-{tag}", template=template)
     ours = Assembly(assembly.directory, (stack,))
     [created] = deploy_assembly(cloud, ours, update=True)
-    cloud.detach_moto_triggers()
     assert created.action == "created"
     yield ours, stack
     cloud.client("cloudformation").delete_stack(StackName=stack.stack_name)

@@ -90,7 +90,6 @@ def walkthrough(
     assembly = read_assembly(outdir)
     own = Assembly(assembly.directory, [s for s in assembly.stacks if s.artifact_id == NAME])
     [stack] = deploy_assembly(cloud, own)
-    cloud.detach_moto_triggers()
     cloud.client("sqs").set_queue_attributes(
         QueueUrl=stack.outputs["QueueUrl"],
         Attributes={"VisibilityTimeout": str(LOCAL_VISIBILITY_S)},

@@ -75,7 +75,6 @@ def pipelines(cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> It
     assembly = read_assembly(outdir)
     chosen = Assembly(assembly.directory, [s for s in assembly.stacks if s.artifact_id in STACKS])
     stacks = {s.artifact_id: s for s in deploy_assembly(cloud, chosen)}
-    cloud.detach_moto_triggers()
     sqs = cloud.client("sqs")
     for name, prefix in (("WriteBuffer", "Ingest"), ("Ordered", "Events")):
         sqs.set_queue_attributes(

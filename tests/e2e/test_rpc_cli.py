@@ -35,7 +35,6 @@ def responder(cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> It
     chosen = [s for s in assembly.stacks if s.artifact_id == "RequestResponse"]
     # update: the same stack may be deployed into this session's cloud already
     [stack] = deploy_assembly(cloud, Assembly(assembly.directory, chosen), update=True)
-    cloud.detach_moto_triggers()
     logs = tmp_path_factory.mktemp("rpc-cli-logs")
     with LocalRunner(cloud, log_dir=logs, functions=[stack.outputs["FunctionName"]]):
         yield stack.outputs["RequestQueueUrl"]
