@@ -21,6 +21,8 @@ from sqs_blueprint.errors import SqsBlueprintError
 
 __all__ = ["main"]
 
+# The arguments that name a queue, by command: send, worker and rpc take --queue-url, dlq --queue.
+_QUEUE_FLAGS = ("queue_url", "queue")
 _MISSING_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 
 # Subcommand registrations, in the order `--help` lists them.
@@ -65,6 +67,17 @@ def _command(args: argparse.Namespace) -> str:
     return " ".join(["sqs-blueprint", *filter(None, words)])
 
 
+def _missing_queue_line(args: argparse.Namespace) -> str:
+    """The missing-queue line, naming the flag that gave the queue (if one did)."""
+    given = [(f"--{dest.replace('_', '-')}", getattr(args, dest, None)) for dest in _QUEUE_FLAGS]
+    flag, queue = next(((f, q) for f, q in given if q), (None, "given"))
+    check = f"{flag}, " if flag else ""
+    return (
+        f"queue {queue} does not exist in this account and region "
+        f"(check {check}AWS_DEFAULT_REGION and AWS_ENDPOINT_URL)"
+    )
+
+
 def _error_line(exc: BaseException, args: argparse.Namespace) -> tuple[str, int]:
     """One line and an exit code for an error that reached :func:`main`."""
     from botocore.exceptions import (
@@ -91,13 +104,8 @@ def _error_line(exc: BaseException, args: argparse.Namespace) -> tuple[str, int]
             1,
         )
     if isinstance(exc, ClientError):
-        queue = getattr(args, "queue_url", None) or "given"
         if exc.response.get("Error", {}).get("Code") in _MISSING_QUEUE_CODES:
-            return (
-                f"queue {queue} does not exist in this account and region "
-                "(check --queue-url, AWS_DEFAULT_REGION and AWS_ENDPOINT_URL)",
-                1,
-            )
+            return _missing_queue_line(args), 1
         return f"AWS refused the request: {error_text(exc)}", 1
     if isinstance(exc, EndpointConnectionError):
         return f"cannot reach AWS: {exc} (check AWS_DEFAULT_REGION and AWS_ENDPOINT_URL)", 1

@@ -6,7 +6,10 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from sqs_blueprint.cli._parsing import Subparsers
+from sqs_blueprint.cli._parsing import Subparsers, int_in
+
+_PORT = int_in(0, 65535)
+_ANY_STAGE_HELP = "deploy a blueprint assembly of a stage other than local"
 
 
 def add(sub: Subparsers) -> None:
@@ -16,10 +19,12 @@ def add(sub: Subparsers) -> None:
         "up", help="deploy cdk.out into moto and run its event-source mappings until Ctrl-C"
     )
     p.add_argument("--cdk-out", default="cdk.out", help="the synthesized cloud assembly")
-    p.add_argument("--port", type=int, default=0, help="embedded server port (default: free)")
+    p.add_argument("--port", type=_PORT, default=0, help="embedded server port (0: a free one)")
     p.add_argument("--endpoint-url", help="deploy into this running moto server instead")
     p.add_argument("--region", default="us-east-1")
     p.add_argument("--no-run", action="store_true", help="deploy only, do not run the mappings")
+    p.add_argument("--any-stage", action="store_true", help=_ANY_STAGE_HELP)
+    p.add_argument("--keep", action="store_true", help="keep the function logs' folder on exit")
     p.set_defaults(func=_run_up)
     p = local_sub.add_parser(
         "deploy",
@@ -31,6 +36,7 @@ def add(sub: Subparsers) -> None:
         "--endpoint-url", required=True, help="the running local cloud (local up prints it)"
     )
     p.add_argument("--region", default="us-east-1")
+    p.add_argument("--any-stage", action="store_true", help=_ANY_STAGE_HELP)
     p.set_defaults(func=_run_deploy)
 
 
@@ -55,29 +61,73 @@ def _print_stacks(stacks: Sequence[Any]) -> None:
             print(f"  not applied locally: {skipped}")
 
 
-def _run_up(args: argparse.Namespace) -> int:
+def _assembly(args: argparse.Namespace) -> Any:
+    """The assembly in ``--cdk-out``, refused if it is another blueprint stage than local
+    (unless ``--any-stage``), before anything starts."""
+    from sqs_blueprint.local import read_assembly
+
+    assembly = read_assembly(args.cdk_out)
+    if not args.any_stage:
+        assembly.check_local_stage()
+    return assembly
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived; ``code`` is the shell's exit status for it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.code = 128 + signum
+
+
+def _stop_on_signals() -> None:
+    """Turn SIGINT and SIGTERM into :class:`_Stopped`, also when the shell started this
+    process with SIGINT ignored (a background job of a script)."""
     import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stopped(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+
+
+def _connect(args: argparse.Namespace) -> Any:
+    from sqs_blueprint.local import LocalCloud, LocalCloudError
+
+    try:
+        return LocalCloud.connect(args.endpoint_url, region=args.region)
+    except LocalCloudError as error:
+        raise LocalCloudError(f"{error}, or leave out --endpoint-url to embed one") from error
+
+
+def _run_up(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
     import time
+    from pathlib import Path
 
     from sqs_blueprint.local import LocalCloud
+    from sqs_blueprint.local.deploy import deploy_assembly
     from sqs_blueprint.local.runner import LocalRunner
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
+    assembly = _assembly(args)
+    _stop_on_signals()
     if args.endpoint_url:
-        cloud = LocalCloud.connect(args.endpoint_url, region=args.region)
+        cloud = _connect(args)
     else:
         cloud = LocalCloud.start(port=args.port, region=args.region)
     runner: LocalRunner | None = None
+    logs: Path | None = None
     try:
-        _print_stacks(cloud.deploy(args.cdk_out))
+        _print_stacks(deploy_assembly(cloud, assembly))
         if not args.no_run:
-            runner = LocalRunner(cloud).start()
+            logs = Path(tempfile.mkdtemp(prefix="sqs-blueprint-local-"))
+            runner = LocalRunner(cloud, log_dir=logs).start()
             for m in runner.mappings:
                 print(f"running {m.function_name} <- {m.queue_arn.split(':')[-1]}")
-            print(f"function logs: {runner.log_dir}")
+            kept = "kept on exit" if args.keep else "removed on exit unless --keep"
+            print(f"function logs: {logs} ({kept})")
         print(f"\nlocal cloud at {cloud.endpoint_url}; to use it from another shell:")
         for key, value in cloud.environment().items():
             print(f"  export {key}={value}")
@@ -88,20 +138,24 @@ def _run_up(args: argparse.Namespace) -> int:
         print("Ctrl-C stops it.", flush=True)
         while True:
             time.sleep(3600)
-    except KeyboardInterrupt:
-        print("stopping the local cloud")
+    except _Stopped as stopped:
+        print("stopping the local cloud", flush=True)
+        return stopped.code
     finally:
         if runner is not None:
             runner.stop()
         cloud.stop()
-    return 0
+        if logs is not None and not args.keep:
+            shutil.rmtree(logs, ignore_errors=True)
 
 
 def _run_deploy(args: argparse.Namespace) -> int:
     from sqs_blueprint.local import LocalCloud
+    from sqs_blueprint.local.deploy import deploy_assembly
 
+    assembly = _assembly(args)
     cloud = LocalCloud.connect(args.endpoint_url, region=args.region)
-    _print_stacks(cloud.deploy(args.cdk_out, update=True))
+    _print_stacks(deploy_assembly(cloud, assembly, update=True))
     return 0
 
 

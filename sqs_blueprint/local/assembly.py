@@ -16,6 +16,8 @@ from typing import Any
 from sqs_blueprint.errors import SqsBlueprintError
 
 _STACK = "aws:cloudformation:stack"
+BLUEPRINT_PROJECT = "sqs-blueprint"  # the ``project`` tag app.py puts on every stack
+LOCAL_STAGE = "local"  # the stage sized for the local cloud
 _ASSETS = "cdk:asset-manifest"
 
 
@@ -46,6 +48,7 @@ class StackArtifact:
     template: dict[str, Any]
     assets: tuple[FileAsset, ...]
     docker_images: tuple[str, ...]  # ids of container image assets (not published locally)
+    tags: tuple[tuple[str, str], ...] = ()  # the stack tags the manifest lists
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,27 @@ class Assembly:
                 return stack
         known = ", ".join(s.artifact_id for s in self.stacks)
         raise AssemblyError(f"no stack {artifact_id!r} in {self.directory} (stacks: {known})")
+
+    def blueprint_stages(self) -> set[str]:
+        """The blueprint stages (the ``stage`` tag of stacks tagged ``project=sqs-blueprint``)
+        this assembly holds; empty for another app's assembly."""
+        return {
+            tags["stage"]
+            for tags in (dict(stack.tags) for stack in self.stacks)
+            if tags.get("project") == BLUEPRINT_PROJECT and "stage" in tags
+        }
+
+    def check_local_stage(self) -> None:
+        """Refuse a blueprint assembly of a stage other than ``local``: its sizes and names are
+        an AWS account's, not the local cloud's (another app's assembly passes)."""
+        other = sorted(self.blueprint_stages() - {LOCAL_STAGE})
+        if other:
+            raise AssemblyError(
+                f"{self.directory} holds the {', '.join(map(repr, other))} stage, not "
+                f"{LOCAL_STAGE!r}; the local cloud runs the {LOCAL_STAGE!r} stage, sized for this "
+                f"machine: run `make synth STAGE={LOCAL_STAGE}` (or pass --any-stage to deploy "
+                "it anyway)"
+            )
 
 
 def read_assembly(directory: str | Path) -> Assembly:
@@ -103,6 +127,7 @@ def _stack(root: Path, artifact_id: str, artifacts: dict[str, dict[str, Any]]) -
         template=_load(root / props["templateFile"]),
         assets=tuple(assets),
         docker_images=tuple(images),
+        tags=tuple(sorted(props.get("tags", {}).items())),
     )
 
 

@@ -67,8 +67,7 @@ def _check_reachable(endpoint_url: str) -> None:
         reason = getattr(exc, "reason", exc)
         raise LocalCloudError(
             f"no local cloud answers at {endpoint_url} ({reason}); start one with "
-            "`sqs-blueprint local up` in another shell and pass the URL it prints, "
-            "or leave out --endpoint-url to embed one"
+            "`sqs-blueprint local up` in another shell and pass the URL it prints"
         ) from exc
 
 

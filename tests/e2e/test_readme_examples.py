@@ -64,15 +64,16 @@ NOT_RUN = {
 }
 # Commands that keep running: started in the background, ready once a line of their
 # output holds the first text; stopped with Ctrl-C (SIGINT) after the last example, then
-# expected to exit 0 with the second text in their last line.
+# expected to exit with the status given (130 for local up, which Ctrl-C interrupts; 0 for
+# the worker, which finishes its work and stops) with the second text in their last line.
 LOCAL_UP = "sqs-blueprint local up --cdk-out cdk.out"
 WORKER = (
     "sqs-blueprint worker --queue-url https://sqs.us-east-1.amazonaws.com/123456789012/"
     "sqsblueprintlocalworkers-Jobs-F7336653 --handler myjobs:handle"
 )
 LONG_RUNNING = {
-    LOCAL_UP: ("Ctrl-C stops it.", "stopping the local cloud"),
-    WORKER: ('handled {"job": 1}', "worker stopped"),  # the job sent just before
+    LOCAL_UP: ("Ctrl-C stops it.", "stopping the local cloud", 130),
+    WORKER: ('handled {"job": 1}', "worker stopped", 0),  # the job sent just before
 }
 # Files examples write into the repository root; removed afterwards.
 DEAD_LETTERS = "dead.jsonl"
@@ -205,8 +206,9 @@ def test_every_shell_example_runs_as_written(background: list[Background]) -> No
         else:
             _run(example, env)
     for job in reversed(background):  # the local cloud last: the worker uses it
-        assert job.interrupt() == 0, "\n".join(job.lines[-40:])
-        assert LONG_RUNNING[job.command][1] in job.lines[-1], "\n".join(job.lines[-40:])
+        _, last, status = LONG_RUNNING[job.command]
+        assert job.interrupt() == status, "\n".join(job.lines[-40:])
+        assert last in job.lines[-1], "\n".join(job.lines[-40:])
     assert sorted(set(ran) | set(NOT_RUN)) == sorted({_key(e) for e in examples(README)})
     assert not set(ran) & set(NOT_RUN)
     assert set(LONG_RUNNING) <= set(ran), "a long-running example left the README"

@@ -277,10 +277,10 @@ def test_the_console_script_finds_a_handler_module_in_the_current_folder(tmp_pat
 # ---------------------------------------------------------------- run-time failures: exit 1
 
 
-def missing_queue_line(command: str) -> str:
+def missing_queue_line(command: str, flag: str = "--queue-url") -> str:
     return (
         f"sqs-blueprint {command}: queue {MISSING} does not exist in this account and region "
-        "(check --queue-url, AWS_DEFAULT_REGION and AWS_ENDPOINT_URL)"
+        f"(check {flag}, AWS_DEFAULT_REGION and AWS_ENDPOINT_URL)"
     )
 
 
@@ -317,6 +317,19 @@ def test_a_missing_queue_is_one_line_exit_1(
 ) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO("one line"))
     assert failure(argv, capsys) == (1, missing_queue_line(command))
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["dlq", "inspect", "--queue", MISSING], "dlq inspect"),
+        (["dlq", "redrive", "--queue", MISSING, "--to", MISSING], "dlq redrive"),
+    ],
+)
+def test_a_missing_dead_letter_queue_names_the_flag_it_came_from(
+    aws: None, argv: list[str], command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert failure(argv, capsys) == (1, missing_queue_line(command, "--queue"))
 
 
 @pytest.mark.parametrize(
