@@ -31,7 +31,8 @@ node_modules/.installed: package.json package-lock.json
 
 synth: setup
 	$(CDK) synth --quiet -c stage=$(STAGE)
-	@ls cdk.out/*.template.json
+	@# Removes the templates an earlier synth left (another stage, a removed pipeline).
+	@$(BIN)/python -m sqs_blueprint.local.assembly cdk.out
 
 test: setup
 	@$(RUN_TESTS)

@@ -107,6 +107,24 @@ def read_assembly(directory: str | Path) -> Assembly:
     return Assembly(root, tuple(_stack(root, sid, artifacts) for sid in order))
 
 
+def prune(directory: str | Path) -> list[Path]:
+    """Remove the stack templates and asset manifests in ``directory`` that its manifest no
+    longer lists (a stage synthesized there before, an own pipeline since removed), so the
+    folder holds only what the last synth wrote; asset folders stay for a running local
+    cloud. Returns the templates that remain."""
+    root = Path(directory)
+    artifacts: dict[str, dict[str, Any]] = _load(root / "manifest.json").get("artifacts", {})
+    listed = {
+        a.get("properties", {}).get(key)
+        for a in artifacts.values()
+        for key in ("templateFile", "file")
+    }
+    for stale in (*root.glob("*.template.json"), *root.glob("*.assets.json")):
+        if stale.name not in listed:
+            stale.unlink()
+    return sorted(root.glob("*.template.json"))
+
+
 def _stack(root: Path, artifact_id: str, artifacts: dict[str, dict[str, Any]]) -> StackArtifact:
     artifact = artifacts[artifact_id]
     props = artifact.get("properties", {})
@@ -155,3 +173,10 @@ def _load(path: Path) -> dict[str, Any]:
     except ValueError as exc:
         raise AssemblyError(f"{path} is not valid JSON: {exc}") from exc
     return data
+
+
+if __name__ == "__main__":  # make synth: prune the assembly, then list its templates
+    import sys
+
+    for template in prune(sys.argv[1]):
+        print(template)
