@@ -100,23 +100,40 @@ def check_id(value: str, what: str) -> str:
 
 def key_value(key: Key, message: Message, what: str) -> str | None:
     """The value ``key`` gives for ``message``, as text (None: the key gives none)."""
-    if callable(key):
-        value = key(message)
-    else:
-        try:
-            record = json.loads(message.body)
-        except ValueError:
-            record = None
-        if not isinstance(record, dict) or key not in record:
-            raise UsageError(
-                f"{what} field {key!r} is missing: the body must be a JSON object with it"
-            )
-        value = record[key]
+    value = key(message) if callable(key) else _field(message.body, key, what)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise UsageError(f"{what} {key!r} must give a string or an integer, got {value!r}")
     return str(value)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, list):
+        return "array"
+    return "string" if isinstance(value, str) else "number"
+
+
+def _field(body: str, key: str, what: str) -> Any:
+    """Field ``key`` of a JSON object body; a UsageError saying which of the three is wrong:
+    the body is not JSON, not an object, or has no such field."""
+    try:
+        record = json.loads(body)
+    except ValueError:
+        raise UsageError(
+            f"{what} {key!r} needs a JSON object body; this body is not JSON (starts {body[:20]!r})"
+        ) from None
+    if not isinstance(record, dict):
+        raise UsageError(
+            f"{what} {key!r} needs a JSON object body; this body is a JSON {_json_type(record)}"
+        )
+    if key not in record:
+        raise UsageError(f"{what} field {key!r} is missing from this JSON object")
+    return record[key]
 
 
 def message_group(

@@ -14,7 +14,13 @@ from sqs_blueprint.limits import EXTENDED_CLIENT_THRESHOLD_BYTES, SQS_BATCH_MAX_
 
 
 def add(sub: Subparsers) -> None:
-    p = sub.add_parser("send", help="send one message per input line, batched; large ones via S3")
+    p = sub.add_parser(
+        "send",
+        help="send one message per input line, batched; large ones via S3",
+        description="Send one message per input line, batched; large ones via S3. Bodies are "
+        "sent as they are: a pipeline that expects JSON dead-letters a line that is not, "
+        "unless --json checks every line first.",
+    )
     p.add_argument("--queue-url", required=True, help="queue to send to")
     p.add_argument("--bucket", help="S3 bucket for large payloads (Extended Client format)")
     p.add_argument(
@@ -42,6 +48,11 @@ def add(sub: Subparsers) -> None:
         "--attribute", action="append", default=[], metavar="NAME=VALUE", help="string attribute"
     )
     p.add_argument("--whole", action="store_true", help="send the whole input as one message")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="send nothing unless every line is a JSON object (the shipped pipelines' bodies)",
+    )
     p.add_argument("file", nargs="?", default="-", help="input file, or - for stdin")
     p.set_defaults(func=_run)
 
@@ -95,6 +106,22 @@ def _options(args: argparse.Namespace) -> dict[str, dict[str, str]]:
     return attributes
 
 
+def _check_json_objects(lines: list[tuple[int, str]]) -> None:
+    """UsageError naming the lines that are not JSON objects (the first five), if any."""
+    import json
+
+    def is_object(body: str) -> bool:
+        try:
+            return isinstance(json.loads(body), dict)
+        except ValueError:
+            return False
+
+    bad = [number for number, body in lines if not is_object(body)]
+    if bad:
+        shown = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise UsageError(f"--json: line {shown} is not a JSON object; nothing was sent")
+
+
 @contextmanager
 def _progress(sqs: Any, total: int) -> Iterator[None]:
     """On a terminal, a bar on stderr while more than one batch is sent: messages SQS took."""
@@ -143,6 +170,8 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot read {args.file}: {exc}") from exc
     lines = [(1, text)] if args.whole else list(enumerate(text.splitlines(), start=1))
     lines = [(number, body) for number, body in lines if body]
+    if args.json:
+        _check_json_objects(lines)
     messages = [
         Message(body, attributes, group_id=args.group_id, tenant=args.tenant) for _, body in lines
     ]

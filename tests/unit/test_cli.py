@@ -401,7 +401,7 @@ def test_send_group_key_gives_each_entity_its_group(
     assert code == 1 and [json.loads(line)["line"] for line in out.splitlines()] == [1, 2]
     assert json.loads(err) == {
         "line": 3,
-        "error": "group key field 'order' is missing: the body must be a JSON object with it",
+        "error": "group key field 'order' is missing from this JSON object",
     }
     got = sqs.receive_message(
         QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["MessageGroupId"]
@@ -442,3 +442,35 @@ def test_send_is_deduplicated_when_rerun(
     assert run(argv, capsys)[0] == run(argv, capsys)[0] == 0
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert [m["Body"] for m in got] == ['{"order": "o1", "n": 1}', '{"order": "o1", "n": 2}']
+
+
+# ---------------------------------------------------------------- send: --json
+
+
+def test_send_json_sends_nothing_when_a_line_is_not_a_json_object(
+    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"n": 1}\nnot json\n[1]\n{"n": 4}\n')
+    assert failure(["send", "--queue-url", url, "--json", str(source)], capsys) == (
+        2,
+        "sqs-blueprint send: --json: line 2, 3 is not a JSON object; nothing was sent",
+    )
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "0"
+
+
+def test_send_json_sends_json_objects_and_help_says_bodies_are_not_checked_without_it(
+    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"n": 1}\n{"n": 2}\n')
+    code, out, _ = run(["send", "--queue-url", url, "--json", str(source)], capsys)
+    assert (code, [json.loads(line)["line"] for line in out.splitlines()]) == (0, [1, 2])
+    code, out, _ = run(["send", "--help"], capsys)
+    assert code == 0
+    assert "a pipeline that expects JSON dead-letters a line that is not" in " ".join(out.split())

@@ -632,12 +632,15 @@ def test_a_group_key_function_is_called_with_the_message(sqs: Any) -> None:
     [
         (
             "not json",
-            "group key field 'customer' is missing: the body must be a JSON object with it",
+            "group key 'customer' needs a JSON object body; this body is not JSON "
+            "(starts 'not json')",
         ),
-        (
-            '{"other": 1}',
-            "group key field 'customer' is missing: the body must be a JSON object with it",
-        ),
+        ("[1, 2]", "group key 'customer' needs a JSON object body; this body is a JSON array"),
+        ('"c1"', "group key 'customer' needs a JSON object body; this body is a JSON string"),
+        ("7", "group key 'customer' needs a JSON object body; this body is a JSON number"),
+        ("null", "group key 'customer' needs a JSON object body; this body is a JSON null"),
+        ("true", "group key 'customer' needs a JSON object body; this body is a JSON boolean"),
+        ('{"other": 1}', "group key field 'customer' is missing from this JSON object"),
         ('{"customer": 1.5}', "group key 'customer' must give a string or an integer, got 1.5"),
         ('{"customer": true}', "group key 'customer' must give a string or an integer, got True"),
         (
