@@ -63,7 +63,7 @@ lint: setup $(CHECKOV_VENV)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	# Each handler is its own module named `handler`: one mypy run per function.
-	for handler in lambdas/*/handler.py; do $(BIN)/mypy --strict "$$handler" || exit 1; done
+	for handler in sqs_blueprint_cdk/handlers/*/handler.py; do $(BIN)/mypy --strict "$$handler" || exit 1; done
 	rm -rf $(REVIEW_OUT)
 	$(CDK) synth --quiet -c stage=dev --output $(REVIEW_OUT)/dev
 	$(CDK) synth --quiet -c stage=prod $(REVIEW_PROD) --output $(REVIEW_OUT)/prod

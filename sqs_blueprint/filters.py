@@ -1,7 +1,7 @@
 """Lambda event filtering for SQS mappings: check a pattern, match a record.
 
 One module serves both ends, so the local cloud never differs from AWS:
-:class:`~stacks.patterns.consumer.SqsLambdaConsumer` refuses at synth every
+:class:`~sqs_blueprint_cdk.consumer.SqsLambdaConsumer` refuses at synth every
 pattern :func:`problems` names, and the local runner applies the rest with
 :func:`matches`. Pure Python (no moto).
 

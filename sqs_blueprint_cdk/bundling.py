@@ -1,9 +1,11 @@
-"""Docker-free Lambda bundling: the handler plus the ``sqs_blueprint`` package.
+"""Docker-free Lambda bundling: a handler folder plus the ``sqs_blueprint`` package.
 
-Each function's asset is its ``lambdas/<name>/`` folder with the runtime library
-copied in beside it (without the local cloud and the CLI, which need moto and
-are not for Lambda). Assets are hashed on their output, so a change to the
-shared package changes every function that carries it (docs/aws-facts.md#tooling).
+A function's asset is a folder holding ``handler.py`` (one of the shipped handlers in
+``sqs_blueprint_cdk/handlers/<name>/``, or a folder of your own app) with the runtime
+library copied in beside it, from wherever ``sqs_blueprint`` is installed (without the
+local cloud and the CLI, which need moto and are not for Lambda). Assets are hashed on
+their output, so a change to the runtime library changes every function that carries
+it (docs/aws-facts.md#tooling).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
-ROOT = Path(__file__).resolve().parents[2]
-LAMBDAS_DIR = ROOT / "lambdas"
-PACKAGE_DIR = ROOT / "sqs_blueprint"
+import sqs_blueprint
+
+HANDLERS_DIR = Path(__file__).resolve().parent / "handlers"
+PACKAGE_DIR = Path(sqs_blueprint.__file__).resolve().parent
+SHIPPED_HANDLERS = ("ordered", "responder", "write_buffer")
 _NOT_FOR_LAMBDA = ("local", "cli", "console.py", "__pycache__", "*.pyc")
 
 
@@ -44,11 +48,22 @@ class _CopyBundler:
         return True
 
 
-def function_code(name: str) -> lambda_.Code:
-    """The asset of ``lambdas/<name>/`` with the runtime library bundled in."""
-    source = LAMBDAS_DIR / name
+def handler_dir(handler: str | Path) -> Path:
+    """The folder of ``handler``: a shipped handler's name, or a folder with ``handler.py``."""
+    source = HANDLERS_DIR / handler if isinstance(handler, str) else Path(handler)
+    if isinstance(handler, str) and handler not in SHIPPED_HANDLERS:
+        raise FileNotFoundError(
+            f"no shipped Lambda handler {handler!r} (shipped: {', '.join(SHIPPED_HANDLERS)}); "
+            "pass the folder of your own handler.py as a Path"
+        )
     if not (source / "handler.py").is_file():
-        raise FileNotFoundError(f"no Lambda handler at lambdas/{name}/handler.py")
+        raise FileNotFoundError(f"no Lambda handler at {source / 'handler.py'}")
+    return source
+
+
+def function_code(handler: str | Path) -> lambda_.Code:
+    """The asset of ``handler`` (see :func:`handler_dir`) with the runtime library in it."""
+    source = handler_dir(handler)
     return lambda_.Code.from_asset(
         str(source),
         asset_hash_type=AssetHashType.OUTPUT,

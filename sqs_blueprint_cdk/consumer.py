@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
@@ -27,10 +28,10 @@ from constructs import Construct
 
 from sqs_blueprint import capacity, limits
 from sqs_blueprint import filters as event_filters
-from stacks.patterns import powertools
-from stacks.patterns._validation import Check, Problems
-from stacks.patterns.bundling import function_code
-from stacks.patterns.queue_pair import QueueWithDlq
+from sqs_blueprint_cdk import powertools
+from sqs_blueprint_cdk._validation import Check, Problems
+from sqs_blueprint_cdk.bundling import function_code
+from sqs_blueprint_cdk.queue_pair import QueueWithDlq
 
 # docs/aws-facts.md#lambda-event-source-mapping and the Lambda service limits.
 MAX_BATCH_SIZE = limits.LAMBDA_MAX_BATCH_SIZE
@@ -50,7 +51,7 @@ class SqsLambdaConsumer(Construct):
         id_: str,
         *,
         queue: QueueWithDlq,
-        handler: str,
+        handler: str | Path,
         function_timeout: Duration,
         max_concurrency: int | None = None,
         batch_size: int = 10,
@@ -116,7 +117,7 @@ class SqsLambdaConsumer(Construct):
     def _add_function(
         self,
         *,
-        handler: str,
+        handler: str | Path,
         function_timeout: Duration,
         memory_size: int,
         environment: Mapping[str, str] | None,

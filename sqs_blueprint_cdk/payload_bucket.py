@@ -23,8 +23,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.patterns._validation import Problems, acknowledge
-from stacks.patterns.queue_pair import QueueWithDlq
+from sqs_blueprint_cdk._validation import Problems, acknowledge
+from sqs_blueprint_cdk.queue_pair import QueueWithDlq
 
 _DAY_S = 86_400
 

@@ -30,7 +30,7 @@ from aws_cdk import CfnMapping, Stack, Token
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from stacks.patterns._validation import Problems
+from sqs_blueprint_cdk._validation import Problems
 
 RELEASE = "3.23.0"
 LAYER_VERSION = 27
@@ -114,7 +114,7 @@ def layer(scope: Construct, architecture: lambda_.Architecture) -> lambda_.ILaye
             stack.region,
             f"the Powertools layer is published only in {sorted(PUBLISHERS)} ({SOURCE})",
             "deploy the stage to one of these regions (region in cdk.json), or add the "
-            "region to stacks/patterns/powertools.py once Powertools publishes it there",
+            "region to sqs_blueprint_cdk/powertools.py once Powertools publishes it there",
         )
         problems.raise_if_any()
         arn = layer_arn(stack.region, arch)

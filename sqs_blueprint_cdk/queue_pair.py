@@ -26,7 +26,7 @@ from constructs import Construct
 
 from sqs_blueprint import limits
 from sqs_blueprint.limits import SQS_MAX_MESSAGE_BYTES, SQS_MIN_MAX_MESSAGE_BYTES
-from stacks.patterns._validation import Check, Problems
+from sqs_blueprint_cdk._validation import Check, Problems
 
 # The service's limits (sqs_blueprint.limits, docs/aws-facts.md#sqs-limits).
 MAX_VISIBILITY_S = limits.SQS_MAX_VISIBILITY_TIMEOUT_S

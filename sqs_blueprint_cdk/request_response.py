@@ -2,7 +2,7 @@
 
 Clients send requests to ``.requests`` with the message attributes ``ReplyTo``
 (their response queue's URL) and ``CorrelationId``; the responder
-(``lambdas/responder``) answers each one on its ``ReplyTo`` queue
+(the shipped ``handlers/responder``) answers each one on its ``ReplyTo`` queue
 (:mod:`sqs_blueprint.rpc` holds the client, the server and the wire format).
 
 Response queues are not part of this construct: each client creates its own
@@ -29,6 +29,7 @@ fails repeatedly ends in the request DLQ and its caller gets a timeout.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_iam as iam
@@ -45,9 +46,9 @@ from sqs_blueprint.rpc import (
     ResponderSettings,
 )
 from sqs_blueprint.rpc.protocol import NAME_CHARS
-from stacks.patterns._validation import Problems, acknowledge, nag_text
-from stacks.patterns.consumer import SqsLambdaConsumer
-from stacks.patterns.queue_pair import QueueWithDlq
+from sqs_blueprint_cdk._validation import Problems, acknowledge, nag_text
+from sqs_blueprint_cdk.consumer import SqsLambdaConsumer
+from sqs_blueprint_cdk.queue_pair import QueueWithDlq
 
 # SQS queue names: 1..80 letters, digits, '-' and '_', the rule sqs_blueprint.rpc
 # keeps at run time; RpcClient appends a uuid4 hex of 32 characters.
@@ -76,7 +77,7 @@ RESPONDER_ACTIONS = ("sqs:SendMessage",)
 
 class RequestResponse(Construct):
     """``.requests`` (a :class:`QueueWithDlq`) consumed by ``.responder`` (a
-    :class:`SqsLambdaConsumer` running ``lambdas/<handler>``), answering on queues
+    :class:`SqsLambdaConsumer` running ``handlers/<handler>``), answering on queues
     named ``.response_queue_prefix``; ``.response_queues_arn`` is their ARN pattern.
 
     Clients get their permissions from :meth:`grant_client` (a principal in this
@@ -98,7 +99,7 @@ class RequestResponse(Construct):
         dlq_retention_period: Duration = Duration.days(14),
         customer_managed_key: bool = False,
         max_message_bytes: int = SQS_MAX_MESSAGE_BYTES,
-        handler: str = "responder",
+        handler: str | Path = "responder",
         environment: Mapping[str, str] | None = None,
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,

@@ -23,10 +23,10 @@ from constructs import Construct
 from sqs_blueprint import capacity, limits
 from sqs_blueprint.versioning import VERSIONED_KEY_RULE, versioned_key_ok
 from sqs_blueprint.write_buffer import WriteBufferSettings
-from stacks.patterns._validation import Problems
-from stacks.patterns.consumer import SqsLambdaConsumer
-from stacks.patterns.payload_bucket import LargePayloadBucket
-from stacks.patterns.queue_pair import QueueWithDlq
+from sqs_blueprint_cdk._validation import Problems
+from sqs_blueprint_cdk.consumer import SqsLambdaConsumer
+from sqs_blueprint_cdk.payload_bucket import LargePayloadBucket
+from sqs_blueprint_cdk.queue_pair import QueueWithDlq
 
 # Retries of one batch stop at this share of the function timeout (docs/aws-facts.md#dynamodb
 # backoff).
@@ -38,7 +38,7 @@ class DynamoWriteBuffer(Construct):
 
     ``.plan`` holds the derived settings, ``.settings`` the function's (set as its
     environment with :meth:`WriteBufferSettings.to_env`). ``handler`` names the function under
-    ``lambdas/``: ``write_buffer`` (batched overwrite) or ``ordered`` (FIFO,
+    ``sqs_blueprint_cdk/handlers/``: ``write_buffer`` (batched overwrite) or ``ordered`` (FIFO,
     versioned by ``version_field``).
     """
 

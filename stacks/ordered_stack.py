@@ -7,9 +7,9 @@ from typing import Any
 from aws_cdk import Stack
 from constructs import Construct
 
+from sqs_blueprint_cdk import DynamoWriteBuffer, QueueWithDlq
 from stacks.config import OrderedConfig
 from stacks.outputs import export_queue_pair, observe_consumer
-from stacks.patterns import DynamoWriteBuffer, QueueWithDlq
 
 
 class OrderedStack(Stack):

@@ -8,8 +8,8 @@ from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_sns as sns
 
+from sqs_blueprint_cdk import PipelineObservability, QueueWithDlq, SqsLambdaConsumer
 from stacks.config import AlarmsConfig
-from stacks.patterns import PipelineObservability, QueueWithDlq, SqsLambdaConsumer
 
 
 def export_queue_pair(scope: Stack, prefix: str, pair: QueueWithDlq) -> None:

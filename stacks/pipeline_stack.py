@@ -17,14 +17,15 @@ from typing import Any
 from aws_cdk import Duration, Stack
 from constructs import Construct
 
-from stacks.config import PipelineConfig
-from stacks.outputs import export_queue_pair, observe_consumer
-from stacks.patterns import (
+from sqs_blueprint_cdk import (
     QueueWithDlq,
     SqsLambdaConsumer,
     provisioned_table,
     table_settings,
 )
+from stacks.config import PipelineConfig
+from stacks.config.checks import LAMBDAS_DIR
+from stacks.outputs import export_queue_pair, observe_consumer
 
 
 class PipelineStack(Stack):
@@ -63,7 +64,7 @@ class PipelineStack(Stack):
             self,
             "Consumer",
             queue=self.queues,
-            handler=name,
+            handler=LAMBDAS_DIR / name,
             function_timeout=timeout,
             batch_size=config.batch_size,
             max_batching_window=Duration.seconds(window) if window else None,

@@ -9,10 +9,10 @@ from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
 
 from sqs_blueprint.rpc import MAX_PREFIX_LENGTH
+from sqs_blueprint_cdk import RequestResponse
+from sqs_blueprint_cdk._validation import Problems
 from stacks.config import RequestResponseConfig
 from stacks.outputs import export_queue_pair, observe
-from stacks.patterns import RequestResponse
-from stacks.patterns._validation import Problems
 
 
 class RequestResponseStack(Stack):

@@ -27,14 +27,14 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.config import WorkersConfig
-from stacks.outputs import export_queue_pair, observe
-from stacks.patterns import (
+from sqs_blueprint_cdk import (
     Ec2QueueWorkers,
     LargePayloadBucket,
     QueueWithDlq,
     provisioned_table,
 )
+from stacks.config import WorkersConfig
+from stacks.outputs import export_queue_pair, observe
 
 _AZS = 2
 

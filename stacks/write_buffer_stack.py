@@ -7,13 +7,13 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from stacks.config import WriteBufferConfig
-from stacks.outputs import export_queue_pair, observe_consumer
-from stacks.patterns import (
+from sqs_blueprint_cdk import (
     DynamoWriteBuffer,
     LargePayloadBucket,
     QueueWithDlq,
 )
+from stacks.config import WriteBufferConfig
+from stacks.outputs import export_queue_pair, observe_consumer
 
 
 class WriteBufferStack(Stack):

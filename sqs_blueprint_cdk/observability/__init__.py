@@ -35,9 +35,9 @@ quiet groups' messages and their oldest message) and, for EC2 workers
 that the group scales on.
 """
 
-from stacks.patterns.observability.checks import DEFAULT_FAILED_INVOKE_SHARE
-from stacks.patterns.observability.construct import MAPPING_METRICS, PipelineObservability
-from stacks.patterns.observability.tenants import DEFAULT_QUIET_GROUP_AGE
+from sqs_blueprint_cdk.observability.checks import DEFAULT_FAILED_INVOKE_SHARE
+from sqs_blueprint_cdk.observability.construct import MAPPING_METRICS, PipelineObservability
+from sqs_blueprint_cdk.observability.tenants import DEFAULT_QUIET_GROUP_AGE
 
 __all__ = [
     "DEFAULT_FAILED_INVOKE_SHARE",

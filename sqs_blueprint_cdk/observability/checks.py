@@ -9,7 +9,7 @@ from aws_cdk import Duration, Token
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_sns as sns
 
-from stacks.patterns._validation import Problems
+from sqs_blueprint_cdk._validation import Problems
 
 # CloudWatch limits: standard-resolution alarms evaluate whole minutes, and
 # periods x evaluation periods may cover at most one day.

@@ -15,21 +15,21 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from stacks.patterns._validation import Problems
-from stacks.patterns.observability.checks import (
+from sqs_blueprint_cdk._validation import Problems
+from sqs_blueprint_cdk.observability.checks import (
     DEFAULT_FAILED_INVOKE_SHARE,
     validate,
     validate_mapping_alarm,
 )
-from stacks.patterns.observability.tenants import (
+from sqs_blueprint_cdk.observability.tenants import (
     DEFAULT_QUIET_GROUP_AGE,
     quiet_group_age,
     tenant_graphs,
     validate_tenants,
 )
-from stacks.patterns.observability.topic import let_alarms_publish
-from stacks.patterns.observability.widgets import WIDTH, graph, mapping_graph, worker_graphs
-from stacks.patterns.queue_pair import QueueWithDlq
+from sqs_blueprint_cdk.observability.topic import let_alarms_publish
+from sqs_blueprint_cdk.observability.widgets import WIDTH, graph, mapping_graph, worker_graphs
+from sqs_blueprint_cdk.queue_pair import QueueWithDlq
 
 # The mapping's EventCount metrics on the dashboard, by label (limits.LAMBDA_ESM_METRICS_URL).
 MAPPING_METRICS = {

@@ -15,8 +15,8 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sqs as sqs
 
-from stacks.patterns._validation import Problems
-from stacks.patterns.observability.widgets import graph
+from sqs_blueprint_cdk._validation import Problems
+from sqs_blueprint_cdk.observability.widgets import graph
 
 DEFAULT_QUIET_GROUP_AGE = Duration.minutes(5)
 NOISY_GROUPS = "ApproximateNumberOfNoisyGroups"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 
-from stacks.patterns.queue_pair import QueueWithDlq
+from sqs_blueprint_cdk.queue_pair import QueueWithDlq
 
 WIDTH = 8  # three graphs per 24-column dashboard row
 

@@ -50,10 +50,10 @@ the systemd units and the agent's configuration kept as real files under
 ``assets/``.
 """
 
-from stacks.patterns.workers.construct import Ec2QueueWorkers
-from stacks.patterns.workers.scaling import backlog_target
-from stacks.patterns.workers.user_data import LIFECYCLE_HOOK_NAME, SERVICE, WATCHER
-from stacks.patterns.workers.validation import BUILTIN_WRITE_BUFFER
+from sqs_blueprint_cdk.workers.construct import Ec2QueueWorkers
+from sqs_blueprint_cdk.workers.scaling import backlog_target
+from sqs_blueprint_cdk.workers.user_data import LIFECYCLE_HOOK_NAME, SERVICE, WATCHER
+from sqs_blueprint_cdk.workers.validation import BUILTIN_WRITE_BUFFER
 
 __all__ = [
     "BUILTIN_WRITE_BUFFER",

@@ -35,10 +35,12 @@ from typing import Any
 import jsii
 from aws_cdk import ILocalBundling
 
+import sqs_blueprint
 from sqs_blueprint.errors import SqsBlueprintError
 
-ROOT = Path(__file__).resolve().parents[3]
-PACKAGE_DIR = ROOT / "sqs_blueprint"
+PACKAGE_DIR = Path(sqs_blueprint.__file__).resolve().parent
+# The source checkout the wheel is built from: its pyproject.toml and requirements pins.
+ROOT = PACKAGE_DIR.parent
 _LEFT_OUT = ("local",)  # subpackages the wheel does not carry
 # The project's README is its long description; leaving it out keeps the wheel (and the
 # asset hash) unchanged when only the README changes.
@@ -121,6 +123,13 @@ def pins(
 
 def _stage(staged: Path) -> None:
     """Copy what setuptools needs, with the package's modules only, mode 0644."""
+    if not (ROOT / "pyproject.toml").is_file():
+        raise BundleError(
+            f"the workers' bundle is built from a source checkout of sqs-blueprint, and "
+            f"{PACKAGE_DIR} is an installed copy (no pyproject.toml beside it). Fix: install "
+            "sqs-blueprint from its checkout in editable mode (pip install -e '.[cdk]'), "
+            "or leave Ec2QueueWorkers out of this app"
+        )
     staged.mkdir(parents=True)
     pyproject = (ROOT / "pyproject.toml").read_text()
     (staged / "pyproject.toml").write_text(_README.sub("", pyproject, count=1))

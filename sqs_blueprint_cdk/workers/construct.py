@@ -25,14 +25,14 @@ from constructs import Construct
 
 from sqs_blueprint.capacity import share
 from sqs_blueprint.write_buffer import wcu_text
-from stacks.patterns._validation import Problems, acknowledge
-from stacks.patterns.payload_bucket import LargePayloadBucket
-from stacks.patterns.queue_pair import QueueWithDlq
-from stacks.patterns.workers import user_data
-from stacks.patterns.workers.bundle import PACKAGE_DIR, BundleBuilder, Target
-from stacks.patterns.workers.drain import add_drain_hook, grant_lifecycle
-from stacks.patterns.workers.scaling import backlog_scaling_policy, backlog_target
-from stacks.patterns.workers.validation import (
+from sqs_blueprint_cdk._validation import Problems, acknowledge
+from sqs_blueprint_cdk.payload_bucket import LargePayloadBucket
+from sqs_blueprint_cdk.queue_pair import QueueWithDlq
+from sqs_blueprint_cdk.workers import user_data
+from sqs_blueprint_cdk.workers.bundle import PACKAGE_DIR, BundleBuilder, Target
+from sqs_blueprint_cdk.workers.drain import add_drain_hook, grant_lifecycle
+from sqs_blueprint_cdk.workers.scaling import backlog_scaling_policy, backlog_target
+from sqs_blueprint_cdk.workers.validation import (
     BUILTIN_WRITE_BUFFER,
     HOOK_SLACK_S,
     MAX_RECEIVE_BATCH,

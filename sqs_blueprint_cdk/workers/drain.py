@@ -11,8 +11,8 @@ from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stacks.patterns._validation import acknowledge, nag_text
-from stacks.patterns.workers.user_data import LIFECYCLE_HOOK_NAME
+from sqs_blueprint_cdk._validation import acknowledge, nag_text
+from sqs_blueprint_cdk.workers.user_data import LIFECYCLE_HOOK_NAME
 
 
 def add_drain_hook(

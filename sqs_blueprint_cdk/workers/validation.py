@@ -11,8 +11,8 @@ from aws_cdk import Duration, Token
 from aws_cdk import aws_dynamodb as dynamodb
 
 from sqs_blueprint.limits import SQS_BATCH_MAX_ENTRIES, SQS_MAX_WAIT_TIME_S
-from stacks.patterns._validation import Problems
-from stacks.patterns.queue_pair import MAX_VISIBILITY_S
+from sqs_blueprint_cdk._validation import Problems
+from sqs_blueprint_cdk.queue_pair import MAX_VISIBILITY_S
 
 BUILTIN_WRITE_BUFFER = "builtin:write-buffer"
 MAX_RECEIVE_BATCH = SQS_BATCH_MAX_ENTRIES

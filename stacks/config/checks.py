@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 from typing import Any
 
 from stacks.config.model import NO_ALARMS, AlarmsConfig, StageConfig
-from stacks.patterns.bundling import LAMBDAS_DIR
 
 # Stages that may follow the CLI's account and region and may send alarms nowhere.
 CLI_STAGES = ("dev", "local")
@@ -24,6 +24,8 @@ _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 # RFC 2606 / RFC 6761: mail to these domains is never delivered.
 _RESERVED_DOMAINS = re.compile(r"(^|\.)(example\.(com|net|org)|example|invalid|test|localhost)$")
+# Your own pipelines' handlers: lambdas/<name>/handler.py in this app's folder.
+LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 # A user pipeline's name becomes a folder under lambdas/ and part of a CloudFormation
 # stack name, which takes letters, digits and hyphens only.
 _PIPELINE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")

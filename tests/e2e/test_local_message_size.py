@@ -142,7 +142,7 @@ def small_pair(cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> d
     """A QueueWithDlq of 2,048 bytes, synthesized and deployed into the local cloud."""
     from aws_cdk import App, CfnOutput, Stack
 
-    from stacks.patterns import QueueWithDlq
+    from sqs_blueprint_cdk import QueueWithDlq
 
     outdir = Path(tmp_path_factory.mktemp("size-fixture.out"))
     app = App(outdir=str(outdir))

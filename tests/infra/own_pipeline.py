@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from stacks.patterns.bundling import LAMBDAS_DIR
+from stacks.config.checks import LAMBDAS_DIR
 from tests.infra.conftest import cdk_context
 
 HANDLER = '''\

@@ -11,15 +11,15 @@ from aws_cdk import Duration, Stack
 from aws_cdk.assertions import Annotations, Capture, Match, Template
 
 from sqs_blueprint import capacity
-from stacks.config import load_stage
-from stacks.patterns import (
+from sqs_blueprint_cdk import (
     DynamoWriteBuffer,
     InvalidPropsError,
     LargePayloadBucket,
     QueueWithDlq,
     SqsLambdaConsumer,
 )
-from stacks.patterns.bundling import _CopyBundler, function_code
+from sqs_blueprint_cdk.bundling import HANDLERS_DIR, _CopyBundler, function_code
+from stacks.config import load_stage
 from tests.infra.conftest import cdk_context
 
 
@@ -199,7 +199,7 @@ def test_payload_bucket_outlives_every_message(synthesized: Any) -> None:
 
 
 def test_bundle_carries_the_handler_and_the_library_without_local_parts(tmp_path: Path) -> None:
-    bundler = _CopyBundler(Path(__file__).resolve().parents[2] / "lambdas" / "write_buffer")
+    bundler = _CopyBundler(HANDLERS_DIR / "write_buffer")
     assert bundler.try_bundle(str(tmp_path))
     names = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
     assert "handler.py" in names
@@ -224,9 +224,15 @@ def test_assets_are_hashed_on_their_output(synthesized: Any) -> None:
     assert (asset_dir / "sqs_blueprint" / "write_buffer.py").is_file()
 
 
-def test_unknown_handler_is_refused() -> None:
-    with pytest.raises(FileNotFoundError, match=r"no Lambda handler at lambdas/nope/handler\.py"):
+def test_unknown_handler_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"^no shipped Lambda handler 'nope' \(shipped: ordered, responder, write_buffer\); "
+        r"pass the folder of your own handler\.py as a Path$",
+    ):
         function_code("nope")
+    with pytest.raises(FileNotFoundError, match=rf"^no Lambda handler at {tmp_path}/handler\.py$"):
+        function_code(tmp_path)
 
 
 # ------------------------------------------------------------------ bad input

@@ -11,14 +11,14 @@ from aws_cdk import App, Duration, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
-from stacks.config import ConfigError, load_stage
-from stacks.patterns import (
+from sqs_blueprint_cdk import (
     DynamoWriteBuffer,
     InvalidPropsError,
     PipelineObservability,
     QueueWithDlq,
     SqsLambdaConsumer,
 )
+from stacks.config import ConfigError, load_stage
 from stacks.write_buffer_stack import WriteBufferStack
 from tests.infra.conftest import cdk_context
 

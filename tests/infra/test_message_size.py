@@ -11,8 +11,8 @@ from aws_cdk.assertions import Template
 
 from app import build_app
 from sqs_blueprint.limits import SQS_MAX_MESSAGE_BYTES
+from sqs_blueprint_cdk import InvalidPropsError, QueueWithDlq
 from stacks.config import ConfigError, QueueConfig, load_stage
-from stacks.patterns import InvalidPropsError, QueueWithDlq
 from tests.infra.conftest import cdk_context
 from tests.infra.test_queue_pair import queues, source_and_dlq
 

@@ -11,14 +11,14 @@ from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 
-from stacks.config import StageConfig, load_stage
-from stacks.ordered_stack import OrderedStack
-from stacks.patterns import (
+from sqs_blueprint_cdk import (
     DynamoWriteBuffer,
     InvalidPropsError,
     PipelineObservability,
     QueueWithDlq,
 )
+from stacks.config import StageConfig, load_stage
+from stacks.ordered_stack import OrderedStack
 from stacks.request_response_stack import RequestResponseStack
 from stacks.workers_stack import WorkersStack
 from stacks.write_buffer_stack import WriteBufferStack

@@ -9,8 +9,8 @@ import pytest
 from aws_cdk import Duration, Stack
 from aws_cdk.assertions import Template
 
+from sqs_blueprint_cdk import InvalidPropsError, PipelineObservability, QueueWithDlq
 from stacks.config import ConfigError, load_stage
-from stacks.patterns import InvalidPropsError, PipelineObservability, QueueWithDlq
 from tests.infra.conftest import cdk_context
 from tests.infra.test_observability import (
     CONFIG_KEYS,

@@ -12,8 +12,8 @@ from aws_cdk import App
 from aws_cdk.assertions import Capture, Match, Template
 
 from app import build_app
+from sqs_blueprint_cdk import InvalidPropsError
 from stacks.config import OwnTableConfig, PipelineConfig
-from stacks.patterns import InvalidPropsError
 from stacks.pipeline_stack import PipelineStack
 from tests.infra.own_pipeline import BLOCK, HANDLER, context_with, own_handler
 from tests.infra.test_review_gates import CFN_LINT

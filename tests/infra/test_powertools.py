@@ -10,7 +10,7 @@ import pytest
 from aws_cdk import App, Duration, Environment, Stack
 from aws_cdk.assertions import Template
 
-from stacks.patterns import InvalidPropsError, QueueWithDlq, SqsLambdaConsumer, powertools
+from sqs_blueprint_cdk import InvalidPropsError, QueueWithDlq, SqsLambdaConsumer, powertools
 from tests.infra.conftest import ROOT
 
 
@@ -20,7 +20,7 @@ def pinned(requirements: str, package: str) -> str:
 
 
 def test_the_tests_run_the_release_the_layer_carries() -> None:
-    """Bump LAYER_VERSION, RELEASE and the pin together (stacks/patterns/powertools.py)."""
+    """Bump LAYER_VERSION, RELEASE and the pin together (sqs_blueprint_cdk/powertools.py)."""
     requirements = (ROOT / "requirements-dev.txt").read_text()
     assert pinned(requirements, "aws-lambda-powertools") == powertools.RELEASE
     assert metadata.version("aws-lambda-powertools") == powertools.RELEASE
@@ -107,5 +107,5 @@ def test_a_region_without_the_layer_fails_synth_saying_where_it_is_published() -
     assert powertools.SOURCE in text
     assert (
         "Fix: deploy the stage to one of these regions (region in cdk.json), or add the "
-        "region to stacks/patterns/powertools.py once Powertools publishes it there."
+        "region to sqs_blueprint_cdk/powertools.py once Powertools publishes it there."
     ) in text

@@ -9,7 +9,7 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Capture, Match, Template
 
-from stacks.patterns import QueueWithDlq
+from sqs_blueprint_cdk import QueueWithDlq
 
 SECURE_TRANSPORT_DENY = Match.object_like(
     {

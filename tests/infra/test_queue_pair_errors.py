@@ -11,7 +11,7 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 
-from stacks.patterns import InvalidPropsError, QueueWithDlq
+from sqs_blueprint_cdk import InvalidPropsError, QueueWithDlq
 
 
 def build(stack: Stack, **props: Any) -> QueueWithDlq:

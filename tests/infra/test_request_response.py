@@ -19,8 +19,8 @@ from moto import mock_aws
 from sqs_blueprint import rpc
 from sqs_blueprint.records import Record
 from sqs_blueprint.rpc import MAX_PREFIX_LENGTH
+from sqs_blueprint_cdk import InvalidPropsError, RequestResponse
 from stacks.config import AlarmsConfig, RequestResponseConfig, load_stage
-from stacks.patterns import InvalidPropsError, RequestResponse
 from stacks.request_response_stack import RequestResponseStack
 from tests.infra.conftest import cdk_context
 

@@ -17,9 +17,9 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk.assertions import Annotations, Match, Template
 
+from sqs_blueprint_cdk import Ec2QueueWorkers, InvalidPropsError, LargePayloadBucket, QueueWithDlq
+from sqs_blueprint_cdk.workers import LIFECYCLE_HOOK_NAME
 from stacks.config import AlarmsConfig, WorkersConfig, load_stage
-from stacks.patterns import Ec2QueueWorkers, InvalidPropsError, LargePayloadBucket, QueueWithDlq
-from stacks.patterns.workers import LIFECYCLE_HOOK_NAME
 from tests.infra.conftest import cdk_context
 
 CONFIG = load_stage(cdk_context()["sqs-blueprint"], "dev").workers

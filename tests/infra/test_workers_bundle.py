@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.patterns.workers.bundle import (
+from sqs_blueprint_cdk.workers.bundle import (
     BundleError,
     Target,
     build_bundle,
@@ -17,7 +17,7 @@ from stacks.patterns.workers.bundle import (
     pins,
     requirements_of,
 )
-from stacks.patterns.workers.user_data import ASSETS, render
+from sqs_blueprint_cdk.workers.user_data import ASSETS, render
 
 
 def digest(path: Path) -> str:

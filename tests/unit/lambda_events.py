@@ -12,11 +12,11 @@ from typing import Any
 
 from sqs_blueprint.local.events import RECEIVE_ARGS, lambda_record
 
-LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
+LAMBDAS = Path(__file__).resolve().parents[2] / "sqs_blueprint_cdk" / "handlers"
 
 
 def load_handler(name: str) -> ModuleType:
-    """A fresh copy of ``lambdas/<name>/handler.py`` (its clients are created lazily)."""
+    """A fresh copy of a shipped ``handlers/<name>/handler.py`` (clients created lazily)."""
     spec = importlib.util.spec_from_file_location(
         f"{name}_handler_{uuid.uuid4().hex}", LAMBDAS / name / "handler.py"
     )

@@ -43,3 +43,22 @@ def test_errors_belong_to_one_family() -> None:
         assert issubclass(error, SqsBlueprintError), error
     assert issubclass(ItemError, SqsBlueprintError)
     assert issubclass(SettingsError, UsageError) and issubclass(UsageError, ValueError)
+
+
+def test_the_constructs_old_import_paths_work_for_one_release() -> None:
+    import sys
+
+    import sqs_blueprint_cdk
+    import sqs_blueprint_cdk.workers.validation
+
+    sys.modules.pop("stacks.patterns", None)
+    with pytest.warns(DeprecationWarning, match="stacks.patterns is now sqs_blueprint_cdk"):
+        patterns = importlib.import_module("stacks.patterns")
+    for name in sqs_blueprint_cdk.__all__:
+        assert getattr(patterns, name) is getattr(sqs_blueprint_cdk, name)
+    from stacks.patterns.workers.validation import BUILTIN_WRITE_BUFFER  # type: ignore[import-not-found]
+
+    assert BUILTIN_WRITE_BUFFER is sqs_blueprint_cdk.workers.validation.BUILTIN_WRITE_BUFFER
+    assert importlib.import_module("stacks.patterns.bundling") is importlib.import_module(
+        "sqs_blueprint_cdk.bundling"
+    )
