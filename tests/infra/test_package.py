@@ -138,3 +138,21 @@ def test_the_cdk_extra_pins_what_the_blueprint_synthesizes_with() -> None:
     extra = sorted(pyproject["project"]["optional-dependencies"]["cdk"])
     pins = (ROOT / "requirements.txt").read_text().splitlines()
     assert extra == sorted(p for p in pins if p.split("==")[0] in ("aws-cdk-lib", "constructs"))
+
+
+def test_the_workers_bundle_from_an_installed_copy_says_what_to_do(
+    installed: tuple[Path, dict[str, str]],
+) -> None:
+    python, env = installed
+    script = (
+        "import sys, tempfile\n"
+        "from pathlib import Path\n"
+        "from sqs_blueprint_cdk.workers.bundle import BundleError, build_package_wheel\n"
+        "try:\n"
+        "    build_package_wheel(Path(tempfile.mkdtemp()))\n"
+        "except BundleError as error:\n"
+        "    print(error)\n"
+    )
+    said = _run(python, "-c", script, cwd=python.parents[2], env=env)
+    assert "is an installed copy (no pyproject.toml beside it)" in said, said
+    assert "pip install -e '.[cdk]'" in said
