@@ -821,3 +821,71 @@ def test_worker_backoff_flags_are_checked(capsys: pytest.CaptureFixture[str]) ->
         "sqs-blueprint worker: retry backoff: cap 50.0 s must be at least the base (60.0 s) "
         "and at most 43200 s, the longest SQS visibility timeout"
     )
+
+
+# ---------------------------------------------------------------- stopping
+
+
+def test_a_stopped_fifo_worker_starts_nothing_of_the_batch_it_gave_back(
+    sqs: Any, client: Callable[[str], Any]
+) -> None:
+    url = new_fifo_queue(sqs, VisibilityTimeout="600")
+    for n in range(1, 6):
+        sqs.send_message(QueueUrl=url, MessageBody=f"a{n}", MessageGroupId="A")
+    seen: list[tuple[str, str]] = []
+    release = threading.Event()
+    stuck: list[threading.Thread] = []
+
+    def handler_of(worker: str) -> Callable[[Record], None]:
+        def handle(record: Record) -> None:
+            seen.append((worker, record.body))
+            if (worker, record.body) == ("first", "a1"):
+                stuck.append(threading.current_thread())
+                release.wait(60)
+
+        return handle
+
+    def worker(name: str) -> Worker:
+        return Worker(
+            url,
+            handler_of(name),
+            concurrency=1,
+            wait_time_seconds=1,
+            drain_timeout=0.5,
+            sqs_client=own_sqs(client),
+            retry_backoff=None,
+        )
+
+    with running(worker("first")):
+        wait_for(lambda: seen == [("first", "a1")], 60, "the first worker running a1")
+    # run() has returned: a1 was still running at the drain deadline, so the whole batch
+    # went back to the queue, and a second worker takes the group from its start.
+    with running(worker("second")):
+        wait_for(lambda: depth(sqs, url) == (0, 0), 60, "the second worker done with the group")
+    release.set()  # a1 ends on the stopped worker, whose thread then has nothing left to do
+    stuck[0].join(60)
+
+    assert not stuck[0].is_alive()
+    assert seen == [("first", "a1")] + [("second", f"a{n}") for n in range(1, 6)]
+
+
+def test_per_record_starts_nothing_after_its_batch_is_given_back() -> None:
+    ran: list[str] = []
+    given_back = {"m2"}  # from m2 on, the batch is another worker's
+
+    def record(message_id: str) -> Record:
+        attributes = {"MessageGroupId": "A"}
+        return Record(
+            message_id=message_id, receipt_handle=message_id, body="", attributes=attributes
+        )
+
+    run = per_record(
+        lambda r: ran.append(r.message_id),
+        fifo=True,
+        may_start=lambda r: r.message_id not in given_back,
+    )
+    failed = run([record(f"m{n}") for n in range(1, 5)])
+
+    assert ran == ["m1"]
+    not_started = "not started: its batch was given back (a stop or the drain deadline)"
+    assert failed == dict.fromkeys(["m2", "m3", "m4"], not_started)
