@@ -40,6 +40,7 @@ from sqs_blueprint.worker.handlers import (
 )
 from sqs_blueprint.worker.inflight import InFlightTable, Message, WorkerStats
 from sqs_blueprint.worker.logs import log
+from sqs_blueprint.worker.polling import receive
 from sqs_blueprint.worker.tasks import as_failure, held_back
 
 _IDLE_S = 0.2  # how often waiting threads look at the stop flag
@@ -229,16 +230,14 @@ class Worker:
                 self._submit(messages)
 
     def _receive(self) -> list[Message]:
-        response = self._sqs().receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=self.max_messages,
-            WaitTimeSeconds=self.wait_time_seconds,
-            VisibilityTimeout=self._inflight.visibility,
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
+        return receive(
+            self._sqs(),
+            self.queue_url,
+            max_messages=self.max_messages,
+            wait_time_seconds=self.wait_time_seconds,
+            visibility=self._inflight.visibility,
+            stopping=lambda: self.stopping,
         )
-        messages: list[Message] = response.get("Messages", [])
-        return messages
 
     def _submit(self, messages: list[Message]) -> None:
         self._inflight.track(messages)

@@ -889,3 +889,26 @@ def test_per_record_starts_nothing_after_its_batch_is_given_back() -> None:
     assert ran == ["m1"]
     not_started = "not started: its batch was given back (a stop or the drain deadline)"
     assert failed == dict.fromkeys(["m2", "m3", "m4"], not_started)
+
+
+def test_a_stop_cuts_a_long_poll_short(sqs: Any, client: Callable[[str], Any]) -> None:
+    url = new_queue(sqs)  # empty: each receive waits out its long poll
+    worker_sqs = own_sqs(client)
+    waits: list[int] = []
+    worker_sqs.meta.events.register(
+        "provide-client-params.sqs.ReceiveMessage",
+        lambda params, **_: waits.append(params["WaitTimeSeconds"]),
+    )
+    worker = Worker(url, print, concurrency=1, wait_time_seconds=20, sqs_client=worker_sqs)
+    runner = threading.Thread(target=worker.run)
+    runner.start()
+    try:
+        wait_for(lambda: len(waits) >= 1, 60, "the worker long-polling")
+        worker.stop()
+        runner.join(5)  # a generous bound on the 2 s the worker promises
+
+        assert not runner.is_alive(), "the worker waited out its 20 s long poll"
+        assert all(1 <= wait <= 20 for wait in waits)  # long polls all: none answers early
+    finally:
+        worker.stop()  # a second stop ends the drain at once
+        runner.join(60)
