@@ -238,6 +238,22 @@ def test_sigterm_drains_in_flight_gives_back_the_rest_and_loses_nothing(
     assert left == set(sent) - set(done)
 
 
+def test_the_process_exits_soon_after_sigint_in_a_long_poll(
+    sqs: Any, start: Callable[..., WorkerProcess]
+) -> None:
+    url = new_queue(sqs)  # empty: the worker sits in its 20 s long poll
+    worker = start(url, "--handler", "worker_handlers:record", "--wait", "20")
+    wait_for(lambda: any(line["message"] == "worker started" for line in worker.log()), 60, "up")
+
+    worker.process.send_signal(signal.SIGINT)
+    try:
+        code = worker.process.wait(5)  # a generous bound on the 2 s promised
+    except subprocess.TimeoutExpired:
+        code = None
+
+    assert code == 0, "the worker waited out its long poll after SIGINT"
+
+
 def test_failures_come_back_and_reach_the_dlq_after_max_receive_count(
     sqs: Any, start: Callable[..., WorkerProcess]
 ) -> None:
