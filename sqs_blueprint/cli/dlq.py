@@ -12,7 +12,7 @@ from sqs_blueprint.limits import SQS_MAX_MOVE_RATE
 
 if TYPE_CHECKING:
     from sqs_blueprint.console import Progress
-    from sqs_blueprint.redrive import DeadLetter, RedriveResult
+    from sqs_blueprint.redrive import DeadLetter, RedriveResult, Survey
 
 
 def add(sub: Subparsers) -> None:
@@ -76,6 +76,16 @@ def _payload_buckets(url: str, given: list[str] | None) -> tuple[list[str], str]
     return [], f"S3 payloads not fetched: {why}; name the buckets to read with --bucket"
 
 
+def _unseen_because(queue: str) -> str:
+    """Why letters of a DLQ (a URL, name or ARN: each ends with the name) were not seen."""
+    if queue.endswith(".fifo"):
+        return (
+            "SQS hands out a FIFO message group's later letters only once the earlier ones "
+            "leave the queue"
+        )
+    return "they arrived during the run, or a receive missed them"
+
+
 def _inspect(args: argparse.Namespace) -> int:
     import json
 
@@ -84,21 +94,38 @@ def _inspect(args: argparse.Namespace) -> int:
     url = redrive.queue_url(args.queue)
     sources = redrive.source_queues(url)
     buckets, fetched = _payload_buckets(url, args.bucket)
-    letters = redrive.inspect(url, limit=args.limit, buckets=buckets)
+    survey = redrive.survey(url, limit=args.limit, buckets=buckets)
+    letters = survey.letters
+    code = _say_unseen(survey, url)
     if args.json:
         for letter in letters:
             row = {"queue": url, "sources": sources, "payload_buckets": buckets}
             print(json.dumps({**row, **letter.to_json()}))
-        return 0
+        return code
     print(f"{url} serves: {', '.join(sources) or 'no source queue'}")
     print(fetched)
-    print(f"{len(letters)} message(s) shown, all handed back (none consumed)")
+    shown = f"{len(letters)} message(s) shown"
+    if survey.limited and survey.total > len(letters):
+        shown += f" of about {survey.total} (--limit {args.limit})"
+    print(f"{shown}, all handed back (none consumed)")
     if letters and sys.stdout.isatty():
         print(_letters_table(letters))
-        return 0
+        return code
     for letter in letters:
         print(letter.summary())
-    return 0
+    return code
+
+
+def _say_unseen(survey: Survey, url: str) -> int:
+    """Say on stderr what an inspection below its limit could not see; the exit code."""
+    if not survey.blind:
+        return 0
+    print(
+        f"sqs-blueprint dlq inspect: {survey.seen} of about {survey.total} letter(s) seen; "
+        f"about {survey.unseen} not seen: {_unseen_because(url)}, and inspect consumes none",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _letters_table(letters: Sequence[DeadLetter]) -> str:
@@ -160,13 +187,32 @@ def _redrive(args: argparse.Namespace) -> int:
         print(*getattr(stop, "__notes__", ["interrupted"]), sep="\n")
         return 130
     bar.end()
+    unreached = _unreached(result, args.queue)
     if select is not None and result.chosen == 0 and result.status == "COMPLETED":
         what = f"--where {args.where!r}" if args.where is not None else "--id " + " ".join(args.ids)
+        where = "in the DLQ"
+        if unreached:
+            where = f"seen of about {result.seen + result.unreached} in the DLQ; {unreached}"
         raise SqsBlueprintError(
-            f"nothing matched {what} among the {result.skipped} message(s) in the DLQ; "
+            f"nothing matched {what} among the {result.skipped} message(s) {where}; "
             "nothing was moved"
         )
-    return _report(result, args.ids or (), say)
+    code = _report(result, args.ids or (), say)
+    if not unreached:
+        return code
+    total = result.seen + result.unreached
+    say(f"{result.seen} of about {total} letter(s) examined; {unreached}: they stay in the DLQ")
+    return 1
+
+
+def _unreached(result: RedriveResult, queue: str) -> str:
+    """How many letters a client-side run could not reach, and why; empty if none."""
+    if not result.unreached:
+        return ""
+    return (
+        f"about {result.unreached} could not be reached ({_unseen_because(queue)}, "
+        "and letters not moved stay in it)"
+    )
 
 
 def _report(result: RedriveResult, ids: Sequence[str], say: Callable[[str], None]) -> int:

@@ -10,6 +10,14 @@ Inspect receives with a short visibility and hands every message straight back
 Where the service has no move tasks (moto, docs/aws-facts.md#local-cloud) the native path falls back
 to the client-side one and says so. ``queues`` finds and describes the queues;
 ``letters`` reads dead letters without consuming them.
+
+Both page by holding what they received (short visibility) and receiving again,
+which reaches every message of a standard queue but, on a FIFO queue, only the
+first receive's worth of each message group: SQS hands out a group's later
+messages only once the earlier ones leave the queue
+(docs/aws-facts.md#sqs-limits). What was left unseen is counted
+(``Survey.unseen``, ``RedriveResult.unreached``) from the visible count read
+while everything seen is still held.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from typing import Any
 from sqs_blueprint._clients import LazyClient
 from sqs_blueprint.payload import PayloadResolver, PayloadStore
 from sqs_blueprint.redrive.client_side import client_side as _client_side
-from sqs_blueprint.redrive.letters import DeadLetter, dead_letter, inspect
+from sqs_blueprint.redrive.letters import DeadLetter, Survey, dead_letter, inspect, survey
 from sqs_blueprint.redrive.native import MoveTasksUnsupported, cancel, follow, move, start_move
 from sqs_blueprint.redrive.queues import (
     MAX_RATE,
@@ -55,6 +63,7 @@ __all__ = [
     "RedriveResult",
     "RedriveUsageError",
     "Selector",
+    "Survey",
     "by_ids",
     "cancel",
     "consumer_buckets",
@@ -66,6 +75,7 @@ __all__ = [
     "redrive_allowed",
     "source_queues",
     "start_move",
+    "survey",
     "where",
 ]
 

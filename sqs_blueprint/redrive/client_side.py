@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sqs_blueprint.payload import PayloadResolver, message_size
 from sqs_blueprint.producer import pack
 from sqs_blueprint.redrive.letters import dead_letter
-from sqs_blueprint.redrive.queues import Queue, brief, receive, release
+from sqs_blueprint.redrive.queues import Queue, brief, receive, release, visible
 from sqs_blueprint.redrive.result import Progress, RedriveResult
 from sqs_blueprint.redrive.select import Selector
 
@@ -109,6 +109,7 @@ class _Move:
             duplicated=dict(self.duplicated),
             moved_ids=tuple(self.moved),
             unreached=unreached,
+            seen=self.seen,
             status="COMPLETED" if stopped is None else "INTERRUPTED",
             failure_reason=stopped,
         )
@@ -272,10 +273,7 @@ def _run(
             progress(reported, None)
         if move.seen == before:
             break  # nothing new: every reachable message has been seen
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=dlq.url, AttributeNames=["ApproximateNumberOfMessages"]
-    )["Attributes"]
-    return int(attributes.get("ApproximateNumberOfMessages", 0))
+    return visible(sqs, dlq.url)  # still held: what is visible was never reached
 
 
 def client_side(

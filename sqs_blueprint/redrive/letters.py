@@ -26,6 +26,7 @@ from sqs_blueprint.redrive.queues import (
     queue_url,
     receive,
     release,
+    visible,
 )
 
 
@@ -177,6 +178,39 @@ def dead_letter(
     )
 
 
+@dataclass(frozen=True)
+class Survey:
+    """What an inspection showed, and how much of the DLQ it could not see.
+
+    ``seen``: the letters received (``letters`` holds up to the limit of them).
+    ``unseen``: the DLQ's ``ApproximateNumberOfMessages`` read while every letter
+    seen was still held, so the letters left visible that no receive returned:
+    on a FIFO queue, the later letters of a group (SQS hands them out only once
+    the earlier ones leave the queue, docs/aws-facts.md#sqs-limits), elsewhere
+    letters that arrived during the run. Approximate, as SQS's count is.
+    """
+
+    letters: list[DeadLetter]
+    seen: int
+    unseen: int
+    limit: int
+
+    @property
+    def total(self) -> int:
+        """About how many letters the DLQ held."""
+        return self.seen + self.unseen
+
+    @property
+    def limited(self) -> bool:
+        """The limit stopped the inspection: letters may be left unshown on purpose."""
+        return len(self.letters) >= self.limit
+
+    @property
+    def blind(self) -> bool:
+        """Letters were left that no receive could return, below the limit."""
+        return self.unseen > 0 and not self.limited
+
+
 def inspect(
     dlq: str,
     *,
@@ -187,10 +221,34 @@ def inspect(
     visibility: int = 30,
     wait_seconds: int = 0,
 ) -> list[DeadLetter]:
-    """Up to ``limit`` messages of a DLQ, without consuming them.
+    """Up to ``limit`` messages of a DLQ, without consuming them (:func:`survey`'s letters)."""
+    return survey(
+        dlq,
+        sqs_client=sqs_client,
+        resolver=resolver,
+        buckets=buckets,
+        limit=limit,
+        visibility=visibility,
+        wait_seconds=wait_seconds,
+    ).letters
 
-    Messages are received with a short ``visibility`` and all handed back
-    (visibility 0) before this returns, so they are visible again at once.
+
+def survey(
+    dlq: str,
+    *,
+    sqs_client: Any = None,
+    resolver: PayloadResolver | None = None,
+    buckets: Collection[str] | None = None,
+    limit: int = 20,
+    visibility: int = 30,
+    wait_seconds: int = 0,
+) -> Survey:
+    """Up to ``limit`` messages of a DLQ, without consuming them, and what was left unseen.
+
+    Messages are received with a short ``visibility`` and held, so each receive
+    returns new ones, until one returns nothing new or the limit is reached;
+    then the DLQ's visible count says what no receive returned, and every
+    message is handed back (visibility 0) before this returns.
     S3 payloads are fetched only from ``buckets``; by default from the payload
     buckets of the DLQ's Lambda consumers (:func:`consumer_buckets`), and from
     none if none can be found. ``resolver`` reads them (a :class:`PayloadStore`
@@ -217,6 +275,7 @@ def inspect(
             if not fresh:
                 break
             letters += [dead_letter(m, resolver, buckets) for m in fresh[: limit - len(letters)]]
+        unseen = visible(sqs, url)
     finally:
         release(sqs, url, held.values())
-    return letters
+    return Survey(letters, seen=len(held), unseen=unseen, limit=limit)

@@ -184,6 +184,14 @@ def receive(sqs: Any, url: str, visibility: int, wait_seconds: int) -> list[dict
     return messages
 
 
+def visible(sqs: Any, url: str) -> int:
+    """The queue's ApproximateNumberOfMessages: visible now, so not held by this run."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes.get("ApproximateNumberOfMessages", 0))
+
+
 def chunks(items: list[str], size: int = RECEIVE_MAX) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

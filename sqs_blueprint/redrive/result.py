@@ -29,6 +29,7 @@ class RedriveResult:
     failure_reason: str | None = None
     moved_ids: tuple[str, ...] = ()
     unreached: int = 0  # messages left visible and never examined (client-side, approximate)
+    seen: int = 0  # messages examined (client-side)
     duplicated: Mapping[str, str] = field(default_factory=dict)
 
     @property

@@ -30,10 +30,16 @@ What becomes of a message:
   long job is not handed to a second worker. A transient refusal (an SQS
   server error or throttling) is asked again at the next heartbeat, and so is
   a delete refused that way;
-- :meth:`Worker.stop` (SIGTERM, SIGINT): no more receives; messages not yet
-  started are given back at once (visibility 0); running ones get until the
-  drain deadline to finish; any still running then are given back too.
-  A second ``stop`` ends the drain at once.
+- :meth:`Worker.stop` (SIGTERM, SIGINT): no more receives (a long poll is cut
+  short within a second, :mod:`.polling`); messages not yet started are given
+  back at once (visibility 0); running ones get until the drain deadline to
+  finish; any still running then are given back too. Once a message is given
+  back no record of it starts: a FIFO batch stops at the record running, and
+  another worker takes the group from its start. A second ``stop`` ends the
+  drain at once.
+
+The package also holds :mod:`.polling` (one receive in 1 s long polls) and
+:mod:`.tasks` (a task's FIFO groups and failures).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from typing import Any, cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sqs_blueprint._clients import LazyClient
-from sqs_blueprint.backoff import DEFAULT_BACKOFF, Backoff, Failure, Retrier
+from sqs_blueprint.backoff import DEFAULT_BACKOFF, Backoff, Retrier
 from sqs_blueprint.errors import UsageError
 from sqs_blueprint.limits import (
     SQS_BATCH_MAX_ENTRIES,
@@ -30,6 +30,7 @@ from sqs_blueprint.limits import (
 from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.records import Record
 from sqs_blueprint.worker.handlers import (
+    NOT_STARTED,
     SKIPPED,
     BatchHandler,
     RecordHandler,
@@ -39,6 +40,8 @@ from sqs_blueprint.worker.handlers import (
 )
 from sqs_blueprint.worker.inflight import InFlightTable, Message, WorkerStats
 from sqs_blueprint.worker.logs import log
+from sqs_blueprint.worker.polling import receive
+from sqs_blueprint.worker.tasks import as_failure, held_back
 
 _IDLE_S = 0.2  # how often waiting threads look at the stop flag
 
@@ -69,32 +72,6 @@ def _check_settings(
         problems.append(f"drain_timeout must be 0 or more seconds, got {drain_timeout}")
     if problems:
         raise UsageError("invalid worker settings: " + "; ".join(problems))
-
-
-def _failure(message: Message) -> Failure:
-    attributes = message.get("Attributes", {})
-    return Failure(
-        message_id=message["MessageId"],
-        receipt_handle=message["ReceiptHandle"],
-        receive_count=int(attributes.get("ApproximateReceiveCount", 1)),
-        group_id=attributes.get("MessageGroupId"),
-    )
-
-
-def _group_id(message: Message) -> str | None:
-    group: str | None = message.get("Attributes", {}).get("MessageGroupId")
-    return group
-
-
-def _held_back(message: Message, task: list[Message], failed: Mapping[str, str]) -> bool:
-    """Whether an earlier record of ``message``'s FIFO group in ``task`` failed."""
-    group = _group_id(message)
-    for earlier in task:
-        if earlier is message:
-            return False
-        if earlier["MessageId"] in failed and _group_id(earlier) == group:
-            return True
-    return False
 
 
 def _payload_store(payload_bucket: str | None, s3_client: Any, session: Any) -> PayloadStore:
@@ -145,7 +122,8 @@ class Worker:
         if is_batch_handler(handler):
             self._handle = cast(BatchHandler, handler)
         else:
-            self._handle = per_record(cast(RecordHandler, handler), fifo=self.fifo)
+            record_handler = cast(RecordHandler, handler)
+            self._handle = per_record(record_handler, fifo=self.fifo, may_start=self._may_start)
         self.concurrency = concurrency
         self.visibility_timeout = visibility_timeout
         self.max_messages = max_messages
@@ -252,16 +230,14 @@ class Worker:
                 self._submit(messages)
 
     def _receive(self) -> list[Message]:
-        response = self._sqs().receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=self.max_messages,
-            WaitTimeSeconds=self.wait_time_seconds,
-            VisibilityTimeout=self._inflight.visibility,
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
+        return receive(
+            self._sqs(),
+            self.queue_url,
+            max_messages=self.max_messages,
+            wait_time_seconds=self.wait_time_seconds,
+            visibility=self._inflight.visibility,
+            stopping=lambda: self.stopping,
         )
-        messages: list[Message] = response.get("Messages", [])
-        return messages
 
     def _submit(self, messages: list[Message]) -> None:
         self._inflight.track(messages)
@@ -297,7 +273,7 @@ class Worker:
         records: list[Record] = []
         failed: dict[str, str] = {}
         for message in task:
-            if self.fifo and _held_back(message, task, failed):
+            if self.fifo and held_back(message, task, failed):
                 failed[message["MessageId"]] = SKIPPED
                 continue
             try:
@@ -307,7 +283,10 @@ class Worker:
             except Exception as error:  # any error building one record fails it alone
                 log.exception("record not built", extra={"correlation_id": message["MessageId"]})
                 failed[message["MessageId"]] = f"record not built: {reason(error)}"
-        if records:
+        startable = self._startable(records)
+        failed.update((r.message_id, NOT_STARTED) for r in records[len(startable) :])
+        if startable:
+            records = startable
             try:
                 failed.update(self._handle(records))
             except BaseException as error:  # a batch handler that raises fails its batch
@@ -318,14 +297,34 @@ class Worker:
         # (docs/aws-facts.md#lambda-event-source-mapping)
         if self.fifo:
             for message in task:
-                if message["MessageId"] not in failed and _held_back(message, task, failed):
+                if message["MessageId"] not in failed and held_back(message, task, failed):
                     failed[message["MessageId"]] = SKIPPED
         return failed
 
+    def _may_start(self, record: Record) -> bool:
+        """Whether a record may start: before the drain deadline, and not given back."""
+        deadline = self._deadline
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        return self._inflight.holds(record.receipt_handle)
+
+    def _startable(self, records: list[Record]) -> list[Record]:
+        """The records up to the first that may not start (its batch was given back)."""
+        for n, record in enumerate(records):
+            if not self._may_start(record):
+                return records[:n]
+        return records
+
     def _finish(self, task: list[Message], failed: Mapping[str, str]) -> None:
-        """Mark the task's records done or failed, set the failed ones' retry, free the slot."""
-        done = self._inflight.settle(task, failed)
-        failures = [_failure(m) for m in task if m["MessageId"] in failed]
+        """Mark the task's records done or failed, set the failed ones' retry, free the slot.
+
+        A record given back before it was settled is another receive's now: no retry delay.
+        """
+        done, dropped = self._inflight.settle(task, failed)
+        failures = [as_failure(m) for m in task if m["MessageId"] in dropped]
+        gone = [m["MessageId"] for m in task if m["MessageId"] in failed.keys() - dropped]
+        if gone:
+            log.info("not settled: given back before it ended", extra={"message_ids": gone})
         retry_in = (
             self._retrier.delay(self.queue_url, failures, fifo=self.fifo) if self._retrier else {}
         )

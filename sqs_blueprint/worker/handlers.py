@@ -24,6 +24,7 @@ BatchHandler = Callable[[Sequence[Record]], Mapping[str, str]]
 
 _BATCH_MARK = "__sqs_blueprint_batch__"
 SKIPPED = "not processed: an earlier record of its FIFO message group failed"
+NOT_STARTED = "not started: its batch was given back (a stop or the drain deadline)"
 
 
 def batch_handler(fn: BatchHandler) -> BatchHandler:
@@ -41,17 +42,27 @@ def reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def per_record(handler: RecordHandler, *, fifo: bool = False) -> BatchHandler:
+def per_record(
+    handler: RecordHandler,
+    *,
+    fifo: bool = False,
+    may_start: Callable[[Record], bool] | None = None,
+) -> BatchHandler:
     """A batch handler calling ``handler`` on each record; any raise fails that record.
 
     With ``fifo``, a failure also fails the later records of its message group
-    without running them; other groups go on.
+    without running them; other groups go on. ``may_start`` is asked before
+    each record: once it says no (the batch was given back), no later record
+    of the batch starts either; they fail with :data:`NOT_STARTED`.
     """
 
     def run(records: Sequence[Record]) -> dict[str, str]:
         failed: dict[str, str] = {}
         failed_groups: set[str | None] = set()
-        for record in records:
+        for n, record in enumerate(records):
+            if may_start is not None and not may_start(record):
+                failed.update((r.message_id, NOT_STARTED) for r in records[n:])
+                break
             if fifo and record.group_id in failed_groups:
                 failed[record.message_id] = SKIPPED
                 continue

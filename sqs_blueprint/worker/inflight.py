@@ -92,12 +92,15 @@ class InFlightTable:
             found = (self._entries.get(m["ReceiptHandle"]) for m in task)
             return [e for e in found if e is not None]
 
-    def settle(self, task: Sequence[Message], failed: Mapping[str, str]) -> int:
-        """Mark ``task``'s records done (to delete) or drop the failed; return how many are done.
+    def settle(self, task: Sequence[Message], failed: Mapping[str, str]) -> tuple[int, set[str]]:
+        """Mark ``task``'s records done (to delete) or drop the failed.
 
-        A failed record is left as it is in SQS: it comes back when its visibility ends.
-        A record already given back (at the drain deadline) is not counted again.
+        Returns how many entries are done, waiting for their delete, and the ids
+        of the failed records that were still in flight. A failed record is left
+        as it is in SQS: it comes back when its visibility ends. A record already
+        given back (at a stop or the drain deadline) is not counted again.
         """
+        dropped: set[str] = set()
         with self._lock:
             for message in task:
                 entry = self._entries.get(message["ReceiptHandle"])
@@ -105,11 +108,18 @@ class InFlightTable:
                     continue
                 if message["MessageId"] in failed:
                     del self._entries[entry.receipt_handle]
+                    dropped.add(entry.message_id)
                     self.stats.failed += 1
                 else:
                     entry.done = True
                     self.stats.processed += 1
-            return sum(e.done for e in self._entries.values())
+            return sum(e.done for e in self._entries.values()), dropped
+
+    def holds(self, receipt_handle: str) -> bool:
+        """Whether the worker still answers for this message: not given back, settled or
+        deleted. A record may start only while this is true."""
+        with self._lock:
+            return receipt_handle in self._entries
 
     def running(self) -> list[InFlight]:
         """The entries not done yet (running, or waiting to run)."""
@@ -145,11 +155,16 @@ class InFlightTable:
             log.info("visibility extended", extra={"message_ids": [e.message_id for e in ok]})
 
     def give_back(self, entries: list[InFlight]) -> None:
-        """Make messages visible again at once (visibility 0) for another worker."""
-        ok, _ = self._batch_call("change_message_visibility_batch", entries, VisibilityTimeout=0)
+        """Make messages visible again at once (visibility 0) for another worker.
+
+        They leave the table first, so no record of them starts once another
+        worker can receive them (:meth:`holds`).
+        """
         with self._lock:
             for entry in entries:
                 self._entries.pop(entry.receipt_handle, None)
+        ok, _ = self._batch_call("change_message_visibility_batch", entries, VisibilityTimeout=0)
+        with self._lock:
             self.stats.returned += len(ok)
         if entries:
             log.info("given back", extra={"message_ids": [e.message_id for e in entries]})

@@ -108,6 +108,27 @@ def test_inspect_stops_at_the_limit_and_hands_everything_back(sqs: Any) -> None:
     assert len(drain(sqs, dlq)) == 25
 
 
+def test_survey_pages_through_groups_and_counts_what_a_fifo_group_hides(sqs: Any) -> None:
+    dlq, _ = make_dlq(sqs, "ledger", fifo=True)
+    put(sqs, dlq, [f"g{n}" for n in range(25)], MessageGroupId="g")
+    put(sqs, dlq, ["h0"], MessageGroupId="h")
+
+    survey = rd.survey(dlq, sqs_client=sqs, limit=50)
+
+    assert [letter.body for letter in survey.letters] == [f"g{n}" for n in range(10)] + ["h0"]
+    assert (survey.seen, survey.unseen, survey.total, survey.blind) == (11, 15, 26, True)
+    assert len(drain(sqs, dlq)) == 26  # all handed back
+
+
+def test_survey_of_a_standard_queue_sees_every_letter(sqs: Any) -> None:
+    dlq, _ = make_dlq(sqs, "orders")
+    put(sqs, dlq, [f"m{n}" for n in range(25)])
+
+    survey = rd.survey(dlq, sqs_client=sqs, limit=50)
+
+    assert (len(survey.letters), survey.seen, survey.unseen, survey.blind) == (25, 25, 0, False)
+
+
 def test_inspect_resolves_s3_payloads_and_shows_missing_ones(sqs: Any) -> None:
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET)

@@ -265,3 +265,89 @@ def test_an_aws_error_exits_1(stub: Stubber, capsys: pytest.CaptureFixture[str])
     stub.add_client_error("get_queue_attributes", "AccessDenied", "not allowed", 403)
     code, _, err = cli(capsys, "redrive", "--queue", DLQ_URL)
     assert code == 1 and "AccessDenied" in err
+
+
+# --- FIFO groups: SQS shows a group's later letters only once the earlier ones leave ------
+
+
+def fifo_dlq_of_25(sqs: Any) -> tuple[str, list[str]]:
+    """A FIFO DLQ holding 25 letters of one group, ``{"n": 0}`` to ``{"n": 24}`` in order."""
+    dlq, _ = make_dlq(sqs, "ledger", fifo=True)
+    return dlq, put(sqs, dlq, [json.dumps({"n": n}) for n in range(25)], MessageGroupId="g")
+
+
+def in_order(sqs: Any, url: str) -> list[int]:
+    return [json.loads(m["Body"])["n"] for m in drain(sqs, url)]
+
+
+FIFO_HIDDEN = (
+    "SQS hands out a FIFO message group's later letters only once the earlier ones leave the queue"
+)
+
+
+def test_inspect_of_a_fifo_group_longer_than_a_receive_says_what_it_could_not_see(
+    sqs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dlq, _ = fifo_dlq_of_25(sqs)
+
+    code, out, err = cli(capsys, "inspect", "--queue", dlq, "--json")
+
+    assert code == 1
+    assert [json.loads(line)["body"] for line in out.splitlines()] == [
+        json.dumps({"n": n}) for n in range(10)
+    ]
+    assert err == (
+        "sqs-blueprint dlq inspect: 10 of about 25 letter(s) seen; about 15 not seen: "
+        f"{FIFO_HIDDEN}, and inspect consumes none\n"
+    )
+    assert in_order(sqs, dlq) == list(range(25))
+
+
+def test_inspect_stopped_by_its_limit_says_how_many_it_did_not_show(
+    sqs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dlq, _ = fifo_dlq_of_25(sqs)
+
+    code, out, err = cli(capsys, "inspect", "--queue", dlq, "--limit", "5")
+
+    assert (code, err) == (0, "")
+    assert "5 message(s) shown of about 25 (--limit 5), all handed back (none consumed)" in out
+    assert in_order(sqs, dlq) == list(range(25))
+
+
+@pytest.mark.parametrize("choose", ["--where", "--id"])
+def test_a_match_behind_the_first_ten_of_its_group_is_reported_out_of_reach(
+    sqs: Any, capsys: pytest.CaptureFixture[str], choose: str
+) -> None:
+    dlq, ids = fifo_dlq_of_25(sqs)
+    value = "n == `14`" if choose == "--where" else ids[14]  # the 15th letter
+    what = f"--where {value!r}" if choose == "--where" else f"--id {value}"
+
+    code, out, err = cli(capsys, "redrive", "--queue", dlq, choose, value, "--wait", "0")
+
+    assert (code, out) == (1, "")
+    assert err == (
+        f"sqs-blueprint dlq redrive: nothing matched {what} among the 10 message(s) seen of "
+        f"about 25 in the DLQ; about 15 could not be reached ({FIFO_HIDDEN}, and letters not "
+        "moved stay in it); nothing was moved\n"
+    )
+    assert in_order(sqs, dlq) == list(range(25))
+
+
+def test_a_fifo_redrive_moves_what_it_reaches_in_order_and_says_what_it_did_not_reach(
+    sqs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dlq, _ = fifo_dlq_of_25(sqs)
+    source = sqs.get_queue_url(QueueName="ledger-0.fifo")["QueueUrl"]
+    where = "contains(`[2, 6, 14]`, n)"  # the 3rd, the 7th and the 15th letter
+
+    code, out, err = cli(capsys, "redrive", "--queue", dlq, "--where", where, "--wait", "0")
+
+    assert code == 1
+    assert out.startswith("client-side: completed, moved 2, in both queues 0, left in the DLQ 8 ")
+    assert err.splitlines()[-1] == (  # after the progress line
+        "sqs-blueprint dlq redrive: 10 of about 25 letter(s) examined; about 15 could not be "
+        f"reached ({FIFO_HIDDEN}, and letters not moved stay in it): they stay in the DLQ"
+    )
+    assert in_order(sqs, source) == [2, 6]
+    assert in_order(sqs, dlq) == [n for n in range(25) if n not in (2, 6)]

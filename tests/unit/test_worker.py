@@ -238,6 +238,22 @@ def test_sigterm_drains_in_flight_gives_back_the_rest_and_loses_nothing(
     assert left == set(sent) - set(done)
 
 
+def test_the_process_exits_soon_after_sigint_in_a_long_poll(
+    sqs: Any, start: Callable[..., WorkerProcess]
+) -> None:
+    url = new_queue(sqs)  # empty: the worker sits in its 20 s long poll
+    worker = start(url, "--handler", "worker_handlers:record", "--wait", "20")
+    wait_for(lambda: any(line["message"] == "worker started" for line in worker.log()), 60, "up")
+
+    worker.process.send_signal(signal.SIGINT)
+    try:
+        code = worker.process.wait(5)  # a generous bound on the 2 s promised
+    except subprocess.TimeoutExpired:
+        code = None
+
+    assert code == 0, "the worker waited out its long poll after SIGINT"
+
+
 def test_failures_come_back_and_reach_the_dlq_after_max_receive_count(
     sqs: Any, start: Callable[..., WorkerProcess]
 ) -> None:
@@ -821,3 +837,94 @@ def test_worker_backoff_flags_are_checked(capsys: pytest.CaptureFixture[str]) ->
         "sqs-blueprint worker: retry backoff: cap 50.0 s must be at least the base (60.0 s) "
         "and at most 43200 s, the longest SQS visibility timeout"
     )
+
+
+# ---------------------------------------------------------------- stopping
+
+
+def test_a_stopped_fifo_worker_starts_nothing_of_the_batch_it_gave_back(
+    sqs: Any, client: Callable[[str], Any]
+) -> None:
+    url = new_fifo_queue(sqs, VisibilityTimeout="600")
+    for n in range(1, 6):
+        sqs.send_message(QueueUrl=url, MessageBody=f"a{n}", MessageGroupId="A")
+    seen: list[tuple[str, str]] = []
+    release = threading.Event()
+    stuck: list[threading.Thread] = []
+
+    def handler_of(worker: str) -> Callable[[Record], None]:
+        def handle(record: Record) -> None:
+            seen.append((worker, record.body))
+            if (worker, record.body) == ("first", "a1"):
+                stuck.append(threading.current_thread())
+                release.wait(60)
+
+        return handle
+
+    def worker(name: str) -> Worker:
+        return Worker(
+            url,
+            handler_of(name),
+            concurrency=1,
+            wait_time_seconds=1,
+            drain_timeout=0.5,
+            sqs_client=own_sqs(client),
+            retry_backoff=None,
+        )
+
+    with running(worker("first")):
+        wait_for(lambda: seen == [("first", "a1")], 60, "the first worker running a1")
+    # run() has returned: a1 was still running at the drain deadline, so the whole batch
+    # went back to the queue, and a second worker takes the group from its start.
+    with running(worker("second")):
+        wait_for(lambda: depth(sqs, url) == (0, 0), 60, "the second worker done with the group")
+    release.set()  # a1 ends on the stopped worker, whose thread then has nothing left to do
+    stuck[0].join(60)
+
+    assert not stuck[0].is_alive()
+    assert seen == [("first", "a1")] + [("second", f"a{n}") for n in range(1, 6)]
+
+
+def test_per_record_starts_nothing_after_its_batch_is_given_back() -> None:
+    ran: list[str] = []
+    given_back = {"m2"}  # from m2 on, the batch is another worker's
+
+    def record(message_id: str) -> Record:
+        attributes = {"MessageGroupId": "A"}
+        return Record(
+            message_id=message_id, receipt_handle=message_id, body="", attributes=attributes
+        )
+
+    run = per_record(
+        lambda r: ran.append(r.message_id),
+        fifo=True,
+        may_start=lambda r: r.message_id not in given_back,
+    )
+    failed = run([record(f"m{n}") for n in range(1, 5)])
+
+    assert ran == ["m1"]
+    not_started = "not started: its batch was given back (a stop or the drain deadline)"
+    assert failed == dict.fromkeys(["m2", "m3", "m4"], not_started)
+
+
+def test_a_stop_cuts_a_long_poll_short(sqs: Any, client: Callable[[str], Any]) -> None:
+    url = new_queue(sqs)  # empty: each receive waits out its long poll
+    worker_sqs = own_sqs(client)
+    waits: list[int] = []
+    worker_sqs.meta.events.register(
+        "provide-client-params.sqs.ReceiveMessage",
+        lambda params, **_: waits.append(params["WaitTimeSeconds"]),
+    )
+    worker = Worker(url, print, concurrency=1, wait_time_seconds=20, sqs_client=worker_sqs)
+    runner = threading.Thread(target=worker.run)
+    runner.start()
+    try:
+        wait_for(lambda: len(waits) >= 1, 60, "the worker long-polling")
+        worker.stop()
+        runner.join(5)  # a generous bound on the 2 s the worker promises
+
+        assert not runner.is_alive(), "the worker waited out its 20 s long poll"
+        assert all(1 <= wait <= 20 for wait in waits)  # long polls all: none answers early
+    finally:
+        worker.stop()  # a second stop ends the drain at once
+        runner.join(60)
