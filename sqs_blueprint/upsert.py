@@ -46,7 +46,7 @@ from sqs_blueprint.items import (
     serialize,
     to_item,
 )
-from sqs_blueprint.pacing import TokenBucket
+from sqs_blueprint.pacing import Grant, TokenBucket, WindowPacer
 from sqs_blueprint.records import Record
 
 __all__ = [
@@ -94,20 +94,18 @@ class Upserter:
         self.deadline_seconds = deadline_seconds
         self._client = LazyClient("dynamodb", dynamodb_client, session)
         self._bucket = (
-            # No burst: every write waits for its share of the budget, so the rate stays
-            # within it over any window (docs/aws-facts.md#dynamodb: burst capacity is never
-            # planned on).
-            TokenBucket(wcu_per_second, burst=0, clock=clock, sleep=sleep)
-            if wcu_per_second
-            else None
+            # No burst: no span of one second holds more than the budget, as the table
+            # sees it (docs/aws-facts.md#dynamodb: burst capacity is never planned on).
+            WindowPacer(wcu_per_second, clock=clock, sleep=sleep) if wcu_per_second else None
         )
         self._base_delay, self._max_delay = base_delay, max_delay
         self._clock, self._sleep, self._jitter = clock, sleep, jitter
 
-    def _pace(self, wcu: int, deadline: float) -> bool:
-        """Wait for ``wcu`` of the budget; False if that would pass the deadline."""
+    def _pace(self, wcu: int, deadline: float) -> Grant | None:
+        """Wait for room for ``wcu`` in the budget; None if that would pass the deadline.
+        The grant's ``done()`` is called once the request is answered."""
         if self._bucket is None:
-            return True
+            return Grant(None, wcu)
         return self._bucket.acquire(wcu, max_wait=max(0.0, deadline - self._clock()))
 
     def _request_wcu_cap(self) -> int | None:
@@ -167,7 +165,8 @@ class Upserter:
             backoff = False
             chunks = pack_calls(pending, self._request_wcu_cap())
             for position, chunk in enumerate(chunks):
-                if not self._pace(sum(e.wcu for e in chunk), deadline):
+                grant = self._pace(sum(e.wcu for e in chunk), deadline)
+                if grant is None:
                     self._out_of_time([e for c in chunks[position:] for e in c], result)
                     break
                 request = [{"PutRequest": {"Item": e.item}} for e in chunk]
@@ -188,6 +187,8 @@ class Upserter:
                             e.alone = True
                         retry.extend(chunk)
                     continue
+                finally:
+                    grant.done()
                 unprocessed = {
                     r["PutRequest"]["Item"][KEY_ATTRIBUTE]["S"]
                     for r in response.get("UnprocessedItems", {}).get(self.table_name, [])
@@ -246,9 +247,8 @@ class Upserter:
         absorbed = len(entry.indexes) - 1
         attempt = 0
         while True:
-            if not self._pace(
-                entry.wcu, deadline
-            ):  # docs/aws-facts.md#dynamodb: a failed write costs the same
+            grant = self._pace(entry.wcu, deadline)  # a refused write costs the same
+            if grant is None:  # (docs/aws-facts.md#dynamodb)
                 self._out_of_time([entry], result)
                 return
             try:
@@ -273,6 +273,8 @@ class Upserter:
                     attempt += 1
                     continue
                 return
+            finally:
+                grant.done()  # after any backoff: the window stays counted meanwhile
             result.written += 1
             result.noops += absorbed
             return
