@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from sqs_blueprint.local import LocalCloud
 from sqs_blueprint.local.meter import WriteMeter, item_size, write_units
+from sqs_blueprint.upsert import Upserter, to_item
 
 pytestmark = pytest.mark.e2e
 
@@ -158,3 +160,44 @@ def test_item_sizes_follow_dynamodbs_rules(item: dict[str, Any], size: int) -> N
 
 def test_write_units_round_up_per_kilobyte() -> None:
     assert [write_units(n) for n in (0, 1, 1024, 1025, 20_000)] == [1, 1, 1, 2, 20]
+
+
+def test_concurrent_paced_writers_stay_within_their_shares_at_the_server(cloud: LocalCloud) -> None:
+    """Two writers at once, each paced to half the table's WCU, with a thread burning the
+    CPU they share: no one-second span the server metered holds more than the table's."""
+    assert cloud.meter is not None
+    name = f"paced-{uuid.uuid4().hex[:8]}"
+    ddb = cloud.client("dynamodb")
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 40},
+    )
+    sizes = [100, 1500, 9000, 20_000, 600, 3000] * 6  # 0.1 to 20 KB: 1 to 20 WCU
+
+    def write(worker: int) -> None:
+        upserter = Upserter(name, dynamodb_client=cloud.client("dynamodb"), wcu_per_second=20)
+        bodies = [{"w": worker, "i": i, "d": "x" * size} for i, size in enumerate(sizes)]
+        assert not upserter.put_many([to_item(b) for b in bodies]).failed
+
+    stop = threading.Event()
+
+    def burn() -> None:
+        while not stop.is_set():
+            pass
+
+    busy = threading.Thread(target=burn)
+    busy.start()
+    try:
+        writers = [threading.Thread(target=write, args=(n,)) for n in range(2)]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join()
+    finally:
+        stop.set()
+        busy.join()
+    assert len(cloud.meter.writes_by_key(name)) == 2 * len(sizes)
+    assert cloud.meter.max_rate(name) <= 40
+    ddb.delete_table(TableName=name)
