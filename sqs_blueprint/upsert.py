@@ -84,6 +84,7 @@ class Upserter:
         session: Any = None,
         wcu_per_second: float | None = None,
         deadline_seconds: float = 20.0,
+        max_item_bytes: int | None = None,
         base_delay: float = 0.05,
         max_delay: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
@@ -92,6 +93,7 @@ class Upserter:
     ) -> None:
         self.table_name = table_name
         self.deadline_seconds = deadline_seconds
+        self.max_item_bytes = max_item_bytes  # larger items fail: a batch must fit the budget
         self._client = LazyClient("dynamodb", dynamodb_client, session)
         self._bucket = (
             # No burst: no span of one second holds more than the budget, as the table
@@ -114,8 +116,10 @@ class Upserter:
         return max(1, int(self._bucket.rate)) if self._bucket else None
 
     def _out_of_time(self, entries: Sequence[Entry], result: PutResult) -> None:
+        """Return entries never sent: not their fault (``deferred``)."""
         rate = self._bucket.rate if self._bucket else 0
         for e in entries:
+            result.deferred.update(e.indexes)
             self._fail(
                 e,
                 f"not written before the deadline: the write budget of {rate:g} WCU/s "
@@ -146,10 +150,18 @@ class Upserter:
             except Exception as error:  # whatever this item's fault, it fails alone
                 result.failed[index] = error_reason(error)
                 continue
+            size = item_size(serialized)
+            if self.max_item_bytes is not None and size > self.max_item_bytes:
+                result.failed[index] = (
+                    f"item is {size:,} bytes, over this consumer's MAX_ITEM_KB of "
+                    f"{self.max_item_bytes:,} bytes (the largest item a full batch may hold "
+                    "within one invocation's write budget)"
+                )
+                continue
             old = entries.get(key)
             if old is None or keep_new(item, old.source):
                 indexes = [*old.indexes, index] if old else [index]
-                entries[key] = Entry(key, serialized, item_size(serialized), indexes, item)
+                entries[key] = Entry(key, serialized, size, indexes, item)
             else:
                 old.indexes.append(index)
         return list(entries.values())
@@ -297,6 +309,8 @@ class BatchOutcome:
     duplicates: int = 0
     noops: int = 0
     failed: dict[str, str] = field(default_factory=dict)
+    # Of the failed, those never attempted: the write budget ran out before the deadline.
+    deferred: set[str] = field(default_factory=set)
 
     def failed_ids(self, *, fifo: bool = False) -> list[str]:
         """Message ids to report; for FIFO the first failure and every later record
@@ -347,4 +361,5 @@ def write_records(
     )
     for index, reason in result.failed.items():
         outcome.failed[owners[index]] = reason
+    outcome.deferred = {owners[index] for index in result.deferred}
     return outcome
