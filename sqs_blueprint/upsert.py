@@ -116,10 +116,12 @@ class Upserter:
         return max(1, int(self._bucket.rate)) if self._bucket else None
 
     def _out_of_time(self, entries: Sequence[Entry], result: PutResult) -> None:
-        """Return entries never sent: not their fault (``deferred``)."""
+        """Fail entries the budget had no room for; those never refused (throttled, left
+        unprocessed) are not at fault: ``deferred``."""
         rate = self._bucket.rate if self._bucket else 0
         for e in entries:
-            result.deferred.update(e.indexes)
+            if not e.reason:
+                result.deferred.update(e.indexes)
             self._fail(
                 e,
                 f"not written before the deadline: the write budget of {rate:g} WCU/s "
