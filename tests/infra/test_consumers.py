@@ -353,22 +353,6 @@ def buffer(stack: Stack, pair: QueueWithDlq | None = None, **props: Any) -> Dyna
         (False, {"item_kb": 500}, "capacity plan: item_kb must be at most 400"),
         (
             False,
-            {
-                "write_capacity": 100,
-                "batch_size": 100,
-                "max_batching_window": Duration.seconds(1),
-                "max_item_kb": 20,
-            },
-            # 50 WCU/s for 24 s less 1 s: 1,150 WCU; 174 WCU is the least giving 87 WCU/s.
-            "max_item_kb=20: a full batch of 100 items of 20 KB costs 2,000 WCU, but one "
-            "invocation writes at most 1,150 (50 WCU/s for its 24 s write deadline less the "
-            "pacer's first 1 s), so its last records would return unwritten on every receive "
-            "until the DLQ. Fix: use batch_size <= 57, or function_timeout >= 52 s, or "
-            "write_capacity >= 174, or max_item_kb <= 11 (larger records then fail alone).",
-        ),
-        (False, {"max_item_kb": 0}, "max_item_kb=0: the largest item is more than 0"),
-        (
-            False,
             {"write_capacity": 1, "item_kb": 400, "function_timeout": Duration.seconds(10)},
             "capacity plan: table too small",
         ),
@@ -412,25 +396,3 @@ def test_payload_bucket_grants_put_to_producers(new_stack: Callable[[], Stack]) 
         },
     )
     assert [s["Action"] for s in statements.as_array()] == ["s3:PutObject"]
-
-
-@pytest.mark.parametrize("stage", ["dev", "prod", "local"])
-def test_the_shipped_stages_fit_a_full_batch_of_their_largest_items(
-    new_stack: Callable[[], Stack], stage: str
-) -> None:
-    overrides = {"account": "123456789012", "alarms_to": "arn:aws:sns:eu-west-1:123456789012:x"}
-    config = load_stage(cdk_context()["sqs-blueprint"], stage, overrides)
-    for table, fifo in ((config.write_buffer.table, False), (config.ordered.table, True)):
-        stack = new_stack()
-        extra: dict[str, Any] = {"handler": "ordered", "version_field": "version"} if fifo else {}
-        built = DynamoWriteBuffer(
-            stack, "Buffer", queue=QueueWithDlq(stack, "Pair", fifo=fifo), **table.props(), **extra
-        )
-        env = only(Template.from_stack(stack), "AWS::Lambda::Function")["Environment"]
-        largest = float(env["Variables"]["MAX_ITEM_KB"])
-        budget = built.plan.budget_wcu_per_s * (0.8 * table.function_timeout_s - 1)
-        assert built.plan.batch_size * -(-largest // 1) <= budget
-        if table.max_item_kb is None:  # the largest whole KB that fits
-            assert built.plan.batch_size * (largest + 1) > budget
-        else:
-            assert largest == table.max_item_kb
