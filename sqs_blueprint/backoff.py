@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,10 +112,23 @@ class Retrier:
         self._sqs = LazyClient("sqs", sqs_client, session)
         self._rand = rand
 
-    def delay(self, queue_url: str, failures: Sequence[Failure], *, fifo: bool) -> dict[str, int]:
-        """Delay the failures (FIFO: each group's first); ``{message_id: seconds}`` of those set."""
+    def delay(
+        self,
+        queue_url: str,
+        failures: Sequence[Failure],
+        *,
+        fifo: bool,
+        at_once: Collection[str] = (),
+    ) -> dict[str, int]:
+        """Delay the failures (FIFO: each group's first); ``{message_id: seconds}`` of those set.
+        Those in ``at_once`` (not their fault) are made visible again now, not delayed."""
         chosen = to_delay(failures, fifo=fifo)
-        delays = {f.message_id: self.backoff.delay(f.receive_count, self._rand) for f in chosen}
+        delays = {
+            f.message_id: 0
+            if f.message_id in at_once
+            else self.backoff.delay(f.receive_count, self._rand)
+            for f in chosen
+        }
         done: dict[str, int] = {}
         for start in range(0, len(chosen), SQS_BATCH_MAX_ENTRIES):
             chunk = chosen[start : start + SQS_BATCH_MAX_ENTRIES]
@@ -148,8 +161,11 @@ class Retrier:
                 )
         return done
 
-    def delay_event(self, event: Mapping[str, Any], failed: Iterable[str]) -> dict[str, int]:
-        """Delay the failed records of a Lambda SQS event (one queue: the mapping's)."""
+    def delay_event(
+        self, event: Mapping[str, Any], failed: Iterable[str], *, at_once: Collection[str] = ()
+    ) -> dict[str, int]:
+        """Delay the failed records of a Lambda SQS event (one queue: the mapping's); those in
+        ``at_once`` are returned now instead."""
         failed_ids = set(failed)
         records = [r for r in event.get("Records", []) if r.get("messageId") in failed_ids]
         if not records:
@@ -161,7 +177,7 @@ class Retrier:
             log.warning("retry delay not set", extra={"error": str(error)})
             return {}
         failures = [_from_lambda(r) for r in records]
-        return self.delay(url, failures, fifo=arn.endswith(".fifo"))
+        return self.delay(url, failures, fifo=arn.endswith(".fifo"), at_once=at_once)
 
 
 def _from_lambda(record: Mapping[str, Any]) -> Failure:

@@ -63,6 +63,8 @@ class PutResult:
     duplicates: int = 0
     noops: int = 0
     failed: dict[int, str] = field(default_factory=dict)
+    # Of the failed, those never sent: the budget had no room left before the deadline.
+    deferred: set[int] = field(default_factory=set)
 
 
 @dataclass

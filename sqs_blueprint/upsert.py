@@ -46,7 +46,7 @@ from sqs_blueprint.items import (
     serialize,
     to_item,
 )
-from sqs_blueprint.pacing import TokenBucket
+from sqs_blueprint.pacing import Grant, TokenBucket, WindowPacer
 from sqs_blueprint.records import Record
 
 __all__ = [
@@ -84,6 +84,7 @@ class Upserter:
         session: Any = None,
         wcu_per_second: float | None = None,
         deadline_seconds: float = 20.0,
+        max_item_bytes: int | None = None,
         base_delay: float = 0.05,
         max_delay: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
@@ -92,22 +93,21 @@ class Upserter:
     ) -> None:
         self.table_name = table_name
         self.deadline_seconds = deadline_seconds
+        self.max_item_bytes = max_item_bytes  # larger items fail: a batch must fit the budget
         self._client = LazyClient("dynamodb", dynamodb_client, session)
         self._bucket = (
-            # No burst: every write waits for its share of the budget, so the rate stays
-            # within it over any window (docs/aws-facts.md#dynamodb: burst capacity is never
-            # planned on).
-            TokenBucket(wcu_per_second, burst=0, clock=clock, sleep=sleep)
-            if wcu_per_second
-            else None
+            # No burst: no span of one second holds more than the budget, as the table
+            # sees it (docs/aws-facts.md#dynamodb: burst capacity is never planned on).
+            WindowPacer(wcu_per_second, clock=clock, sleep=sleep) if wcu_per_second else None
         )
         self._base_delay, self._max_delay = base_delay, max_delay
         self._clock, self._sleep, self._jitter = clock, sleep, jitter
 
-    def _pace(self, wcu: int, deadline: float) -> bool:
-        """Wait for ``wcu`` of the budget; False if that would pass the deadline."""
+    def _pace(self, wcu: int, deadline: float) -> Grant | None:
+        """Wait for room for ``wcu`` in the budget; None if that would pass the deadline.
+        The grant's ``done()`` is called once the request is answered."""
         if self._bucket is None:
-            return True
+            return Grant(None, wcu)
         return self._bucket.acquire(wcu, max_wait=max(0.0, deadline - self._clock()))
 
     def _request_wcu_cap(self) -> int | None:
@@ -116,8 +116,12 @@ class Upserter:
         return max(1, int(self._bucket.rate)) if self._bucket else None
 
     def _out_of_time(self, entries: Sequence[Entry], result: PutResult) -> None:
+        """Fail entries the budget had no room for; those never refused (throttled, left
+        unprocessed) are not at fault: ``deferred``."""
         rate = self._bucket.rate if self._bucket else 0
         for e in entries:
+            if not e.reason:
+                result.deferred.update(e.indexes)
             self._fail(
                 e,
                 f"not written before the deadline: the write budget of {rate:g} WCU/s "
@@ -148,10 +152,18 @@ class Upserter:
             except Exception as error:  # whatever this item's fault, it fails alone
                 result.failed[index] = error_reason(error)
                 continue
+            size = item_size(serialized)
+            if self.max_item_bytes is not None and size > self.max_item_bytes:
+                result.failed[index] = (
+                    f"item is {size:,} bytes, over this consumer's MAX_ITEM_KB of "
+                    f"{self.max_item_bytes:,} bytes (the largest item a full batch may hold "
+                    "within one invocation's write budget)"
+                )
+                continue
             old = entries.get(key)
             if old is None or keep_new(item, old.source):
                 indexes = [*old.indexes, index] if old else [index]
-                entries[key] = Entry(key, serialized, item_size(serialized), indexes, item)
+                entries[key] = Entry(key, serialized, size, indexes, item)
             else:
                 old.indexes.append(index)
         return list(entries.values())
@@ -167,7 +179,8 @@ class Upserter:
             backoff = False
             chunks = pack_calls(pending, self._request_wcu_cap())
             for position, chunk in enumerate(chunks):
-                if not self._pace(sum(e.wcu for e in chunk), deadline):
+                grant = self._pace(sum(e.wcu for e in chunk), deadline)
+                if grant is None:
                     self._out_of_time([e for c in chunks[position:] for e in c], result)
                     break
                 request = [{"PutRequest": {"Item": e.item}} for e in chunk]
@@ -188,6 +201,8 @@ class Upserter:
                             e.alone = True
                         retry.extend(chunk)
                     continue
+                finally:
+                    grant.done()
                 unprocessed = {
                     r["PutRequest"]["Item"][KEY_ATTRIBUTE]["S"]
                     for r in response.get("UnprocessedItems", {}).get(self.table_name, [])
@@ -246,9 +261,8 @@ class Upserter:
         absorbed = len(entry.indexes) - 1
         attempt = 0
         while True:
-            if not self._pace(
-                entry.wcu, deadline
-            ):  # docs/aws-facts.md#dynamodb: a failed write costs the same
+            grant = self._pace(entry.wcu, deadline)  # a refused write costs the same
+            if grant is None:  # (docs/aws-facts.md#dynamodb)
                 self._out_of_time([entry], result)
                 return
             try:
@@ -273,6 +287,8 @@ class Upserter:
                     attempt += 1
                     continue
                 return
+            finally:
+                grant.done()  # after any backoff: the window stays counted meanwhile
             result.written += 1
             result.noops += absorbed
             return
@@ -295,6 +311,8 @@ class BatchOutcome:
     duplicates: int = 0
     noops: int = 0
     failed: dict[str, str] = field(default_factory=dict)
+    # Of the failed, those never attempted: the write budget ran out before the deadline.
+    deferred: set[str] = field(default_factory=set)
 
     def failed_ids(self, *, fifo: bool = False) -> list[str]:
         """Message ids to report; for FIFO the first failure and every later record
@@ -345,4 +363,5 @@ def write_records(
     )
     for index, reason in result.failed.items():
         outcome.failed[owners[index]] = reason
+    outcome.deferred = {owners[index] for index in result.deferred}
     return outcome

@@ -12,6 +12,9 @@ handlers, the EC2 worker's built-in handler and the local cloud. Variables:
 - ``PAYLOAD_BUCKET``: the buckets S3 pointers may name, comma-separated (none
   when unset, so every pointer is refused);
 - ``WCU_PER_SECOND``: this consumer's share of the table's write capacity;
+- ``MAX_ITEM_KB``: the largest item written (DynamoDB's 400 KB when unset); a larger
+  one fails its record. The constructs set it so that a full batch of such items
+  fits in one invocation's write budget;
 - ``WRITE_DEADLINE_S``: how long one batch may keep retrying (default 20 s);
 - ``MAX_PAYLOAD_BYTES``: the largest S3 payload read (default 4 MiB, ten times
   the largest item DynamoDB stores); a larger object fails its record unread;
@@ -83,6 +86,7 @@ class WriteBufferSettings:
     deadline_s: float = DEFAULT_DEADLINE_S
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     retry: Backoff = DEFAULT_BACKOFF
+    max_item_kb: float | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WriteBufferSettings:
@@ -112,6 +116,7 @@ class WriteBufferSettings:
             deadline_s=_positive(env, "WRITE_DEADLINE_S") or DEFAULT_DEADLINE_S,
             max_payload_bytes=int(max_payload),
             retry=_backoff(env),
+            max_item_kb=_positive(env, "MAX_ITEM_KB"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -130,6 +135,8 @@ class WriteBufferSettings:
             env["PAYLOAD_BUCKET"] = ",".join(self.payload_buckets)
         if self.max_payload_bytes != DEFAULT_MAX_PAYLOAD_BYTES:
             env["MAX_PAYLOAD_BYTES"] = str(self.max_payload_bytes)
+        if self.max_item_kb is not None:
+            env["MAX_ITEM_KB"] = f"{self.max_item_kb:g}"
         if self.retry != DEFAULT_BACKOFF:
             env["RETRY_BASE_S"] = f"{self.retry.base_s:g}"
             env["RETRY_MAX_S"] = f"{self.retry.max_s:g}"
@@ -146,6 +153,10 @@ def _backoff(env: Mapping[str, str]) -> Backoff:
             f"RETRY_BASE_S={base:g}, RETRY_MAX_S={cap:g}: {error}; set RETRY_MAX_S between "
             f"RETRY_BASE_S and {SQS_MAX_VISIBILITY_TIMEOUT_S}"
         ) from None
+
+
+def _bytes(kb: float | None) -> int | None:
+    return None if kb is None else int(kb * 1024)
 
 
 def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -203,6 +214,7 @@ class WriteBuffer:
                 dynamodb_client=self._dynamodb,
                 wcu_per_second=self.settings.wcu_per_second,
                 deadline_seconds=limit,
+                max_item_bytes=_bytes(self.settings.max_item_kb),
                 clock=self._clock,
                 sleep=self._sleep,
             )

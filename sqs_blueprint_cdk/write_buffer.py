@@ -8,6 +8,11 @@ budget reaches the function as ``WCU_PER_SECOND``.
 With ``provisioned_pollers`` the mapping has no maximum concurrency; each poller
 runs up to ``limits.LAMBDA_POLLER_INVOKES`` invocations, so maximum pollers x
 that must stay within the plan's concurrency, or the table would be overrun.
+
+A full batch of the largest items (``max_item_kb``) must fit in what one invocation
+may write before its deadline (:mod:`sqs_blueprint_cdk.write_budget`), or its last
+records would return unwritten on every receive until the DLQ; the function refuses
+larger items (``MAX_ITEM_KB``).
 """
 
 from __future__ import annotations
@@ -27,10 +32,7 @@ from sqs_blueprint_cdk._validation import Problems
 from sqs_blueprint_cdk.consumer import SqsLambdaConsumer
 from sqs_blueprint_cdk.payload_bucket import LargePayloadBucket
 from sqs_blueprint_cdk.queue_pair import QueueWithDlq
-
-# Retries of one batch stop at this share of the function timeout (docs/aws-facts.md#dynamodb
-# backoff).
-_DEADLINE_SHARE = 0.8
+from sqs_blueprint_cdk.write_budget import DEADLINE_SHARE, largest_item_kb
 
 
 class DynamoWriteBuffer(Construct):
@@ -50,6 +52,7 @@ class DynamoWriteBuffer(Construct):
         queue: QueueWithDlq,
         write_capacity: int,
         item_kb: float = 1,
+        max_item_kb: float | None = None,
         read_capacity: int = 5,
         function_timeout: Duration = Duration.seconds(30),
         batch_size: int = 10,
@@ -83,6 +86,21 @@ class DynamoWriteBuffer(Construct):
         )
         if plan is not None:
             _check_pollers_fit(problems, provisioned_pollers, plan.max_concurrency)
+            self.max_item_kb = largest_item_kb(
+                problems,
+                plan,
+                function_timeout_s=function_timeout.to_seconds(),
+                max_item_kb=max_item_kb,
+                replan=lambda wcu: _plan(
+                    Problems(""),
+                    write_capacity=wcu,
+                    item_kb=item_kb,
+                    function_timeout=function_timeout,
+                    batch_size=batch_size,
+                    record_ms=record_ms,
+                    max_batching_window=max_batching_window,
+                ),
+            )
         problems.raise_if_any()
         assert plan is not None  # a failed plan is one of the problems raised above
         self.plan = plan
@@ -98,6 +116,7 @@ class DynamoWriteBuffer(Construct):
             key_fields=key_fields,
             version_field=version_field,
             payload_buckets=(payload_bucket.bucket.bucket_name,) if payload_bucket else (),
+            max_item_kb=self.max_item_kb,
         )
         self.consumer = SqsLambdaConsumer(
             self,
@@ -153,7 +172,7 @@ def table_settings(
         table_name=table.table_name,
         key_fields=tuple(key_fields) or None,
         wcu_per_second=wcu_per_second,
-        deadline_s=_DEADLINE_SHARE * function_timeout.to_seconds(),
+        deadline_s=DEADLINE_SHARE * function_timeout.to_seconds(),
         **more,
     )
 

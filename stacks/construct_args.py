@@ -33,6 +33,7 @@ class BufferProps(TypedDict):
     write_capacity: int
     read_capacity: int
     item_kb: float
+    max_item_kb: float | None
     function_timeout: Duration
     batch_size: int
     max_batching_window: Duration | None

@@ -5,7 +5,9 @@ wrapped: each BatchWriteItem, PutItem, UpdateItem, DeleteItem and
 TransactWriteItems request is read as it arrives and its response as it leaves,
 whoever sent it (a handler's runtime process, the CLI, a test). For each item
 written the meter records when, which table, which key and how many WCU, so a
-second write of one key is seen and the write rate is measured, not inferred.
+second write of one key is seen and the write rate is measured, not inferred:
+:meth:`WriteMeter.max_rate` is the most WCU in any one-second span, a window that
+slides over the writes rather than bins counted from the first one.
 
 Sizes and WCU follow DynamoDB's documented rules
 (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html,
@@ -42,6 +44,7 @@ WRITE_OPERATIONS = frozenset(
     {"BatchWriteItem", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"}
 )
 KB = 1024
+WINDOW_S = 1.0  # the span over which a write rate is measured
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -139,9 +142,23 @@ class WriteMeter:
             seconds[int(w.at - first)] += w.wcu
         return seconds
 
-    def max_rate(self, table: str) -> int:
-        """The most WCU ``table`` consumed in any one second, counted from its first write."""
-        return max(self.wcu_per_second(table), default=0)
+    def max_rate(self, table: str, window_s: float = WINDOW_S) -> int:
+        """The most WCU ``table`` consumed in any ``window_s`` span (refused writes too).
+
+        The window slides: it may start at any instant, not only at whole seconds from
+        the first write, so a burst that straddles two such seconds is counted whole.
+        The busiest span starts at a write (moving its start later to the next write
+        only drops writes), so each write's time is tried as a start."""
+        writes = sorted(self.writes(table), key=lambda w: w.at)
+        best = total = 0
+        start = 0
+        for write in writes:  # total: the writes from writes[start] to this one
+            total += write.wcu
+            while write.at - writes[start].at >= window_s:
+                total -= writes[start].wcu
+                start += 1
+            best = max(best, total)
+        return best
 
     # ------------------------------------------------------------ at the server
 

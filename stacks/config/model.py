@@ -59,6 +59,9 @@ class TableConfig:
     write_capacity: int = 10
     read_capacity: int = 5
     item_kb: float = 1.0
+    # The largest item the consumer accepts; unset, the largest whole KB of which a full
+    # batch fits in one invocation's write budget (sqs_blueprint_cdk/write_budget.py).
+    max_item_kb: float | None = None
     function_timeout_s: int = 30
     batch_size: int = 10
     batching_window_s: int = 0
@@ -83,6 +86,7 @@ class TableConfig:
             write_capacity=self.write_capacity,
             read_capacity=self.read_capacity,
             item_kb=self.item_kb,
+            max_item_kb=self.max_item_kb,
             function_timeout=Duration.seconds(self.function_timeout_s),
             batch_size=self.batch_size,
             max_batching_window=Duration.seconds(window) if window else None,

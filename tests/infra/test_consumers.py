@@ -63,6 +63,8 @@ def test_mapping_uses_the_derived_plan(synthesized: Any) -> None:
     assert env["TABLE_NAME"]["Ref"].startswith("BufferTable")
     assert env["PAYLOAD_BUCKET"]["Ref"].startswith("PayloadsBucket")
     assert env["WRITE_DEADLINE_S"] == "24"
+    # 5 WCU/s for 24 s less the pacer's first second is 115 WCU: 100 items of 1 KB at most.
+    assert env["MAX_ITEM_KB"] == "1"
     assert "VERSION_FIELD" not in env
 
 

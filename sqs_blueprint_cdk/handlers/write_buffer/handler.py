@@ -6,7 +6,10 @@ from :meth:`WriteBufferSettings.from_env`. The batch is written first (one
 BatchWriteItem takes 25 items, so records are not written one by one); Powertools'
 ``BatchProcessor`` then reports each failed record in the partial batch response.
 A failed record's visibility is set by the retry backoff
-(:mod:`sqs_blueprint.backoff`) before it is reported.
+(:mod:`sqs_blueprint.backoff`) before it is reported. A record the batch never
+attempted (its write budget ran out before the deadline) is not at fault: it is
+reported too, but made visible again at once, without a backoff, and logged as
+deferred.
 """
 
 from __future__ import annotations
@@ -42,9 +45,21 @@ def retrier() -> Retrier:
     return Retrier(buffer().settings.retry)
 
 
-def report(record: SQSRecord, failed: dict[str, str], retry_in: dict[str, int]) -> None:
+def report(
+    record: SQSRecord, failed: dict[str, str], retry_in: dict[str, int], deferred: set[str]
+) -> None:
     """Fail ``record`` in the partial batch response if the batch could not write it."""
     logger.set_correlation_id(record.message_id)
+    if record.message_id in deferred:
+        logger.info(
+            "record deferred",
+            extra={
+                "receive_count": int(record.attributes.approximate_receive_count),
+                "outcome": "deferred",
+                "reason": failed[record.message_id],
+            },
+        )
+        raise RecordFailed(failed[record.message_id])
     if record.message_id in failed:
         logger.warning(
             "record failed",
@@ -65,19 +80,20 @@ def handle(
     records, failed = split_event(event, resolver=wb.payloads)
     outcome = wb.process(records, deadline_s=time_left_s(context.get_remaining_time_in_millis()))
     failed.update(outcome.failed)
-    retry_in = retry.delay_event(event, failed)
+    retry_in = retry.delay_event(event, failed, at_once=outcome.deferred)
     logger.info(
         "batch written",
         extra={
             "records": len(event.get("Records", [])),
             "written": outcome.written,
             "duplicates": outcome.duplicates,
-            "failed": len(failed),
+            "failed": len(failed) - len(outcome.deferred),
+            "deferred": len(outcome.deferred),
         },
     )
     return process_partial_response(
         event=event,
-        record_handler=partial(report, failed=failed, retry_in=retry_in),
+        record_handler=partial(report, failed=failed, retry_in=retry_in, deferred=outcome.deferred),
         processor=processor,
         context=context,
     )
