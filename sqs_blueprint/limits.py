@@ -185,6 +185,13 @@ DYNAMODB_DATA_TYPES_URL = (
 DYNAMODB_MAX_NUMBER_DIGITS = 38
 DYNAMODB_MIN_NUMBER_MAGNITUDE = "1E-130"
 DYNAMODB_MAX_NUMBER_MAGNITUDE = "9.9999999999999999999999999999999999999E+125"
+# One partition serves at most 1,000 WCU a second, whatever the table's total
+# (DYNAMODB_WARM_THROUGHPUT_URL, "Warm throughput and uneven access patterns").
+DYNAMODB_WARM_THROUGHPUT_URL = (
+    "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/"
+    "warm-throughput-scenarios.html"
+)
+DYNAMODB_PARTITION_MAX_WCU_PER_S = 1_000
 # BatchWriteItem: at most 25 put or delete requests and 16 MB (DYNAMODB_BATCH_WRITE_URL).
 DYNAMODB_BATCH_WRITE_URL = (
     "https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html"
