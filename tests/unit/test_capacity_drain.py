@@ -146,4 +146,6 @@ def test_cli_backlog(capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     assert "drain_time_s                1,009.02" in text
     assert "note: drain from 0.0 s to 19.0 s: 99,750 messages, bound by the mapping's" in text
-    assert "note: drain from 19.0 s to 16 min 49 s: 9,900,250 messages, bound by the table's" in text
+    assert (
+        "note: drain from 19.0 s to 16 min 49 s: 9,900,250 messages, bound by the table's" in text
+    )
