@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 
 import pytest
 from hypothesis import assume, given, settings
@@ -19,9 +20,8 @@ PROVISIONED_PER_MINUTE, INVOKES_PER_POLLER = 1_000, 10
 PARTITION_WCU = 1_000
 
 
-def _simulate(rate_at: object, backlog: int, dt: float = 0.25) -> float:
+def _simulate(rate_at: Callable[[float], float], backlog: int, dt: float = 0.25) -> float:
     """Seconds until ``backlog`` is drained, stepping time by ``dt`` (midpoint rule)."""
-    assert callable(rate_at)
     left, t = float(backlog), 0.0
     while True:
         step = rate_at(t + dt / 2) * dt

@@ -6,6 +6,7 @@ import pytest
 
 from sqs_blueprint.cli import main
 
+FIFO = ["plan", "fifo", "--rate", "10", "--groups", "5", "--record-ms", "10"]
 WRITE_BUFFER = ["plan", "--wcu", "250", "--item-kb", "1", "--function-timeout", "30"]
 
 
@@ -52,8 +53,7 @@ def test_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
             "plan: --target-rate must be greater than 0, got -1.0",
         ),
         (
-            ["plan", "fifo", "--rate", "10", "--groups", "5", "--record-ms", "10"]
-            + ["--message-kb", "2000"],
+            [*FIFO, "--message-kb", "2000"],
             "plan fifo: --message-kb must be at most 1024",
         ),
     ],
