@@ -81,7 +81,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         (["worker"], "long-poll seconds (default: 20)"),
         (["rpc", "call"], "seconds (default: 30.0)"),
         (["rpc", "call"], "read the queue and prefix from (default: dev)"),
-        (["plan"], "--batch-size BATCH_SIZE\n                        mapping batch size (default: 10)"),
+        (["plan"], "--batch-size BATCH_SIZE\n" + " " * 24 + "mapping batch size (default: 10)"),
         (["plan"], "seconds (default: 0)"),
         (["dlq", "inspect"], "messages to show (default: 20)"),
         (["dlq", "redrive"], "(default: 1)"),
