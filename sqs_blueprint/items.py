@@ -16,6 +16,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
+from sqs_blueprint._plain_json import NotPlain, plain_copy, plain_key
 from sqs_blueprint.errors import SqsBlueprintError
 from sqs_blueprint.limits import (
     DYNAMODB_MAX_ITEM_KB,
@@ -176,17 +177,26 @@ def canonical_json(value: Any) -> bytes:
     return "".join(out).encode("utf-8")
 
 
+def _key_fields(obj: Mapping[str, Any], fields: Sequence[str] | None) -> Mapping[str, Any]:
+    """The part of ``obj`` its key is made of: ``fields`` (all of it if None)."""
+    if not fields:
+        return obj
+    missing = [name for name in fields if name not in obj]
+    if missing:
+        raise ItemError(
+            f"body has no key field {missing[0]!r} (key fields: {list(fields)}, "
+            f"body fields: {sorted(obj)[:20]})"
+        )
+    return {name: obj[name] for name in fields}
+
+
 def item_key(obj: Mapping[str, Any], fields: Sequence[str] | None = None) -> str:
     """SHA-256 hex of :func:`canonical_json` of ``fields`` of ``obj`` (all of it if None)."""
-    if fields:
-        missing = [name for name in fields if name not in obj]
-        if missing:
-            raise ItemError(
-                f"body has no key field {missing[0]!r} (key fields: {list(fields)}, "
-                f"body fields: {sorted(obj)[:20]})"
-            )
-        obj = {name: obj[name] for name in fields}
-    return hashlib.sha256(canonical_json(obj)).hexdigest()
+    obj = _key_fields(obj, fields)
+    try:
+        return plain_key(plain_copy(obj, _stored))
+    except NotPlain:
+        return hashlib.sha256(canonical_json(obj)).hexdigest()
 
 
 def _reject_constant(name: str) -> Any:
@@ -258,6 +268,14 @@ def _item_values(value: Any, depth: int) -> Any:
     return value
 
 
+def _stored(value: float | Decimal) -> Decimal:
+    """The Decimal DynamoDB stores for ``value``; :class:`NotPlain` when it cannot."""
+    try:
+        return _dynamodb_number(_number(value))
+    except ItemError:
+        raise NotPlain from None
+
+
 def to_item(obj: Mapping[str, Any], key_fields: Sequence[str] | None = None) -> dict[str, Any]:
     """The item for ``obj``: its fields, numbers as DynamoDB Decimals, plus the hash key ``pk``."""
     if KEY_ATTRIBUTE in obj:
@@ -265,8 +283,12 @@ def to_item(obj: Mapping[str, Any], key_fields: Sequence[str] | None = None) -> 
             f"body has a top-level field {KEY_ATTRIBUTE!r}, which is the table's partition key; "
             "rename the field"
         )
-    item: dict[str, Any] = _item_values(obj, 0)
-    item[KEY_ATTRIBUTE] = item_key(obj, key_fields)
+    try:  # the fast path for plain values; the general one for the rest and every error
+        item = plain_copy(obj, _stored)
+        item[KEY_ATTRIBUTE] = plain_key(_key_fields(item, key_fields))
+    except NotPlain:
+        item = _item_values(obj, 0)
+        item[KEY_ATTRIBUTE] = item_key(obj, key_fields)
     return item
 
 

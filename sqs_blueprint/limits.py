@@ -139,6 +139,13 @@ LAMBDA_POLLER_CONFIG_URL = (
     "aws-properties-lambda-eventsourcemapping-provisionedpollerconfig.html"
 )
 LAMBDA_MIN_POLLERS_RANGE = (2, 200)
+# The Lambda API now takes MaximumPollers up to 10,000 for SQS (LAMBDA_POLLER_API_URL),
+# but the pinned aws-cdk-lib's EventSourceMapping (2.275.0) refuses more than 2,000 at
+# synth: the range stays 2..2,000 until the pin moves (docs/aws-facts.md).
+LAMBDA_POLLER_API_URL = (
+    "https://docs.aws.amazon.com/lambda/latest/api/API_ProvisionedPollerConfig.html"
+)
+LAMBDA_API_MAX_POLLERS = 10_000
 LAMBDA_MAX_POLLERS_RANGE = (2, 2_000)
 LAMBDA_DEFAULT_MIN_POLLERS, LAMBDA_DEFAULT_MAX_POLLERS = 2, 200
 LAMBDA_POLLER_INVOKES = 10
@@ -185,6 +192,13 @@ DYNAMODB_DATA_TYPES_URL = (
 DYNAMODB_MAX_NUMBER_DIGITS = 38
 DYNAMODB_MIN_NUMBER_MAGNITUDE = "1E-130"
 DYNAMODB_MAX_NUMBER_MAGNITUDE = "9.9999999999999999999999999999999999999E+125"
+# One partition serves at most 1,000 WCU a second, whatever the table's total
+# (DYNAMODB_WARM_THROUGHPUT_URL, "Warm throughput and uneven access patterns").
+DYNAMODB_WARM_THROUGHPUT_URL = (
+    "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/"
+    "warm-throughput-scenarios.html"
+)
+DYNAMODB_PARTITION_MAX_WCU_PER_S = 1_000
 # BatchWriteItem: at most 25 put or delete requests and 16 MB (DYNAMODB_BATCH_WRITE_URL).
 DYNAMODB_BATCH_WRITE_URL = (
     "https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html"

@@ -309,7 +309,8 @@ def _check_pollers(
         max_lo <= high <= max_hi,
         "provisioned_pollers.maximum_pollers",
         high,
-        f"must be {max_lo}..{max_hi} for an SQS mapping",
+        f"must be {max_lo}..{max_hi} for an SQS mapping (the Lambda API takes up to "
+        f"{limits.LAMBDA_API_MAX_POLLERS:,}, the CDK's EventSourceMapping no more than {max_hi:,})",
         "choose a maximum in range",
     )
     check(

@@ -2,7 +2,8 @@
 
 Three plans: a Lambda consumer writing into a provisioned DynamoDB table
 (:func:`plan_write_buffer` and :func:`monthly_cost`, in :mod:`.plan`), its
-mapping's scaling mode (:func:`plan_scaling`, :mod:`.scaling`) and an ordered
+mapping's scaling mode (:func:`plan_scaling`, :mod:`.scaling`), the drain of a
+backlog through its ramp-up (:func:`plan_drain`, :mod:`.drain`) and an ordered
 FIFO pipeline (:func:`plan_fifo`, :mod:`.fifo`); :mod:`.common` holds what they
 share. Standard library only, so CDK patterns can call it at synth time. Limits
 and prices come from :mod:`sqs_blueprint.limits`. Every function validates its
@@ -25,6 +26,7 @@ from sqs_blueprint.capacity.common import (
     visibility_timeout,
     wcu_per_item,
 )
+from sqs_blueprint.capacity.drain import DrainPhase, DrainPlan, plan_drain
 from sqs_blueprint.capacity.fifo import (
     DEFAULT_MEMORY_MB,
     DEFAULT_SEND_LATENCY_MS,
@@ -51,12 +53,15 @@ __all__ = [
     "MAX_MESSAGE_KB",
     "SECONDS_PER_MONTH",
     "TIMEOUT_HEADROOM",
+    "DrainPhase",
+    "DrainPlan",
     "FifoCost",
     "FifoPlan",
     "MonthlyCost",
     "ScalingPlan",
     "WriteBufferPlan",
     "monthly_cost",
+    "plan_drain",
     "plan_fifo",
     "plan_scaling",
     "plan_write_buffer",

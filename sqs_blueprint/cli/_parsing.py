@@ -12,13 +12,17 @@ from typing import Any, TypeAlias
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
+def _no_default(value: object) -> bool:
+    """No default worth showing: none, an off switch, an empty list (but 0 is shown)."""
+    return value is None or value is False or value == [] or value is argparse.SUPPRESS
+
+
 class HelpFormatter(argparse.HelpFormatter):
     """Shows every option's default (unless it has none, or is an off switch)."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        hidden = action.default in (None, False, [], argparse.SUPPRESS)
-        if "%(default)" in text or hidden or not action.option_strings:
+        if "%(default)" in text or _no_default(action.default) or not action.option_strings:
             return text
         return f"{text} (default: %(default)s)".strip()
 
@@ -32,7 +36,7 @@ class Parser(argparse.ArgumentParser):
 
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
         action = super().add_argument(*args, **kwargs)
-        if action.help is None and action.default not in (None, False, [], argparse.SUPPRESS):
+        if action.help is None and not _no_default(action.default):
             action.help = "(default: %(default)s)"  # argparse shows nothing for help-less flags
         return action
 

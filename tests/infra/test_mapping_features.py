@@ -91,12 +91,40 @@ def test_a_mapping_without_a_concurrency_bound_is_refused(new_stack: Callable[[]
     )
 
 
+def test_the_pinned_cdk_refuses_more_than_2000_pollers(new_stack: Callable[[], Stack]) -> None:
+    # The Lambda API takes up to 10,000 for SQS; the range stays 2..2,000 while the pinned
+    # aws-cdk-lib refuses more. When this test fails, the pin accepts more: widen the range.
+    stack = new_stack()
+    function = lambda_.Function(
+        stack,
+        "Fn",
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context): pass"),
+    )
+    with pytest.raises(Exception, match="pollers must be between 1 and 2000"):
+        lambda_.EventSourceMapping(
+            stack,
+            "Mapping",
+            target=function,
+            event_source_arn="arn:aws:sqs:us-east-1:123456789012:queue",
+            provisioned_poller_config=lambda_.ProvisionedPollerConfig(
+                minimum_pollers=2, maximum_pollers=2001
+            ),
+        )
+
+
 @pytest.mark.parametrize(
     ("minimum", "maximum", "message"),
     [
         (1, 10, "provisioned_pollers.minimum_pollers=1: must be 2..200 for an SQS mapping"),
         (201, 300, "provisioned_pollers.minimum_pollers=201: must be 2..200 for an SQS mapping"),
-        (2, 2001, "provisioned_pollers.maximum_pollers=2001: must be 2..2000 for an SQS mapping"),
+        (
+            2,
+            2001,
+            "provisioned_pollers.maximum_pollers=2001: must be 2..2000 for an SQS mapping (the "
+            "Lambda API takes up to 10,000, the CDK's EventSourceMapping no more than 2,000)",
+        ),
         (
             20,
             10,

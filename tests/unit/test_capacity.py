@@ -221,7 +221,7 @@ def test_cli_plan_json(capsys: pytest.CaptureFixture[str]) -> None:
     out = json.loads(capsys.readouterr().out)
     assert out["max_concurrency"] == 10
     assert out["visibility_timeout_s"] == 180
-    assert out["drain_time_s"] == 50
+    assert out["drain_time_s"] == pytest.approx(50.25)  # 1 s of ramp from 5 to 10
     assert out["monthly_cost_usd"]["dynamodb_provisioned"] == pytest.approx(474.5)
     assert set(out["monthly_cost_usd"]) >= {"sqs", "lambda", "s3", "total_on_demand"}
 
