@@ -78,6 +78,7 @@ class PipelineStack(Stack):
             self,
             self.queues,
             config.alarms,
+            Duration.seconds(config.acceptable_latency_s),
             self.consumer,
             self.table,
             tenants=config.queue.tenants,

@@ -84,7 +84,10 @@ class WorkersStack(Stack):
             self,
             self.queues,
             config.alarms,
+            # A scale-out helps only once its instances are warm (README, "Alarms").
+            Duration.seconds(config.acceptable_latency_s + config.instance_warmup_s),
             table=self.table,
+            worker_heartbeat=self.workers.heartbeat,
             auto_scaling_group=self.workers.auto_scaling_group,
             backlog_target=self.workers.target_backlog_per_instance,
             tenants=config.queue.tenants,

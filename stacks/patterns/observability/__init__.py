@@ -36,8 +36,9 @@ that the group scales on.
 """
 
 from stacks.patterns.observability.checks import DEFAULT_FAILED_INVOKE_SHARE
-from stacks.patterns.observability.construct import MAPPING_METRICS, PipelineObservability
+from stacks.patterns.observability.construct import PipelineObservability
 from stacks.patterns.observability.tenants import DEFAULT_QUIET_GROUP_AGE
+from stacks.patterns.observability.widgets import MAPPING_METRICS
 
 __all__ = [
     "DEFAULT_FAILED_INVOKE_SHARE",

@@ -31,6 +31,12 @@ from stacks.patterns.queue_pair import QueueWithDlq
 from stacks.patterns.workers import user_data
 from stacks.patterns.workers.bundle import PACKAGE_DIR, BundleBuilder, Target
 from stacks.patterns.workers.drain import add_drain_hook, grant_lifecycle
+from stacks.patterns.workers.health import (
+    HEARTBEAT_ENV,
+    grant_set_health,
+    heartbeat_metric,
+    instance_role,
+)
 from stacks.patterns.workers.scaling import backlog_scaling_policy, backlog_target
 from stacks.patterns.workers.validation import (
     BUILTIN_WRITE_BUFFER,
@@ -142,6 +148,8 @@ class Ec2QueueWorkers(Construct):
             self.launch_template.node.add_dependency(grant)
         self._after_the_route_out(vpc, vpc_subnets)
         grant_lifecycle(self, self.role, self.auto_scaling_group)
+        grant_set_health(self, self.role, self.auto_scaling_group)
+        self.heartbeat = heartbeat_metric(queue)
         self._acknowledge_group()
         if min_capacity == 0:
             self._warn_scaling_from_zero()
@@ -157,25 +165,10 @@ class Ec2QueueWorkers(Construct):
         self, settings: Settings, payload_bucket: LargePayloadBucket | None
     ) -> list[iam.Policy]:
         """The instance role and the worker's environment; returns the grants to wait for."""
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description=f"Instances of {self.node.path}",
-            managed_policies=[
-                iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
-            ],
-        )
-        acknowledge(
-            self.role,
-            "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
-            "AmazonSSMManagedInstanceCore]",
-            "Session Manager is the only way onto these instances (no SSH key, no inbound "
-            "rule); AWS maintains the minimal policy its agent needs.",
-        )
+        self.role = instance_role(self)
         self.queue.queue.grant_consume_messages(self.role)
         # boto3 does not read the region from the instance metadata.
-        env: dict[str, str] = {"AWS_DEFAULT_REGION": Stack.of(self).region}
+        env: dict[str, str] = {"AWS_DEFAULT_REGION": Stack.of(self).region, **HEARTBEAT_ENV}
         table = settings.table
         if table is not None:
             env["TABLE_NAME"] = table.table_name

@@ -1,0 +1,79 @@
+"""The second production review, read from the synthesized prod templates: alarms in
+minutes, worker health, data kept, least privilege, availability and delivery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.infra.conftest import Synthesized
+from tests.infra.test_workers import heredoc, user_data, workers_role_statements
+
+# ------------------------------------------------------------------ detection
+
+
+def test_prod_workers_alarm_when_heartbeats_go_missing(synthesized_prod: Synthesized) -> None:
+    template = synthesized_prod.templates["Workers"]
+    (alarm,) = [
+        a["Properties"]
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+        if "heartbeat" in a["Properties"]["AlarmDescription"]
+    ]
+    assert alarm["ComparisonOperator"] == "LessThanThreshold"
+    assert alarm["Threshold"] == 0.5
+    assert alarm["TreatMissingData"] == "breaching"  # no heartbeat at all is the worst case
+    by_id = {m["Id"]: m for m in alarm["Metrics"]}
+    expression = next(m["Expression"] for m in alarm["Metrics"] if "Expression" in m)
+    assert expression.startswith("IF(inservice > 0, FILL(beats, 0)")
+    beats = by_id["beats"]["MetricStat"]["Metric"]
+    assert beats["Namespace"] == "sqs-blueprint/Workers"
+    assert beats["MetricName"] == "Heartbeat"
+    (queue_id,) = [
+        k
+        for k, q in template.find_resources("AWS::SQS::Queue").items()
+        if "RedrivePolicy" in q["Properties"]
+    ]
+    assert beats["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
+    ]
+    inservice = by_id["inservice"]["MetricStat"]["Metric"]
+    assert inservice["MetricName"] == "GroupInServiceInstances"
+
+
+def test_prod_instances_whose_worker_fails_mark_themselves_unhealthy(
+    synthesized_prod: Synthesized,
+) -> None:
+    template = synthesized_prod.templates["Workers"]
+    script = user_data(template)
+    unit = heredoc(script, "/etc/systemd/system/sqs-blueprint-worker.service")
+    for line in (
+        "StartLimitIntervalSec=300",
+        "StartLimitBurst=5",
+        "OnFailure=sqs-blueprint-unhealthy.service",
+    ):
+        assert line in unit
+    marker = "\n".join(heredoc(script, "/usr/local/bin/sqs-blueprint-unhealthy"))
+    assert "aws autoscaling set-instance-health" in marker
+    assert "--health-status Unhealthy" in marker
+    # A failed boot marks it too, after signalling the failure.
+    on_exit = script[script.index("on_exit() {") : script.index("trap on_exit EXIT")]
+    assert "/usr/local/bin/sqs-blueprint-unhealthy" in on_exit
+    actions = {a for s in workers_role_statements(template) for a in _actions(s) if "Instance" in a}
+    assert "autoscaling:SetInstanceHealth" in actions
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+def test_prod_role_has_no_ssm_parameter_access(synthesized_prod: Synthesized) -> None:
+    template = synthesized_prod.templates["Workers"]
+    (role,) = [
+        r["Properties"]
+        for k, r in template.find_resources("AWS::IAM::Role").items()
+        if k.startswith("WorkersRole")
+    ]
+    assert "ManagedPolicyArns" not in role
+    actions = {a for s in workers_role_statements(template) for a in _actions(s)}
+    assert not any(a.startswith("ssm:GetParameter") or a.endswith("*") for a in actions)
+    assert {"ssm:UpdateInstanceInformation", "ssmmessages:OpenDataChannel"} <= actions
