@@ -77,3 +77,38 @@ def test_prod_role_has_no_ssm_parameter_access(synthesized_prod: Synthesized) ->
     actions = {a for s in workers_role_statements(template) for a in _actions(s)}
     assert not any(a.startswith("ssm:GetParameter") or a.endswith("*") for a in actions)
     assert {"ssm:UpdateInstanceInformation", "ssmmessages:OpenDataChannel"} <= actions
+
+
+# ------------------------------------------------------------------ data kept
+
+
+def test_prod_queues_and_log_groups_outlive_their_stack(synthesized_prod: Synthesized) -> None:
+    queues = 0
+    for template in synthesized_prod.templates.values():
+        for kind in ("AWS::SQS::Queue", "AWS::Logs::LogGroup"):
+            for resource in template.find_resources(kind).values():
+                assert resource["DeletionPolicy"] == "Retain", kind
+                assert resource["UpdateReplacePolicy"] == "Retain", kind
+                queues += kind == "AWS::SQS::Queue"
+    assert queues == 8  # four pipelines, each a source queue and its DLQ
+
+
+def test_dev_queues_go_with_their_stack(synthesized: Synthesized) -> None:
+    for template in synthesized.templates.values():
+        for resource in template.find_resources("AWS::SQS::Queue").values():
+            assert resource.get("DeletionPolicy", "Delete") == "Delete"
+
+
+def test_every_prod_queue_and_bucket_uses_a_customer_managed_key(
+    synthesized_prod: Synthesized,
+) -> None:
+    for name, template in synthesized_prod.templates.items():
+        keys = set(template.find_resources("AWS::KMS::Key"))
+        for queue in template.find_resources("AWS::SQS::Queue").values():
+            key = queue["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"]
+            assert key[0] in keys and key[1] == "Arn", name
+        for bucket in template.find_resources("AWS::S3::Bucket").values():
+            (rule,) = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+            default = rule["ServerSideEncryptionByDefault"]
+            assert default["SSEAlgorithm"] == "aws:kms", name
+            assert default["KMSMasterKeyID"]["Fn::GetAtt"][0] in keys, name
