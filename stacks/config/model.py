@@ -191,6 +191,9 @@ class OwnTableConfig:
     write_capacity: int = 5
     read_capacity: int = 1
     key_fields: tuple[str, ...] = ()
+    # The handler idiom (WriteBuffer.upserter().put_many) calls BatchWriteItem alone;
+    # name any other DynamoDB action the handler calls, e.g. ["dynamodb:GetItem"].
+    extra_actions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

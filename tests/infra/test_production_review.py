@@ -3,9 +3,17 @@ minutes, worker health, data kept, least privilege, availability and delivery.""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-from tests.infra.conftest import Synthesized
+import pytest
+
+from app import build_app
+from stacks.patterns import InvalidPropsError
+from tests.infra.conftest import PROD_TARGET, Synthesized
+from tests.infra.own_pipeline import BLOCK, context_with, own_handler
+from tests.infra.test_production import acknowledgements
 from tests.infra.test_workers import heredoc, user_data, workers_role_statements
 
 # ------------------------------------------------------------------ detection
@@ -112,3 +120,92 @@ def test_every_prod_queue_and_bucket_uses_a_customer_managed_key(
             default = rule["ServerSideEncryptionByDefault"]
             assert default["SSEAlgorithm"] == "aws:kms", name
             assert default["KMSMasterKeyID"]["Fn::GetAtt"][0] in keys, name
+
+
+# ------------------------------------------------------------ least privilege
+
+
+def test_prod_workers_may_list_their_payload_bucket(synthesized_prod: Synthesized) -> None:
+    template = synthesized_prod.templates["Workers"]
+    (bucket_id,) = template.find_resources("AWS::S3::Bucket")
+    listing = [s for s in workers_role_statements(template) if s["Action"] == "s3:ListBucket"]
+    assert listing == [
+        {
+            "Action": "s3:ListBucket",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [bucket_id, "Arn"]},
+        }
+    ]
+
+
+def test_prod_validation_report_holds_every_acknowledgement_with_its_reason(
+    synthesized_prod: Synthesized,
+) -> None:
+    report = json.loads((synthesized_prod.outdir / "validation-report.json").read_text())
+    (nag,) = report["pluginReports"]
+    assert nag["conclusion"] == "success" and nag["violations"] == []
+    suppressed = nag["suppressedViolations"]
+    assert all(len(s["reason"]) > 40 for s in suppressed)
+    s1 = sorted(
+        c["constructPath"]
+        for s in suppressed
+        if s["ruleName"] == "AwsSolutions-S1"
+        for c in s["violatingConstructs"]
+    )
+    assert s1 == ["Workers/Payloads/Bucket/Resource", "WriteBuffer/Payloads/Bucket/Resource"]
+    # Nothing acknowledged outside the report (an annotation-only acknowledgement).
+    for stack in synthesized_prod.stacks:
+        assert not any(
+            r.startswith("Annotation::") for r in acknowledgements(synthesized_prod, stack)
+        )
+
+
+def test_prod_rpc_client_acknowledgement_states_the_real_boundary(
+    synthesized_prod: Synthesized,
+) -> None:
+    reasons = [
+        reason
+        for rule, reason in acknowledgements(synthesized_prod, "RequestResponse").items()
+        if "reply-*" in rule and "RpcClient" in reason
+    ]
+    assert reasons
+    for reason in reasons:
+        assert "delete another client's response queue" in reason
+        assert "sessions all share it" in reason
+
+
+def test_prod_own_pipeline_role_gets_the_idiom_and_what_the_block_adds(
+    tmp_path: Path,
+) -> None:
+    pipelines = {
+        "own-idiom": {**BLOCK},
+        "own-extra": {**BLOCK, "table": {**BLOCK["table"], "extra_actions": ["dynamodb:GetItem"]}},
+    }
+    with own_handler("own-idiom"), own_handler("own-extra"):
+        app, stacks = build_app(
+            context_with("prod", pipelines, **PROD_TARGET), outdir=str(tmp_path)
+        )
+        assembly = app.synth()
+    by_id = {s.node.id: s for s in stacks}
+    for name, expected in (
+        ("own-idiom", "dynamodb:BatchWriteItem"),
+        ("own-extra", ["dynamodb:BatchWriteItem", "dynamodb:GetItem"]),
+    ):
+        raw = assembly.get_stack_artifact(by_id[name].artifact_id).template
+        actions = [
+            s["Action"]
+            for r in raw["Resources"].values()
+            if r["Type"] == "AWS::IAM::Policy"
+            for s in r["Properties"]["PolicyDocument"]["Statement"]
+            if "dynamodb" in str(s["Action"])
+        ]
+        assert actions == [expected], name
+
+
+def test_extra_actions_are_named_in_full() -> None:
+    pipelines = {
+        "own-wild": {**BLOCK, "table": {**BLOCK["table"], "extra_actions": ["dynamodb:*"]}}
+    }
+    with own_handler("own-wild"), pytest.raises(InvalidPropsError) as raised:
+        build_app(context_with("prod", pipelines, **PROD_TARGET))
+    assert "table.extra_actions='dynamodb:*': names one DynamoDB action" in str(raised.value)
