@@ -179,6 +179,8 @@ class WorkersConfig:
     seconds_per_message: float = 0.2
     instance_warmup_s: int = 180
     nat_gateways: int = 1
+    # "latest", an AMI id, or "ssm:/name" (stacks/patterns/workers/image.py).
+    ami: str = "latest"
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
 
 

@@ -30,6 +30,7 @@ from sqs_blueprint import filters as event_filters
 from stacks.patterns import powertools
 from stacks.patterns._validation import Check, Problems
 from stacks.patterns.bundling import function_code
+from stacks.patterns.delivery import TRACING, live_alias
 from stacks.patterns.queue_pair import QueueWithDlq
 
 # docs/aws-facts.md#lambda-event-source-mapping and the Lambda service limits.
@@ -145,11 +146,13 @@ class SqsLambdaConsumer(Construct):
             memory_size=memory_size,
             role=self.role,
             log_group=self.log_group,
+            tracing=TRACING,
             layers=[powertools.layer(self, architecture)],
             environment={"POWERTOOLS_LOG_LEVEL": "INFO", **(environment or {})},
             description=description,
         )
         self.log_group.grant_write(self.role)
+        self.alias = live_alias(self, self.function, self.role)  # delivery.py
 
     def _add_mapping(
         self,
@@ -165,7 +168,7 @@ class SqsLambdaConsumer(Construct):
         self.event_source_mapping = lambda_.EventSourceMapping(
             self,
             "Mapping",
-            target=self.function,
+            target=self.alias,
             event_source_arn=self.queue.queue.queue_arn,
             batch_size=batch_size,
             max_batching_window=max_batching_window,

@@ -11,6 +11,7 @@ import pytest
 
 from app import build_app
 from stacks.patterns import InvalidPropsError
+from stacks.patterns.workers.image import machine_image
 from tests.infra.conftest import PROD_TARGET, Synthesized
 from tests.infra.own_pipeline import BLOCK, context_with, own_handler
 from tests.infra.test_production import acknowledgements
@@ -209,3 +210,106 @@ def test_extra_actions_are_named_in_full() -> None:
     with own_handler("own-wild"), pytest.raises(InvalidPropsError) as raised:
         build_app(context_with("prod", pipelines, **PROD_TARGET))
     assert "table.extra_actions='dynamodb:*': names one DynamoDB action" in str(raised.value)
+
+
+# ------------------------------------------------------ availability, delivery
+
+
+def test_prod_workers_have_a_nat_gateway_in_each_az(synthesized_prod: Synthesized) -> None:
+    template = synthesized_prod.templates["Workers"]
+    nats = template.find_resources("AWS::EC2::NatGateway")
+    assert len(nats) == 2
+    nat_subnets = {n["Properties"]["SubnetId"]["Ref"] for n in nats.values()}
+    subnets = template.find_resources("AWS::EC2::Subnet")
+    assert {subnets[s]["Properties"]["AvailabilityZone"]["Fn::Select"][0] for s in nat_subnets} == {
+        0,
+        1,
+    }
+    # Each private subnet's default route leaves through the NAT of its own AZ.
+    routes = [
+        r["Properties"]
+        for r in template.find_resources("AWS::EC2::Route").values()
+        if "NatGatewayId" in r["Properties"]
+    ]
+    assert len({r["NatGatewayId"]["Ref"] for r in routes}) == 2
+    assoc = {
+        a["Properties"]["RouteTableId"]["Ref"]: a["Properties"]["SubnetId"]["Ref"]
+        for a in template.find_resources("AWS::EC2::SubnetRouteTableAssociation").values()
+    }
+    nat_az = {
+        lid: subnets[n["Properties"]["SubnetId"]["Ref"]]["Properties"]["AvailabilityZone"]
+        for lid, n in nats.items()
+    }
+    for route in routes:
+        private = subnets[assoc[route["RouteTableId"]["Ref"]]]["Properties"]
+        assert private["AvailabilityZone"] == nat_az[route["NatGatewayId"]["Ref"]]
+
+
+def test_prod_workers_ami_is_pinned_by_the_stage(synthesized_prod: Synthesized) -> None:
+    raw = synthesized_prod.raw["Workers"]
+    (lt,) = [r for r in raw["Resources"].values() if r["Type"] == "AWS::EC2::LaunchTemplate"]
+    image = lt["Properties"]["LaunchTemplateData"]["ImageId"]
+    parameter = raw["Parameters"][image["Ref"]]
+    assert parameter["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
+    assert parameter["Default"] == "/sqs-blueprint/prod/workers-ami"
+    assert not any(
+        "/aws/service/ami-amazon-linux-latest" in str(p) for p in raw["Parameters"].values()
+    )
+
+
+def test_dev_workers_follow_the_latest_amazon_linux(synthesized: Synthesized) -> None:
+    raw = synthesized.raw["Workers"]
+    assert any(
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-" in str(p.get("Default"))
+        for p in raw["Parameters"].values()
+    )
+
+
+def test_prod_mappings_invoke_a_published_version_through_its_alias(
+    synthesized_prod: Synthesized,
+) -> None:
+    for name in ("WriteBuffer", "Ordered", "RequestResponse"):
+        template = synthesized_prod.templates[name]
+        (function_id,) = template.find_resources("AWS::Lambda::Function")
+        (version_id,) = template.find_resources(
+            "AWS::Lambda::Version", {"Properties": {"FunctionName": {"Ref": function_id}}}
+        )
+        (alias_id,) = template.find_resources(
+            "AWS::Lambda::Alias",
+            {
+                "Properties": {
+                    "FunctionName": {"Ref": function_id},
+                    "FunctionVersion": {"Fn::GetAtt": [version_id, "Version"]},
+                    "Name": "live",
+                }
+            },
+        )
+        (mapping,) = template.find_resources("AWS::Lambda::EventSourceMapping").values()
+        assert f'"Ref": "{alias_id}"' in json.dumps(mapping["Properties"]["FunctionName"])
+
+
+def test_prod_functions_trace_actively_and_may_send_segments(
+    synthesized_prod: Synthesized,
+) -> None:
+    for name in ("WriteBuffer", "Ordered", "RequestResponse"):
+        template = synthesized_prod.templates[name]
+        functions = {k: f for k, f in template.find_resources("AWS::Lambda::Function").items()}
+        for function in functions.values():
+            assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
+            role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+            statements = [
+                s
+                for p in template.find_resources("AWS::IAM::Policy").values()
+                if {"Ref": role} in p["Properties"]["Roles"]
+                for s in p["Properties"]["PolicyDocument"]["Statement"]
+            ]
+            xray = [s for s in statements if "xray:PutTraceSegments" in _actions(s)]
+            assert [(sorted(_actions(s)), s["Resource"]) for s in xray] == [
+                (["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*")
+            ]
+
+
+def test_a_malformed_ami_is_refused_in_one_line(new_stack: Any) -> None:
+    with pytest.raises(InvalidPropsError) as raised:
+        machine_image(new_stack(), "ami-XYZ", arm=True)
+    assert "ami='ami-XYZ': must be 'latest', an AMI id" in str(raised.value)

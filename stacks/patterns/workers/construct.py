@@ -37,6 +37,7 @@ from stacks.patterns.workers.health import (
     heartbeat_metric,
     instance_role,
 )
+from stacks.patterns.workers.image import LATEST, machine_image
 from stacks.patterns.workers.scaling import backlog_scaling_policy, backlog_target
 from stacks.patterns.workers.validation import (
     BUILTIN_WRITE_BUFFER,
@@ -101,8 +102,10 @@ class Ec2QueueWorkers(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         vpc_subnets: ec2.SubnetSelection | None = None,
         allow_short_visibility: bool = False,
+        ami: str = LATEST,
     ) -> None:
         super().__init__(scope, id_)
+        self.ami = ami  # image.py: "latest", an AMI id or "ssm:/name"
         instance_type = instance_type or ec2.InstanceType("t4g.small")
         drain = drain_timeout if drain_timeout is not None else max_processing_time
         problems = Problems(f"Ec2QueueWorkers '{self.node.path}'")
@@ -319,9 +322,7 @@ class Ec2QueueWorkers(Construct):
         return ec2.LaunchTemplate(
             self,
             "LaunchTemplate",
-            machine_image=ec2.MachineImage.latest_amazon_linux2023(
-                cpu_type=ec2.AmazonLinuxCpuType.ARM_64 if arm else ec2.AmazonLinuxCpuType.X86_64
-            ),
+            machine_image=machine_image(self, self.ami, arm=arm),
             instance_type=instance_type,
             role=self.role,
             user_data=boot,
