@@ -31,6 +31,7 @@ from sqs_blueprint import filters as event_filters
 from sqs_blueprint_cdk import powertools
 from sqs_blueprint_cdk._validation import Check, Problems
 from sqs_blueprint_cdk.bundling import function_code
+from sqs_blueprint_cdk.delivery import TRACING, live_alias
 from sqs_blueprint_cdk.queue_pair import QueueWithDlq
 
 # docs/aws-facts.md#lambda-event-source-mapping and the Lambda service limits.
@@ -146,11 +147,13 @@ class SqsLambdaConsumer(Construct):
             memory_size=memory_size,
             role=self.role,
             log_group=self.log_group,
+            tracing=TRACING,
             layers=[powertools.layer(self, architecture)],
             environment={"POWERTOOLS_LOG_LEVEL": "INFO", **(environment or {})},
             description=description,
         )
         self.log_group.grant_write(self.role)
+        self.alias = live_alias(self, self.function, self.role)  # delivery.py
 
     def _add_mapping(
         self,
@@ -166,7 +169,7 @@ class SqsLambdaConsumer(Construct):
         self.event_source_mapping = lambda_.EventSourceMapping(
             self,
             "Mapping",
-            target=self.function,
+            target=self.alias,
             event_source_arn=self.queue.queue.queue_arn,
             batch_size=batch_size,
             max_batching_window=max_batching_window,

@@ -77,7 +77,7 @@ class LargePayloadBucket(Construct):
         )
         acknowledge(
             self.bucket,
-            "AwsSolutions-S1",
+            "AwsSolutions::AwsSolutions-S1",
             (
                 "No server access log bucket: payload objects are transient copies of message "
                 f"bodies that expire after {self.expiry.to_days():.0f} days, the bucket refuses "

@@ -15,8 +15,12 @@ and deletes it when it leaves. The prefix is the security boundary:
   run time as well, so a forged ``ReplyTo`` cannot make it write elsewhere;
 - clients (:meth:`RequestResponse.grant_client`) may create, read and delete
   only queues named with the prefix, and each client creates its queue with a
-  queue policy that denies every principal but itself and the responder, so
-  one client cannot read another's responses;
+  queue policy that denies receiving to every role but its creator's, so one
+  client cannot read another's responses. That isolation covers reading only,
+  and per role (every session of a role shares it): IAM grants CreateQueue and
+  DeleteQueue on the whole prefix, so one client can delete another's response
+  queue and make its calls time out. Clients that must not disrupt each other
+  need separate services (prefixes);
 - the request queue and its DLQ must not be named with the prefix, or a client
   could delete them and the responder could answer into them. Give the prefix
   to nothing else in the account and region.
@@ -233,7 +237,11 @@ class RequestResponse(Construct):
 _CLIENT_REASON = (
     "RpcClient creates, reads and deletes its own response queue, named "
     "'{self.response_queue_prefix}<id>' at run time, so these actions are granted on that "
-    "prefix in this account and region only."
+    "prefix in this account and region only. The boundary is the prefix, not the client: "
+    "a holder of this policy may also delete another client's response queue (that "
+    "client's calls then time out); reading stays with each queue's creator role, whose "
+    "sessions all share it. Clients that must not disrupt each other get separate "
+    "request/response services, each with its own prefix."
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import Duration, Stack
 from constructs import Construct
 
 from sqs_blueprint_cdk import DynamoWriteBuffer, QueueWithDlq
@@ -39,5 +39,10 @@ class OrderedStack(Stack):
         )
         export_queue_pair(self, "Events", self.queues)
         self.observability = observe_consumer(
-            self, self.queues, config.alarms, self.buffer.consumer, self.buffer.table
+            self,
+            self.queues,
+            config.alarms,
+            Duration.seconds(config.acceptable_latency_s),
+            self.buffer.consumer,
+            self.buffer.table,
         )

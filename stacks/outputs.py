@@ -24,14 +24,19 @@ def export_queue_pair(scope: Stack, prefix: str, pair: QueueWithDlq) -> None:
 
 
 def observe(
-    stack: Stack, queue: QueueWithDlq, alarms: AlarmsConfig, **watched: Any
+    stack: Stack,
+    queue: QueueWithDlq,
+    alarms: AlarmsConfig,
+    max_age: Duration,
+    **watched: Any,
 ) -> PipelineObservability:
     """Alarms and a dashboard named after ``stack``, with their outputs.
 
     The alarms go where ``alarms.to`` says: e-mail subscriptions to the topic
     the construct creates, an existing topic (its ARN), or that topic alone
-    (``"none"``). ``watched`` names what else to watch: ``consumer_function``,
-    ``table``, ...
+    (``"none"``). ``max_age`` is the oldest message's age that alarms: the
+    pipeline's latency target (README, "Alarms"). ``watched`` names what else
+    to watch: ``consumer_function``, ``table``, ...
     """
     topic = (
         sns.Topic.from_topic_arn(stack, "AlarmDestination", alarms.topic_arn)
@@ -43,7 +48,7 @@ def observe(
         "Observability",
         queue=queue,
         topic=topic,
-        age_share=alarms.age_share,
+        max_age=max_age,
         alarm_emails=alarms.emails,
         failed_invoke_share=alarms.failed_invoke_share,
         quiet_group_age=Duration.seconds(alarms.quiet_group_age_s),
@@ -59,6 +64,7 @@ def observe_consumer(
     stack: Stack,
     queue: QueueWithDlq,
     alarms: AlarmsConfig,
+    max_age: Duration,
     consumer: SqsLambdaConsumer,
     table: dynamodb.ITable | None = None,
     **watched: Any,
@@ -72,6 +78,7 @@ def observe_consumer(
         stack,
         queue,
         alarms,
+        max_age,
         consumer_function=consumer.function,
         event_source_mapping=consumer.event_source_mapping,
         table=table,

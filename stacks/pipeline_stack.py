@@ -7,7 +7,9 @@ finds the table through ``TABLE_NAME``, the fields that key its items through
 ``KEY_FIELDS``, its share of the write capacity (the table's WCU over the
 consumer's maximum concurrency) through ``WCU_PER_SECOND`` and a retry deadline
 within the function timeout through ``WRITE_DEADLINE_S``, as the write buffer
-does: ``WriteBuffer.from_env()`` reads them all.
+does: ``WriteBuffer.from_env()`` reads them all. The function may call
+``dynamodb:BatchWriteItem`` on its table, what that idiom calls, and the
+actions the block's ``table.extra_actions`` names.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqs_blueprint_cdk import (
     provisioned_table,
     table_settings,
 )
+from sqs_blueprint_cdk._validation import Problems
 from stacks.config import PipelineConfig
 from stacks.config.checks import LAMBDAS_DIR
 from stacks.outputs import export_queue_pair, observe_consumer
@@ -72,14 +75,34 @@ class PipelineStack(Stack):
             environment=environment,
             description=f"Runs lambdas/{name}/handler.py on {self.queues.node.path}",
         )
-        if self.table:
-            self.table.grant_read_write_data(self.consumer.role)
+        if own and self.table:
+            self.table.grant(self.consumer.role, *table_actions(self, own.extra_actions))
         export_queue_pair(self, "", self.queues)
         self.observability = observe_consumer(
             self,
             self.queues,
             config.alarms,
+            Duration.seconds(config.acceptable_latency_s),
             self.consumer,
             self.table,
             tenants=config.queue.tenants,
         )
+
+
+# What the handler idiom calls on the table: WriteBuffer.upserter().put_many.
+IDIOM_ACTIONS = ("dynamodb:BatchWriteItem",)
+
+
+def table_actions(stack: Stack, extra: tuple[str, ...]) -> list[str]:
+    """The idiom's actions and ``extra``, each a DynamoDB action named in full."""
+    problems = Problems(f"PipelineStack '{stack.node.path}'")
+    for action in extra:
+        problems.check(
+            action.startswith("dynamodb:") and "*" not in action,
+            "table.extra_actions",
+            action,
+            "names one DynamoDB action on the pipeline's table, in full",
+            "write it as dynamodb:GetItem, dynamodb:Query, ... (no wildcard)",
+        )
+    problems.raise_if_any()
+    return sorted({*IDIOM_ACTIONS, *extra})

@@ -56,6 +56,7 @@ class RequestResponseStack(Stack):
             self,
             self.service.requests,
             config.alarms,
+            Duration.seconds(config.acceptable_latency_s),
             consumer_function=self.service.responder.function,
             event_source_mapping=self.service.responder.event_source_mapping,
             tenants=config.queue.tenants,

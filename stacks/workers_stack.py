@@ -2,16 +2,21 @@
 Auto Scaling group that scales on backlog per instance.
 
 Network: a VPC over two AZs with public subnets and private subnets that reach
-out through ONE NAT gateway, plus free gateway endpoints for S3 and DynamoDB.
-The instances need no package index (their bundle carries every wheel), but
-they call SQS, CloudFormation (the boot signal), CloudWatch Logs, Auto Scaling
-and Session Manager's ssm, ssmmessages and ec2messages. Interface endpoints for
-those cost about as much as a NAT gateway each when placed in two AZs, so one
-NAT (about 33 USD a month) is the cheaper safe default. The S3 and
-DynamoDB endpoints keep payload and table traffic off the NAT's per-GB charge.
-A NAT in one AZ is a single point of failure for egress; set
-``nat_gateways: 2`` in cdk.json where that matters. Flow logs go to CloudWatch
-Logs for a month.
+out through ``nat_gateways`` NAT gateways (cdk.json, per stage), plus free
+gateway endpoints for S3 and DynamoDB. The instances need no package index
+(their bundle carries every wheel; dnf reaches the Amazon Linux repositories in
+S3 through the gateway endpoint), but they call SQS, KMS, CloudFormation (the
+boot signal), CloudWatch and CloudWatch Logs, Auto Scaling and Session
+Manager's ssm, ssmmessages and ec2messages. Interface endpoints for those nine
+services in two AZs cost about 131 USD a month, twice as much as a NAT gateway
+in each AZ (about 66 USD plus 7.30 USD of public IPv4), so the stage chooses
+NAT gateways: one in dev (a single point of failure for egress, about 33 USD),
+one per AZ in prod (``nat_gateways: 2``), where each private subnet leaves
+through the NAT of its own AZ and one AZ's failure stops only its own workers
+(docs/deploying.md, "Expected monthly cost"). The S3 and DynamoDB endpoints
+keep payload and table traffic off the NAT's per-GB charge. Flow logs go to
+CloudWatch Logs for a month. The AMI is the stage's ``workers.ami``
+(sqs_blueprint_cdk/workers/image.py).
 
 Alarms (DLQ depth, age of the oldest job, table write throttles) go to the
 stack's alarm topic; the dashboard adds the instances in service and the
@@ -70,6 +75,7 @@ class WorkersStack(Stack):
             acceptable_latency=Duration.seconds(config.acceptable_latency_s),
             seconds_per_message=config.seconds_per_message,
             instance_warmup=Duration.seconds(config.instance_warmup_s),
+            ami=config.ami,
         )
 
         export_queue_pair(self, "Jobs", self.queues)
@@ -84,7 +90,10 @@ class WorkersStack(Stack):
             self,
             self.queues,
             config.alarms,
+            # A scale-out helps only once its instances are warm (README, "Alarms").
+            Duration.seconds(config.acceptable_latency_s + config.instance_warmup_s),
             table=self.table,
+            worker_heartbeat=self.workers.heartbeat,
             auto_scaling_group=self.workers.auto_scaling_group,
             backlog_target=self.workers.target_backlog_per_instance,
             tenants=config.queue.tenants,

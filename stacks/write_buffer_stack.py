@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
 
 from sqs_blueprint_cdk import (
@@ -45,6 +45,7 @@ class WriteBufferStack(Stack):
             self,
             self.queues,
             config.alarms,
+            Duration.seconds(config.acceptable_latency_s),
             self.buffer.consumer,
             self.buffer.table,
             tenants=config.queue.tenants,

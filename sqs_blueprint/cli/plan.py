@@ -10,6 +10,7 @@ import re
 from sqs_blueprint import limits
 from sqs_blueprint.capacity import drain
 from sqs_blueprint.capacity.common import DEFAULT_RECORD_MS
+from sqs_blueprint.cli import plan_fixed
 from sqs_blueprint.cli._parsing import Subparsers
 from sqs_blueprint.errors import UsageError
 
@@ -85,6 +86,7 @@ def add(sub: Subparsers) -> None:
     p.add_argument("--target-rate", type=float, default=None, help="messages/s a burst must reach")
     p.add_argument("--latency", type=float, default=None, help="seconds allowed to reach it")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    plan_fixed.add_arguments(p)
     p.set_defaults(func=_run_plan, plan_parser=p)
     kinds = p.add_subparsers(dest="plan_command", metavar="KIND")
     _add_fifo(kinds)
@@ -257,9 +259,10 @@ def _write_buffer_plan(args: argparse.Namespace) -> dict[str, object]:
         cost = capacity.monthly_cost(
             plan, messages_per_day=args.messages_per_day, offloaded_share=args.offloaded_share
         )
-        out["monthly_cost_usd"] = {
+        traffic = {
             **{k.rstrip("_"): v for k, v in dataclasses.asdict(cost).items()},
             "total_provisioned": cost.total_provisioned,
             "total_on_demand": cost.total_on_demand,
         }
+        out["monthly_cost_usd"] = plan_fixed.with_fixed_costs(args, traffic)
     return out

@@ -90,6 +90,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from sqs_blueprint.backoff import Backoff
     from sqs_blueprint.worker import Worker, log_json
+    from sqs_blueprint.worker.heartbeat import Heartbeat
 
     given = {"base_s": args.retry_base, "max_s": args.retry_max}
     backoff = Backoff(**{k: v for k, v in given.items() if v is not None})
@@ -111,7 +112,14 @@ def _run(args: argparse.Namespace) -> int:
         retry_backoff=None if args.no_retry_backoff else backoff,
     )
     worker.stop_on_signals()
-    worker.run()
+    heartbeat = Heartbeat.from_env(queue_url=args.queue_url, alive=lambda: not worker.stopping)
+    if heartbeat is not None:
+        heartbeat.start()
+    try:
+        worker.run()
+    finally:
+        if heartbeat is not None:
+            heartbeat.stop()
     # The process ends now: spare it the interpreter's last collections over boto3's
     # objects, which take a second or more of the stop on a busy host.
     gc.freeze()

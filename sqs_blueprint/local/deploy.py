@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sqs_blueprint.errors import SqsBlueprintError
+from sqs_blueprint.local.aliases import ALIAS, inline_aliases
+from sqs_blueprint.local.aliases import EFFECT as ALIAS_EFFECT
 from sqs_blueprint.local.assembly import Assembly, FileAsset, StackArtifact
 
 if TYPE_CHECKING:
@@ -155,6 +157,7 @@ def prepare_template(template: dict[str, Any]) -> dict[str, Any]:
         if section in out and not entries:
             del out[section]
     _drop_custom_resources(out)
+    inline_aliases(out)
     for resource in out.get("Resources", {}).values():
         if resource.get("Type") == "AWS::KMS::Key":
             # moto's KMS CloudFormation handler expects TagKey/TagValue (KeyError on Key).
@@ -199,6 +202,9 @@ def not_applied(template: dict[str, Any], created: set[str] | None = None) -> tu
         props = resource.get("Properties", {})
         if is_custom_resource(rtype):
             found[(rtype, "custom resource not run locally")].append(logical_id)
+            continue
+        if rtype == ALIAS:
+            found[(rtype, ALIAS_EFFECT)].append(logical_id)
             continue
         if created is not None and logical_id not in created:
             if rtype not in _QUIET_TYPES and "Condition" not in resource:

@@ -36,8 +36,9 @@ that the group scales on.
 """
 
 from sqs_blueprint_cdk.observability.checks import DEFAULT_FAILED_INVOKE_SHARE
-from sqs_blueprint_cdk.observability.construct import MAPPING_METRICS, PipelineObservability
+from sqs_blueprint_cdk.observability.construct import PipelineObservability
 from sqs_blueprint_cdk.observability.tenants import DEFAULT_QUIET_GROUP_AGE
+from sqs_blueprint_cdk.observability.widgets import MAPPING_METRICS
 
 __all__ = [
     "DEFAULT_FAILED_INVOKE_SHARE",

@@ -28,17 +28,17 @@ from sqs_blueprint_cdk.observability.tenants import (
     validate_tenants,
 )
 from sqs_blueprint_cdk.observability.topic import let_alarms_publish
-from sqs_blueprint_cdk.observability.widgets import WIDTH, graph, mapping_graph, worker_graphs
+from sqs_blueprint_cdk.observability.widgets import (
+    MAPPING_METRICS,
+    WIDTH,
+    consumer_graphs,
+    graph,
+    mapping_graph,
+    worker_graphs,
+    write_capacity_graph,
+)
+from sqs_blueprint_cdk.observability.workers import heartbeat_share, validate_max_age
 from sqs_blueprint_cdk.queue_pair import QueueWithDlq
-
-# The mapping's EventCount metrics on the dashboard, by label (limits.LAMBDA_ESM_METRICS_URL).
-MAPPING_METRICS = {
-    "Polled": "PolledEventCount",
-    "Invoked": "InvokedEventCount",
-    "Failed invoke": "FailedInvokeEventCount",
-    "Filtered out": "FilteredOutEventCount",
-    "Deleted": "DeletedEventCount",
-}
 
 
 class PipelineObservability(Construct):
@@ -53,7 +53,9 @@ class PipelineObservability(Construct):
     creating one; its policies must then let CloudWatch publish (done here when
     the topic and its key belong to this app). ``alarm_emails`` subscribes each
     address to the topic (SNS mails a confirmation link to each; nothing is
-    delivered until it is followed).
+    delivered until it is followed). ``max_age`` sets the oldest-message alarm's
+    threshold (else ``age_share`` of the retention); ``worker_heartbeat`` with
+    ``auto_scaling_group`` alarms on missing worker heartbeats (workers.py).
     """
 
     def __init__(
@@ -76,6 +78,8 @@ class PipelineObservability(Construct):
         failed_invoke_share: float = DEFAULT_FAILED_INVOKE_SHARE,
         tenants: bool = False,
         quiet_group_age: Duration = DEFAULT_QUIET_GROUP_AGE,
+        max_age: Duration | None = None,
+        worker_heartbeat: cloudwatch.IMetric | None = None,
     ) -> None:
         super().__init__(scope, id_)
         problems = Problems(f"PipelineObservability '{self.node.path}'")
@@ -91,6 +95,9 @@ class PipelineObservability(Construct):
             backlog_target=backlog_target,
         )
         validate_mapping_alarm(problems, failed_invoke_share)
+        validate_max_age(
+            problems, max_age, queue.retention_period, worker_heartbeat, auto_scaling_group
+        )
         validate_tenants(
             problems,
             queue=queue.queue,
@@ -106,7 +113,7 @@ class PipelineObservability(Construct):
         self.topic = self._make_topic(topic, alarm_emails)
 
         self.alarms: dict[str, cloudwatch.Alarm] = {}
-        self._queue_alarms(queue, age_share)
+        self._queue_alarms(queue, age_share, max_age)
         self._watched_alarms(queue, consumer_function, table)
         self.mapping_metrics: dict[str, cloudwatch.Metric] = {}
         if event_source_mapping is not None:
@@ -114,6 +121,8 @@ class PipelineObservability(Construct):
         self.quiet_group_age_s = quiet_group_age.to_seconds()
         if tenants:
             self._tenant_alarm()
+        if worker_heartbeat is not None and auto_scaling_group is not None:
+            self._heartbeat_alarm(worker_heartbeat, auto_scaling_group)
 
         self.dashboard = cloudwatch.Dashboard(
             self, "Dashboard", dashboard_name=dashboard_name, default_interval=Duration.hours(3)
@@ -144,9 +153,20 @@ class PipelineObservability(Construct):
             topic.add_subscription(subscriptions.EmailSubscription(address))
         return topic
 
-    def _queue_alarms(self, queue: QueueWithDlq, age_share: float) -> None:
-        """Dead letters waiting; the source queue's oldest message past ``age_share``."""
-        self.age_threshold_s = round(age_share * queue.retention_period.to_seconds())
+    def _queue_alarms(
+        self, queue: QueueWithDlq, age_share: float, max_age: Duration | None
+    ) -> None:
+        """Dead letters waiting; the source queue's oldest message past ``max_age``,
+        or else past ``age_share`` of its retention."""
+        retention_s = queue.retention_period.to_seconds()
+        self.age_threshold_s = round(
+            max_age.to_seconds() if max_age is not None else age_share * retention_s
+        )
+        over = (
+            f"the pipeline's latency target ({self.age_threshold_s} s)"
+            if max_age is not None
+            else f"{age_share:.0%} of the queue's retention ({self.age_threshold_s} s)"
+        )
         dlq, source = queue.dead_letter_queue, queue.queue
         self._alarm(
             "DlqDepth",
@@ -166,9 +186,9 @@ class PipelineObservability(Construct):
             threshold=self.age_threshold_s,
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             description=(
-                f"The oldest message in {queue.node.path} is older than {age_share:.0%} of the "
-                f"queue's retention ({self.age_threshold_s} s): the consumer is falling behind "
-                "and messages will expire unprocessed."
+                f"The oldest message in {queue.node.path} is older than {over}: the consumer "
+                "is stopped or falling behind (a disabled mapping, failing or missing "
+                "workers, too little capacity)."
             ),
         )
 
@@ -228,6 +248,25 @@ class PipelineObservability(Construct):
             ),
         )
 
+    def _heartbeat_alarm(
+        self, heartbeat: cloudwatch.IMetric, group: autoscaling.IAutoScalingGroup
+    ) -> None:
+        """Fewer heartbeats than half of one a minute per instance in service, twice."""
+        self._alarm(
+            "WorkerHeartbeat",
+            heartbeat_share(heartbeat, group),
+            threshold=0.5,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluation_periods=2,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+            description=(
+                f"The workers of {self.queue.node.path} sent fewer than half the heartbeats "
+                "expected of the instances in service: a worker is not running (a failed boot, "
+                "a crash loop). Its instance marks itself Unhealthy and is replaced; see the "
+                "worker log group for the cause."
+            ),
+        )
+
     def _alarm(
         self,
         name: str,
@@ -236,14 +275,16 @@ class PipelineObservability(Construct):
         threshold: float,
         comparison: cloudwatch.ComparisonOperator,
         description: str,
+        evaluation_periods: int | None = None,
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
     ) -> None:
         alarm = metric.with_(period=self.period).create_alarm(
             self,
             f"{name}Alarm",
             threshold=threshold,
             comparison_operator=comparison,
-            evaluation_periods=self.evaluation_periods,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            evaluation_periods=evaluation_periods or self.evaluation_periods,
+            treat_missing_data=missing,
             alarm_description=description,
         )
         action = cloudwatch_actions.SnsAction(self.topic)
@@ -295,11 +336,11 @@ class PipelineObservability(Construct):
         if tenants:
             graphs += tenant_graphs(queue.queue, self.quiet_group_age_s)
         if function is not None:
-            graphs += _consumer_graphs(function)
+            graphs += consumer_graphs(function)
         if self.mapping_metrics:
             graphs.append(mapping_graph(self.mapping_metrics))
         if table is not None:
-            graphs.append(_write_capacity_graph(table))
+            graphs.append(write_capacity_graph(table))
         if group is not None:
             graphs += worker_graphs(queue, group, backlog_target)
         graphs.append(self._alarm_status())
@@ -351,42 +392,3 @@ class PipelineObservability(Construct):
             for name, alarm in self.alarms.items()
         ]
         return cloudwatch.AlarmStatusWidget(title="Alarms", alarms=statuses, width=WIDTH, height=6)
-
-
-def _consumer_graphs(function: lambda_.IFunction) -> list[cloudwatch.IWidget]:
-    return [
-        graph(
-            "Consumer errors and throttles",
-            [
-                function.metric_errors(statistic=cloudwatch.Stats.SUM, label="Errors"),
-                function.metric_throttles(statistic=cloudwatch.Stats.SUM, label="Throttles"),
-            ],
-        ),
-        graph(
-            "Consumer duration (ms)",
-            [
-                function.metric_duration(statistic=cloudwatch.Stats.AVERAGE, label="Avg"),
-                function.metric_duration(statistic=cloudwatch.Stats.p(99), label="p99"),
-            ],
-        ),
-    ]
-
-
-def _write_capacity_graph(table: dynamodb.ITable) -> cloudwatch.IWidget:
-    consumed = table.metric("ConsumedWriteCapacityUnits", statistic=cloudwatch.Stats.SUM)
-    return graph(
-        "Write capacity (WCU/s)",
-        [
-            # A Sum over the period, divided by its length in seconds.
-            cloudwatch.MathExpression(
-                expression="consumed / PERIOD(consumed)",
-                using_metrics={"consumed": consumed},
-                label="Consumed",
-            ),
-            table.metric(
-                "ProvisionedWriteCapacityUnits",
-                statistic=cloudwatch.Stats.AVERAGE,
-                label="Provisioned",
-            ),
-        ],
-    )

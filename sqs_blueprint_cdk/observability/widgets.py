@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
 
 from sqs_blueprint_cdk.queue_pair import QueueWithDlq
 
 WIDTH = 8  # three graphs per 24-column dashboard row
+# The mapping's EventCount metrics on the dashboard, by label (limits.LAMBDA_ESM_METRICS_URL).
+MAPPING_METRICS = {
+    "Polled": "PolledEventCount",
+    "Invoked": "InvokedEventCount",
+    "Failed invoke": "FailedInvokeEventCount",
+    "Filtered out": "FilteredOutEventCount",
+    "Deleted": "DeletedEventCount",
+}
 
 
 def mapping_graph(metrics: dict[str, cloudwatch.Metric]) -> cloudwatch.GraphWidget:
@@ -63,4 +73,43 @@ def graph(
     )
     return cloudwatch.GraphWidget(
         title=title, left=metrics, left_annotations=annotations, width=WIDTH, height=6
+    )
+
+
+def consumer_graphs(function: lambda_.IFunction) -> list[cloudwatch.IWidget]:
+    return [
+        graph(
+            "Consumer errors and throttles",
+            [
+                function.metric_errors(statistic=cloudwatch.Stats.SUM, label="Errors"),
+                function.metric_throttles(statistic=cloudwatch.Stats.SUM, label="Throttles"),
+            ],
+        ),
+        graph(
+            "Consumer duration (ms)",
+            [
+                function.metric_duration(statistic=cloudwatch.Stats.AVERAGE, label="Avg"),
+                function.metric_duration(statistic=cloudwatch.Stats.p(99), label="p99"),
+            ],
+        ),
+    ]
+
+
+def write_capacity_graph(table: dynamodb.ITable) -> cloudwatch.IWidget:
+    consumed = table.metric("ConsumedWriteCapacityUnits", statistic=cloudwatch.Stats.SUM)
+    return graph(
+        "Write capacity (WCU/s)",
+        [
+            # A Sum over the period, divided by its length in seconds.
+            cloudwatch.MathExpression(
+                expression="consumed / PERIOD(consumed)",
+                using_metrics={"consumed": consumed},
+                label="Consumed",
+            ),
+            table.metric(
+                "ProvisionedWriteCapacityUnits",
+                statistic=cloudwatch.Stats.AVERAGE,
+                label="Provisioned",
+            ),
+        ],
     )

@@ -21,8 +21,10 @@ Lambda consumers) as a systemd service on Amazon Linux 2023. The design:
   log group with retention through the CloudWatch agent.
 - The role can consume the one queue, read the payload bucket, write the
   table (BatchWriteItem, or PutItem when versioned), read the one bundle
-  object, write to its own log group, signal its own stack and complete its
-  own scale-in lifecycle action. Nothing else but SSM.
+  object, write to its own log group, signal its own stack, complete its
+  own scale-in lifecycle action, mark itself Unhealthy in its own group and
+  publish its heartbeat (one CloudWatch namespace). Nothing else but the SSM
+  Agent's Session Manager actions (``health``).
 - Scaling: target tracking on ``visible / IF(inservice > 0, inservice, 1)``,
   the backlog per in-service instance, towards
   ``acceptable_latency / seconds_per_message`` messages (docs/aws-facts.md#tooling: the L2
@@ -43,7 +45,8 @@ continues; the systemd stop is then the last line of defence. Either way a
 message that is not finished returns to the queue when its visibility ends,
 which is why the queue's visibility must cover the maximum processing time.
 
-Layout: ``construct`` builds the resources, ``validation`` checks every setting
+Layout: ``construct`` builds the resources, ``health`` the role, heartbeat and
+self-replacement, ``image`` the AMI a stage pins, ``validation`` checks every setting
 first, ``scaling`` holds the backlog arithmetic and the scaling policy,
 ``bundle`` builds the install bundle, and ``user_data`` renders the boot script,
 the systemd units and the agent's configuration kept as real files under

@@ -31,6 +31,13 @@ from sqs_blueprint_cdk.queue_pair import QueueWithDlq
 from sqs_blueprint_cdk.workers import user_data
 from sqs_blueprint_cdk.workers.bundle import PACKAGE_DIR, BundleBuilder, Target
 from sqs_blueprint_cdk.workers.drain import add_drain_hook, grant_lifecycle
+from sqs_blueprint_cdk.workers.health import (
+    HEARTBEAT_ENV,
+    grant_set_health,
+    heartbeat_metric,
+    instance_role,
+)
+from sqs_blueprint_cdk.workers.image import LATEST, machine_image
 from sqs_blueprint_cdk.workers.scaling import backlog_scaling_policy, backlog_target
 from sqs_blueprint_cdk.workers.validation import (
     BUILTIN_WRITE_BUFFER,
@@ -95,8 +102,10 @@ class Ec2QueueWorkers(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         vpc_subnets: ec2.SubnetSelection | None = None,
         allow_short_visibility: bool = False,
+        ami: str = LATEST,
     ) -> None:
         super().__init__(scope, id_)
+        self.ami = ami  # image.py: "latest", an AMI id or "ssm:/name"
         instance_type = instance_type or ec2.InstanceType("t4g.small")
         drain = drain_timeout if drain_timeout is not None else max_processing_time
         problems = Problems(f"Ec2QueueWorkers '{self.node.path}'")
@@ -142,6 +151,8 @@ class Ec2QueueWorkers(Construct):
             self.launch_template.node.add_dependency(grant)
         self._after_the_route_out(vpc, vpc_subnets)
         grant_lifecycle(self, self.role, self.auto_scaling_group)
+        grant_set_health(self, self.role, self.auto_scaling_group)
+        self.heartbeat = heartbeat_metric(queue)
         self._acknowledge_group()
         if min_capacity == 0:
             self._warn_scaling_from_zero()
@@ -157,25 +168,10 @@ class Ec2QueueWorkers(Construct):
         self, settings: Settings, payload_bucket: LargePayloadBucket | None
     ) -> list[iam.Policy]:
         """The instance role and the worker's environment; returns the grants to wait for."""
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description=f"Instances of {self.node.path}",
-            managed_policies=[
-                iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
-            ],
-        )
-        acknowledge(
-            self.role,
-            "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
-            "AmazonSSMManagedInstanceCore]",
-            "Session Manager is the only way onto these instances (no SSH key, no inbound "
-            "rule); AWS maintains the minimal policy its agent needs.",
-        )
+        self.role = instance_role(self)
         self.queue.queue.grant_consume_messages(self.role)
         # boto3 does not read the region from the instance metadata.
-        env: dict[str, str] = {"AWS_DEFAULT_REGION": Stack.of(self).region}
+        env: dict[str, str] = {"AWS_DEFAULT_REGION": Stack.of(self).region, **HEARTBEAT_ENV}
         table = settings.table
         if table is not None:
             env["TABLE_NAME"] = table.table_name
@@ -326,9 +322,7 @@ class Ec2QueueWorkers(Construct):
         return ec2.LaunchTemplate(
             self,
             "LaunchTemplate",
-            machine_image=ec2.MachineImage.latest_amazon_linux2023(
-                cpu_type=ec2.AmazonLinuxCpuType.ARM_64 if arm else ec2.AmazonLinuxCpuType.X86_64
-            ),
+            machine_image=machine_image(self, self.ami, arm=arm),
             instance_type=instance_type,
             role=self.role,
             user_data=boot,

@@ -18,6 +18,7 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 LIFECYCLE_HOOK_NAME = "sqs-blueprint-drain"
 SERVICE = "sqs-blueprint-worker"
 WATCHER = "sqs-blueprint-drain-on-scale-in"
+UNHEALTHY = "sqs-blueprint-unhealthy"
 _PLACEHOLDER = re.compile(r"@([a-z_]+)@")
 
 
@@ -83,4 +84,6 @@ def boot_script(
         worker_unit=worker_unit,
         watcher_script=render(WATCHER, lifecycle_hook=LIFECYCLE_HOOK_NAME),
         watcher_unit=render(f"{WATCHER}.service", region=region),
+        unhealthy_script=render(UNHEALTHY, region=region),
+        unhealthy_unit=render(f"{UNHEALTHY}.service"),
     )

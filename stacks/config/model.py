@@ -96,14 +96,14 @@ class TableConfig:
 
 @dataclass(frozen=True)
 class AlarmsConfig:
-    """A pipeline's alarms: who hears of them and when the backlog is too old.
+    """A pipeline's alarms: who hears of them. When the backlog is too old follows from
+    the pipeline's ``acceptable_latency_s`` (README, "Alarms").
 
     ``to`` left unset takes the stage's ``alarms_to``; once loaded it is a tuple
     of e-mail addresses, an SNS topic ARN, or ``"none"``.
     """
 
     to: tuple[str, ...] | str | None = None
-    age_share: float = 0.5  # of the source queue's retention
     failed_invoke_share: float = 0.05  # of the events a Lambda mapping polled
     quiet_group_age_s: int = 300  # a quiet tenant's oldest message, with queue.tenants
 
@@ -122,6 +122,9 @@ class WriteBufferConfig:
 
     queue: QueueConfig = field(default_factory=QueueConfig)
     table: TableConfig = field(default_factory=TableConfig)
+    # The oldest message's age that means the pipeline is failing its users: the
+    # OldestMessageAge alarm's threshold (README, "Alarms").
+    acceptable_latency_s: int = 10 * 60
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
 
 
@@ -133,6 +136,9 @@ class OrderedConfig:
     table: TableConfig = field(default_factory=lambda: TableConfig(key_fields=("account",)))
     high_throughput: bool = False
     version_field: str = "version"
+    # The oldest message's age that means the pipeline is failing its users: the
+    # OldestMessageAge alarm's threshold (README, "Alarms").
+    acceptable_latency_s: int = 10 * 60
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
 
 
@@ -148,6 +154,9 @@ class RequestResponseConfig:
     function_timeout_s: int = 10
     batch_size: int = 10
     max_concurrency: int = 10
+    # The oldest message's age that means the pipeline is failing its users: the
+    # OldestMessageAge alarm's threshold (README, "Alarms").
+    acceptable_latency_s: int = 60
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
 
 
@@ -174,6 +183,8 @@ class WorkersConfig:
     seconds_per_message: float = 0.2
     instance_warmup_s: int = 180
     nat_gateways: int = 1
+    # "latest", an AMI id, or "ssm:/name" (sqs_blueprint_cdk/workers/image.py).
+    ami: str = "latest"
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
 
 
@@ -186,6 +197,9 @@ class OwnTableConfig:
     write_capacity: int = 5
     read_capacity: int = 1
     key_fields: tuple[str, ...] = ()
+    # The handler idiom (WriteBuffer.upserter().put_many) calls BatchWriteItem alone;
+    # name any other DynamoDB action the handler calls, e.g. ["dynamodb:GetItem"].
+    extra_actions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,6 +218,9 @@ class PipelineConfig:
     batching_window_s: int = 0
     max_concurrency: int = 2
     table: OwnTableConfig | None = None
+    # The oldest message's age that means the pipeline is failing its users: the
+    # OldestMessageAge alarm's threshold (README, "Alarms").
+    acceptable_latency_s: int = 10 * 60
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
 
 

@@ -114,6 +114,7 @@ def test_write_buffer_iam_is_exactly_what_it_needs(synthesized: Any) -> None:
         ("logs:CreateLogStream", "logs:PutLogEvents"),
         ("s3:GetObject",),
         ("s3:ListBucket",),  # a missing payload is a 404, not a 403
+        ("xray:PutTelemetryRecords", "xray:PutTraceSegments"),  # active tracing
     }
     dynamo = by_action[("dynamodb:BatchWriteItem",)]["Resource"]
     assert dynamo["Fn::GetAtt"][0].startswith("BufferTable")

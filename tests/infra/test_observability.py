@@ -22,7 +22,7 @@ from stacks.ordered_stack import OrderedStack
 from stacks.request_response_stack import RequestResponseStack
 from stacks.workers_stack import WorkersStack
 from stacks.write_buffer_stack import WriteBufferStack
-from tests.infra.conftest import PROD_TARGET, cdk_context
+from tests.infra.conftest import cdk_context
 
 # Every stack of the app, and what each one's alarms watch besides its queue
 # pair: a consumer function, a table, or both.
@@ -40,6 +40,9 @@ CONFIG_KEYS = {
     "Workers": "workers",
 }
 DAY_S = 86_400
+# The oldest-message alarm's threshold: cdk.json's acceptable_latency_s, plus the
+# instance warm-up for the workers (120 s + 180 s).
+AGE_S = {"WriteBuffer": 600, "Ordered": 600, "RequestResponse": 60, "Workers": 300}
 
 
 def alarms(template: Template) -> list[dict[str, Any]]:
@@ -102,7 +105,7 @@ EXPECTED = [
         "ApproximateAgeOfOldestMessage",
         "QueueName",
         "Maximum",
-        0.5 * 4 * DAY_S,  # dev retention: 4 days; default age_share 0.5
+        None,  # each pipeline's latency target: AGE_S
         "GreaterThanThreshold",
     ),
     ("function", "AWS/Lambda", "Errors", "FunctionName", "Sum", 0, "GreaterThanThreshold"),
@@ -154,6 +157,7 @@ def test_alarm_watches_the_right_resource_and_notifies_the_topic(
     comparison: str,
 ) -> None:
     ref = refs(synthesized.stacks[pipeline])
+    threshold = AGE_S[pipeline] if threshold is None else threshold
     synthesized.templates[pipeline].has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
@@ -178,8 +182,9 @@ def test_every_pipeline_has_exactly_these_alarms(synthesized: Any, pipeline: str
     every = alarms(synthesized.templates[pipeline])
     found = sorted(a["MetricName"] for a in every if "MetricName" in a)
     assert found == sorted(e[2] for e in expected_for(pipeline))
-    # Plus one metric-math alarm on the Lambda mapping's failed-invoke share.
-    assert len(every) - len(found) == ("function" in WATCHES[pipeline])
+    # Plus one metric-math alarm: the Lambda mapping's failed-invoke share, or the
+    # workers' heartbeats.
+    assert len(every) - len(found) == 1
     # What the stack has, it alarms on: no function or table goes unwatched.
     assert set(refs(synthesized.stacks[pipeline])) == {"dlq", "queue", "topic", *WATCHES[pipeline]}
     topic = refs(synthesized.stacks[pipeline])["topic"]
@@ -200,16 +205,19 @@ def test_no_alarm_counts_messages_sent(synthesized: Any, synthesized_prod: Any) 
                 assert "NumberOfMessagesSent" not in names, alarm
 
 
-def test_age_threshold_follows_the_stage_retention(synthesized_prod: Any) -> None:
-    # prod keeps the write buffer's and the ordered pipeline's messages 7 days
-    # (cdk.json), the others the default 4; the alarm fires halfway to expiry.
-    prod = load_stage(cdk_context()["sqs-blueprint"], "prod", PROD_TARGET)
-    assert prod.write_buffer.queue.retention_days == 7
-    for pipeline in PIPELINES:
-        days = getattr(prod, CONFIG_KEYS[pipeline]).queue.retention_days
+def test_prod_age_thresholds_are_the_latency_targets_in_minutes(synthesized_prod: Any) -> None:
+    # The issue's finding: 302,400 s (3.5 days) and 172,800 s (2 days) before a stopped
+    # consumer was noticed. Now: 10 min for the Lambda pipelines, 1 min for RPC, and
+    # the workers' 2 min target plus the 3 min a scale-out takes to warm up.
+    for pipeline, seconds in AGE_S.items():
         synthesized_prod.templates[pipeline].has_resource_properties(
             "AWS::CloudWatch::Alarm",
-            {"MetricName": "ApproximateAgeOfOldestMessage", "Threshold": 0.5 * days * DAY_S},
+            {
+                "MetricName": "ApproximateAgeOfOldestMessage",
+                "Statistic": "Maximum",
+                "Threshold": seconds,
+                "AlarmDescription": Match.string_like_regexp("latency target"),
+            },
         )
 
 
@@ -361,8 +369,8 @@ def test_dashboard_points_at_this_pipeline(synthesized: Any, pipeline: str) -> N
     # The alarm status widget lists every alarm of the pipeline, by an ARN built
     # from its name: the local cloud cannot resolve Fn::GetAtt on an alarm.
     alarm_ids = template.find_resources("AWS::CloudWatch::Alarm")
-    mapping_alarms = int("function" in WATCHES[pipeline])  # the failed-invoke share
-    assert len(alarm_ids) == len(expected_for(pipeline)) + mapping_alarms
+    math_alarms = 1  # the failed-invoke share, or the workers' heartbeats
+    assert len(alarm_ids) == len(expected_for(pipeline)) + math_alarms
     assert all({"Ref": a} in parts for a in alarm_ids)
     assert not any({"Fn::GetAtt": [a, "Arn"]} in parts for a in alarm_ids)
     assert '"type":"alarm"' in dashboard_text(template)
@@ -499,25 +507,24 @@ def build_pipeline(pipeline: str, config: StageConfig) -> Stack:
 def test_stage_alarm_settings_reach_the_stack(pipeline: str) -> None:
     block = cdk_context()["sqs-blueprint"]
     key = CONFIG_KEYS[pipeline]
-    block["stages"]["dev"].setdefault(key, {})["alarms"] = {
-        "to": ["oncall@yourcompany.com"],
-        "age_share": 0.75,
-    }
+    stage = block["stages"]["dev"].setdefault(key, {})
+    stage["alarms"] = {"to": ["oncall@yourcompany.com"]}
+    stage["acceptable_latency_s"] = 240
     config = load_stage(block, "dev")
     for other in CONFIG_KEYS.values():
         alarms_config = getattr(config, other).alarms
         if other == key:
             assert alarms_config.emails == ("oncall@yourcompany.com",)
-            assert alarms_config.age_share == 0.75
         else:  # the stage's alarms_to
-            assert alarms_config.to == "none" and alarms_config.age_share == 0.5
+            assert alarms_config.to == "none"
     template = Template.from_stack(build_pipeline(pipeline, config))
     template.has_resource_properties(
         "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@yourcompany.com"}
     )
+    warmup = config.workers.instance_warmup_s if pipeline == "Workers" else 0
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
-        {"MetricName": "ApproximateAgeOfOldestMessage", "Threshold": 0.75 * 4 * DAY_S},
+        {"MetricName": "ApproximateAgeOfOldestMessage", "Threshold": 240 + warmup},
     )
 
 

@@ -259,6 +259,26 @@ def test_launch_template_is_locked_down(synthesized: Any, template: Template) ->
     assert not resources(template, "AWS::EC2::SecurityGroupIngress")
 
 
+# What the SSM Agent needs for Session Manager (docs/aws-facts.md#ec2-workers).
+SESSION_MANAGER = (
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
+
+
+def group_id(template: Template) -> str:
+    return logical_id(template, "AWS::AutoScaling::AutoScalingGroup")
+
+
 def test_role_has_exactly_what_the_worker_needs(template: Template) -> None:
     role = next(
         r["Properties"]
@@ -272,8 +292,8 @@ def test_role_has_exactly_what_the_worker_needs(template: Template) -> None:
             "Principal": {"Service": "ec2.amazonaws.com"},
         }
     ]
-    (managed,) = role["ManagedPolicyArns"]
-    assert render(managed).endswith(":iam::aws:policy/AmazonSSMManagedInstanceCore")
+    # Session Manager by its agent's own actions: no managed policy, no ssm:GetParameter*.
+    assert "ManagedPolicyArns" not in role
     by_action = {
         tuple(sorted(s["Action"])) if isinstance(s["Action"], list) else (s["Action"],): s
         for s in workers_role_statements(template)
@@ -293,7 +313,14 @@ def test_role_has_exactly_what_the_worker_needs(template: Template) -> None:
         ("autoscaling:DescribeAutoScalingInstances",),
         ("autoscaling:CompleteLifecycleAction",),
         ("cloudformation:SignalResource",),
+        ("cloudwatch:PutMetricData",),
+        ("autoscaling:SetInstanceHealth",),
+        SESSION_MANAGER,
     }
+    beat = by_action[("cloudwatch:PutMetricData",)]
+    assert beat["Condition"] == {"StringEquals": {"cloudwatch:namespace": "sqs-blueprint/Workers"}}
+    health = render(by_action[("autoscaling:SetInstanceHealth",)]["Resource"])
+    assert health.endswith(f":autoScalingGroupName/${{{group_id(template)}}}")
     signal = by_action[("cloudformation:SignalResource",)]
     assert signal["Resource"] == {"Ref": "AWS::StackId"}  # its own stack only
     assert all(s["Effect"] == "Allow" for s in by_action.values())
@@ -367,7 +394,14 @@ def test_user_data_installs_offline_and_runs_the_worker_under_systemd(
     ):
         assert setting in unit
     env = dict(x.split("=", 1) for x in heredoc(script, "/etc/sqs-blueprint/worker.env"))
-    assert env.keys() == {"AWS_DEFAULT_REGION", "TABLE_NAME", "PAYLOAD_BUCKET", "WCU_PER_SECOND"}
+    assert env.keys() == {
+        "AWS_DEFAULT_REGION",
+        "TABLE_NAME",
+        "PAYLOAD_BUCKET",
+        "WCU_PER_SECOND",
+        "HEARTBEAT_NAMESPACE",
+    }
+    assert env["HEARTBEAT_NAMESPACE"] == "sqs-blueprint/Workers"
     assert env["AWS_DEFAULT_REGION"] == "${AWS::Region}"
     assert re.fullmatch(r"\$\{Table\w+\}", env["TABLE_NAME"])
     assert re.fullmatch(r"\$\{PayloadsBucket\w+\}", env["PAYLOAD_BUCKET"])

@@ -6,9 +6,18 @@ signal() {
   cfn-signal --stack '@stack@' --resource '@resource@' --region '@region@' --exit-code "$1" ||
     echo "cfn-signal: no stack operation waits for this instance (a scale-out); not signalled"
 }
+# A boot that fails also marks the instance Unhealthy, so a scale-out that no stack
+# operation waits for replaces it rather than counting it in service.
+cat > /usr/local/bin/sqs-blueprint-unhealthy <<'EOF'
+@unhealthy_script@
+EOF
+chmod 0755 /usr/local/bin/sqs-blueprint-unhealthy
 on_exit() {
   local status=$?
-  if [ "$status" != 0 ]; then signal "$status"; fi
+  if [ "$status" != 0 ]; then
+    signal "$status"
+    /usr/local/bin/sqs-blueprint-unhealthy || true
+  fi
 }
 trap on_exit EXIT
 
@@ -47,6 +56,9 @@ EOF
 chmod 0755 /usr/local/bin/sqs-blueprint-drain-on-scale-in
 cat > /etc/systemd/system/sqs-blueprint-drain-on-scale-in.service <<'EOF'
 @watcher_unit@
+EOF
+cat > /etc/systemd/system/sqs-blueprint-unhealthy.service <<'EOF'
+@unhealthy_unit@
 EOF
 systemctl daemon-reload
 systemctl enable --now sqs-blueprint-worker.service sqs-blueprint-drain-on-scale-in.service
