@@ -71,6 +71,17 @@ def test_a_name_that_cannot_name_a_folder_and_a_stack_is_refused(name: str) -> N
     )
 
 
+def test_a_name_with_a_trailing_newline_is_refused_on_one_line() -> None:
+    """A pattern anchored with ``$`` matches before a final newline: the name must match
+    whole, although the pipeline's handler exists under the name without the newline."""
+    assert refusal({f"{NAME}\n": {}}) == (
+        "invalid stage configuration:\n"
+        f"  - '{WHERE}.{NAME}\\n': a pipeline name must be 1..40 lowercase letters, digits "
+        "and hyphens, starting with a letter (it names the folder lambdas/<name>/ and the "
+        f"stack sqs-blueprint-<stage>-<name>), got '{NAME}\\n'"
+    )
+
+
 def test_a_shipped_pipeline_name_is_refused() -> None:
     assert refusal({"ordered": {}}) == (
         "invalid stage configuration:\n"

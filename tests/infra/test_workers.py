@@ -530,6 +530,12 @@ def workers(stack: Stack, pair: QueueWithDlq | None = None, **props: Any) -> Ec2
             {"handler": "not a handler"},
             "handler='not a handler': must be 'builtin:write-buffer' or module:function",
         ),
+        (
+            {"handler": "my_jobs.handlers:process\n"},
+            "handler='my_jobs.handlers:process\\n': must be 'builtin:write-buffer' or "
+            "module:function",
+        ),
+        ({"environment": {"MODE\n": "x"}}, "environment='MODE\\n': names are letters"),
         ({"table": None}, "table=None: the built-in write buffer writes into a DynamoDB table"),
         ({"key_fields": ["a,b"]}, "key_fields=['a,b']: names top-level fields"),
         (

@@ -29,8 +29,8 @@ HOOK_SLACK_S = 60
 # and the worker staying active for 15 s take a few minutes; this leaves room.
 SIGNAL_TIMEOUT = Duration.minutes(15)
 
-_HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HANDLER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ENV_UNSAFE = re.compile(r"[\n\r\"'\\$`%]")
 # Variables the pattern sets itself (write_buffer.py reads them).
 RESERVED_ENV = (
@@ -80,7 +80,7 @@ def validate(problems: Problems, settings: Settings) -> None:
 
 def _check_handler(check: Check, s: Settings) -> None:
     check(
-        s.handler == BUILTIN_WRITE_BUFFER or bool(_HANDLER.match(s.handler)),
+        s.handler == BUILTIN_WRITE_BUFFER or bool(_HANDLER.fullmatch(s.handler)),
         "handler",
         s.handler,
         f"must be '{BUILTIN_WRITE_BUFFER}' or module:function (Python names only)",
@@ -121,7 +121,7 @@ def _check_handler(check: Check, s: Settings) -> None:
 def _check_environment(check: Check, environment: Mapping[str, str]) -> None:
     for name, value in sorted(environment.items()):
         check(
-            bool(_ENV_NAME.match(name)) and name not in RESERVED_ENV,
+            bool(_ENV_NAME.fullmatch(name)) and name not in RESERVED_ENV,
             "environment",
             name,
             "names are letters, digits and '_' (not starting with a digit), and not one the "
