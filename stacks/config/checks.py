@@ -12,6 +12,7 @@ import dataclasses
 import re
 from typing import Any
 
+from sqs_blueprint.write_buffer import FIELD_NAME_FIX, FIELD_NAME_RULE, field_name_ok
 from stacks.config.model import NO_ALARMS, AlarmsConfig, StageConfig
 from stacks.patterns.bundling import LAMBDAS_DIR
 
@@ -93,6 +94,11 @@ def _check_pipelines(config: StageConfig, path: str, errors: list[str]) -> Stage
                 f"'{where}.table': a provisioned table needs at least 1 write and 1 read "
                 f"capacity unit, got write_capacity={table.write_capacity}, "
                 f"read_capacity={table.read_capacity}"
+            )
+        if table and not all(field_name_ok(f) for f in table.key_fields):
+            errors.append(
+                f"'{where}.table.key_fields' is {list(table.key_fields)!r}: {FIELD_NAME_RULE}. "
+                f"Fix: {FIELD_NAME_FIX}"
             )
         filled = _filled_alarms(pipeline.alarms, where, config, path, errors)
         pipelines[name] = dataclasses.replace(pipeline, alarms=filled)

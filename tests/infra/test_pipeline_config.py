@@ -134,6 +134,17 @@ def test_wrong_shapes_are_refused(pipelines: Any, message: str) -> None:
     assert refusal(pipelines) == f"invalid stage configuration:\n  - {message}"
 
 
+@pytest.mark.parametrize("key_fields", [["pk"], [""], ["order_id", " region"]])
+def test_key_fields_no_record_could_carry_are_refused_in_one_line(key_fields: list[str]) -> None:
+    assert refusal({NAME: {"table": {"key_fields": key_fields}}}) == (
+        "invalid stage configuration:\n"
+        f"  - '{WHERE}.{NAME}.table.key_fields' is {key_fields!r}: each names a top-level body "
+        "field: not empty, without surrounding spaces, and not 'pk', the table's partition "
+        "key, which a body may not carry (every record would be refused). Fix: name the body "
+        "fields, e.g. ['order_id'], and rename a body field called 'pk'"
+    )
+
+
 def test_a_pipeline_alarms_nobody_is_refused_once_with_the_shipped_ones() -> None:
     text = refusal({NAME: {}}, alarms_to=None)
     assert text.count("alarms reach nobody") == 1
