@@ -83,6 +83,10 @@ class ResponderSettings:
 
     response_queue_prefix: str
 
+    def __post_init__(self) -> None:
+        """Refuse a prefix :meth:`from_env` would read back differently or refuse."""
+        check_prefix(self.response_queue_prefix)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ResponderSettings:
         env = os.environ if env is None else env

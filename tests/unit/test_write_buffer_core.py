@@ -66,7 +66,9 @@ def test_the_worker_refuses_a_version_field_without_key_fields(
 # ------------------------------------------------ the environment the constructs set, read back
 
 # Any body field name the settings accept: commas, brackets, quotes, backslashes, unicode.
-names = st.text(min_size=1, max_size=12).filter(lambda n: n == n.strip() and n != "pk")
+names = (
+    st.text(min_size=1, max_size=12) | st.text(',[]"\\ é\u2028\nab', min_size=1, max_size=6)
+).filter(lambda n: n == n.strip() and n != "pk")
 positive = st.floats(min_value=1e-3, max_value=1e6, allow_nan=False, allow_infinity=False)
 backoffs = st.floats(min_value=1e-3, max_value=43_200).flatmap(
     lambda base: st.builds(Backoff, st.just(base), st.floats(min_value=base, max_value=43_200))
