@@ -75,6 +75,10 @@ class PayloadOversized(PayloadError):
     """The object is larger than its pointer declares or than the reader's maximum; not read."""
 
 
+class PayloadSizeMismatch(PayloadError):
+    """The object's length differs from the size its pointer declares: it was replaced."""
+
+
 class BucketNotAllowed(PayloadError):
     """A pointer names a bucket outside the allow-list; nothing was fetched."""
 
@@ -313,6 +317,15 @@ class PayloadStore:
             data = self._read_bounded(where, response, declared_size)
         except (ClientError, BotoCoreError) as error:
             raise _read_error(where, error) from error
+        if declared_size is not None and len(data) != declared_size:
+            # The declared size is the wire format's integrity check
+            # (docs/aws-facts.md#extended-client-wire-format): a longer object is refused
+            # unread above, a shorter one here.
+            raise PayloadSizeMismatch(
+                f"payload {where} is {len(data):,} bytes, but its pointer's declared "
+                f"{RESERVED_ATTRIBUTE} is {declared_size:,} (the object was replaced after "
+                "sending, or the pointer is not genuine); not used"
+            )
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as error:

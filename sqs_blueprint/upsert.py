@@ -48,6 +48,7 @@ from sqs_blueprint.items import (
 )
 from sqs_blueprint.pacing import Grant, TokenBucket, WindowPacer
 from sqs_blueprint.records import Record
+from sqs_blueprint.versioning import NEWER_CONDITION, stored_version_problem
 
 __all__ = [
     "KEY_ATTRIBUTE",
@@ -229,10 +230,12 @@ class Upserter:
         """Versioned mode: conditional PutItem keeping the highest numeric ``version_field``.
 
         The one rule, inside a batch and across batches: an item is written only if
-        its version is greater than the stored one (or none is stored); an older or
-        EQUAL version is an acknowledged no-op, so the first item seen with a version
-        wins. Inside a batch the same rule picks, per key, the first item with the
-        highest version.
+        its version is greater than the stored one, or no item is stored, or the stored
+        item has no ``version_field`` (written before versioning, or under another
+        version field: older than any versioned update); an older or EQUAL stored
+        version is an acknowledged no-op, so the first item seen with a version wins.
+        A stored version that is not a number fails the item with the reason. Inside a
+        batch the same rule picks, per key, the first item with the highest version.
         """
         result = PutResult()
         indexed: list[tuple[int, Mapping[str, Any]]] = []
@@ -269,13 +272,27 @@ class Upserter:
                 self._client().put_item(
                     TableName=self.table_name,
                     Item=entry.item,
-                    ConditionExpression="attribute_not_exists(#k) OR #v < :v",
+                    ConditionExpression=NEWER_CONDITION,
                     ExpressionAttributeNames={"#k": KEY_ATTRIBUTE, "#v": version_field},
-                    ExpressionAttributeValues={":v": entry.item[version_field]},
+                    ExpressionAttributeValues={
+                        ":v": entry.item[version_field],
+                        ":number": {"S": "N"},
+                    },
+                    # The stored item, to tell a newer version from one that is no number
+                    # (docs/aws-facts.md#dynamodb).
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except (ClientError, BotoCoreError) as error:
                 if error_code(error) == "ConditionalCheckFailedException":
-                    result.noops += absorbed + 1
+                    refused = stored_version_problem(
+                        getattr(error, "response", {}).get("Item"),
+                        entry.item[version_field]["N"],
+                        version_field,
+                    )
+                    if refused:
+                        self._fail(entry, refused, result)
+                    else:
+                        result.noops += absorbed + 1
                 elif not transient(error):
                     self._fail(entry, error_reason(error), result)
                 elif self._clock() >= deadline:

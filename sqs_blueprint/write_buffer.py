@@ -4,8 +4,10 @@ One configuration for every runtime that drains a write buffer: the Lambda
 handlers, the EC2 worker's built-in handler and the local cloud. Variables:
 
 - ``TABLE_NAME`` (required): the DynamoDB table, string partition key ``pk``;
-- ``KEY_FIELDS``: comma-separated top-level fields that make the key (the whole
-  body when unset);
+- ``KEY_FIELDS``: the top-level fields that make the key (the whole body when
+  unset), a JSON list of strings (``["account","region"]``), so any field name
+  round-trips; a value not starting with ``[`` is read as comma-separated names,
+  for environments set by hand;
 - ``VERSION_FIELD``: versioned mode, keeping the item with the highest version
   (an equal version is a no-op; needs ``KEY_FIELDS`` without the version field,
   see :mod:`sqs_blueprint.versioning`);
@@ -28,6 +30,8 @@ function's environment with it, so the names live here only.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -45,7 +49,13 @@ from sqs_blueprint.errors import SqsBlueprintError, UsageError
 from sqs_blueprint.limits import SQS_MAX_VISIBILITY_TIMEOUT_S
 from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.records import Record
-from sqs_blueprint.upsert import MAX_ITEM_BYTES, BatchOutcome, Upserter, write_records
+from sqs_blueprint.upsert import (
+    KEY_ATTRIBUTE,
+    MAX_ITEM_BYTES,
+    BatchOutcome,
+    Upserter,
+    write_records,
+)
 from sqs_blueprint.versioning import VERSIONED_KEY_RULE, versioned_key_ok
 
 DEFAULT_DEADLINE_S = 20.0
@@ -64,16 +74,41 @@ class RecordFailed(SqsBlueprintError):
     the rest of its message group). The message is the reason."""
 
 
+FIELD_NAME_RULE = (
+    f"each names a top-level body field: not empty, without surrounding spaces, and not "
+    f"{KEY_ATTRIBUTE!r}, the table's partition key, which a body may not carry (every "
+    "record would be refused)"
+)
+FIELD_NAME_FIX = "name the body fields, e.g. ['order_id'], and rename a body field called 'pk'"
+
+
+def field_name_ok(name: object) -> bool:
+    """Whether ``name`` may be a key field or the version field (:data:`FIELD_NAME_RULE`)."""
+    return isinstance(name, str) and bool(name) and name == name.strip() and name != KEY_ATTRIBUTE
+
+
+def key_fields_text(key_fields: Sequence[str]) -> str:
+    """``KEY_FIELDS`` as :meth:`WriteBufferSettings.from_env` reads it: a compact JSON list,
+    so a name holding a comma or any other character comes back whole."""
+    return json.dumps(list(key_fields), ensure_ascii=False, separators=(",", ":"))
+
+
+def number_text(value: float) -> str:
+    """``value`` as an environment value that reads back exactly: ``:g`` when that is
+    exact (``24``, ``2.5``), else the shortest exact form (``1234.567``)."""
+    text = f"{value:g}"
+    return text if float(text) == value else repr(value)
+
+
 def time_left_s(remaining_ms: int) -> float:
     """How long a Lambda invocation with ``remaining_ms`` left may keep retrying writes."""
     return remaining_ms / 1000 - RESPONSE_MARGIN_S
 
 
 def wcu_text(wcu_per_second: float) -> str:
-    """A write budget as an environment value that never reads back above the budget:
-    ``:g`` keeps six significant digits, so 1234.567 would become 1234.57."""
-    text = f"{wcu_per_second:g}"
-    return text if float(text) <= wcu_per_second else repr(wcu_per_second)
+    """A write budget as an environment value that reads back exactly, so never above the
+    budget: ``:g`` keeps six significant digits, so 1234.567 would become 1234.57."""
+    return number_text(wcu_per_second)
 
 
 @dataclass(frozen=True)
@@ -88,13 +123,74 @@ class WriteBufferSettings:
     retry: Backoff = DEFAULT_BACKOFF
     max_item_kb: float | None = None
 
+    def __post_init__(self) -> None:
+        """Refuse what :meth:`to_env` could not carry or the write path would refuse; no
+        key fields is None, as :meth:`from_env` reads it."""
+        object.__setattr__(self, "key_fields", tuple(self.key_fields or ()) or None)
+        problems = [
+            f"{name}={value!r}: {rule}" for name, value, ok, rule in self._checks() if not ok
+        ]
+        if problems:
+            raise SettingsError("; ".join(problems))
+
+    def _checks(self) -> list[tuple[str, object, bool, str]]:
+        positive = "must be a finite number greater than 0"
+        wcu = self.wcu_per_second
+        return [
+            (
+                "table_name",
+                self.table_name,
+                bool(self.table_name) and self.table_name == self.table_name.strip(),
+                "must name a table, without surrounding spaces",
+            ),
+            (
+                "key_fields",
+                self.key_fields,
+                self.key_fields is None or all(field_name_ok(f) for f in self.key_fields),
+                FIELD_NAME_RULE,
+            ),
+            (
+                "version_field",
+                self.version_field,
+                self.version_field is None or field_name_ok(self.version_field),
+                FIELD_NAME_RULE,
+            ),
+            (
+                "payload_buckets",
+                self.payload_buckets,
+                all(
+                    b and not any(c.isspace() or c == "," for c in b) for b in self.payload_buckets
+                ),
+                "bucket names are not empty and hold no ',' or spaces",
+            ),
+            (
+                "key_fields",
+                self.key_fields,
+                versioned_key_ok(self.key_fields, self.version_field),
+                f"with version_field={self.version_field!r}: {VERSIONED_KEY_RULE}",
+            ),
+            ("wcu_per_second", wcu, wcu is None or (math.isfinite(wcu) and wcu > 0), positive),
+            (
+                "deadline_s",
+                self.deadline_s,
+                math.isfinite(self.deadline_s) and self.deadline_s > 0,
+                positive,
+            ),
+            (
+                "max_payload_bytes",
+                self.max_payload_bytes,
+                isinstance(self.max_payload_bytes, int) and self.max_payload_bytes > 0,
+                "must be a whole number of bytes greater than 0",
+            ),
+        ]
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WriteBufferSettings:
         env = os.environ if env is None else env
         table = env.get("TABLE_NAME", "").strip()
         if not table:
             raise SettingsError("TABLE_NAME is not set: name the DynamoDB table to write to")
-        key_fields = _names(env, "KEY_FIELDS")
+        key_fields = _key_fields(env)
         version_field = env.get("VERSION_FIELD", "").strip() or None
         if not versioned_key_ok(key_fields, version_field):
             raise SettingsError(
@@ -126,9 +222,9 @@ class WriteBufferSettings:
         env = {"TABLE_NAME": self.table_name}
         if self.wcu_per_second is not None:
             env["WCU_PER_SECOND"] = wcu_text(self.wcu_per_second)
-        env["WRITE_DEADLINE_S"] = f"{self.deadline_s:g}"
+        env["WRITE_DEADLINE_S"] = number_text(self.deadline_s)
         if self.key_fields:
-            env["KEY_FIELDS"] = ",".join(self.key_fields)
+            env["KEY_FIELDS"] = key_fields_text(self.key_fields)
         if self.version_field:
             env["VERSION_FIELD"] = self.version_field
         if self.payload_buckets:
@@ -138,8 +234,8 @@ class WriteBufferSettings:
         if self.max_item_kb is not None:
             env["MAX_ITEM_KB"] = f"{self.max_item_kb:g}"
         if self.retry != DEFAULT_BACKOFF:
-            env["RETRY_BASE_S"] = f"{self.retry.base_s:g}"
-            env["RETRY_MAX_S"] = f"{self.retry.max_s:g}"
+            env["RETRY_BASE_S"] = number_text(self.retry.base_s)
+            env["RETRY_MAX_S"] = number_text(self.retry.max_s)
         return env
 
 
@@ -157,6 +253,24 @@ def _backoff(env: Mapping[str, str]) -> Backoff:
 
 def _bytes(kb: float | None) -> int | None:
     return None if kb is None else int(kb * 1024)
+
+
+def _key_fields(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``KEY_FIELDS``: a JSON list of strings as :meth:`WriteBufferSettings.to_env` writes
+    it, or comma-separated names when it does not start with ``[``."""
+    raw = env.get("KEY_FIELDS", "")
+    if not raw.lstrip().startswith("["):
+        return _names(env, "KEY_FIELDS")
+    try:
+        fields = json.loads(raw)
+    except ValueError:
+        fields = None
+    if not (isinstance(fields, list) and all(isinstance(f, str) for f in fields)):
+        raise SettingsError(
+            f"KEY_FIELDS={raw!r}: must be a JSON list of field names, e.g. "
+            '["account"], or comma-separated names'
+        )
+    return tuple(fields)
 
 
 def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:

@@ -27,7 +27,12 @@ from constructs import Construct
 
 from sqs_blueprint import capacity, limits
 from sqs_blueprint.versioning import VERSIONED_KEY_RULE, versioned_key_ok
-from sqs_blueprint.write_buffer import WriteBufferSettings
+from sqs_blueprint.write_buffer import (
+    FIELD_NAME_FIX,
+    FIELD_NAME_RULE,
+    WriteBufferSettings,
+    field_name_ok,
+)
 from sqs_blueprint_cdk._validation import Problems
 from sqs_blueprint_cdk.consumer import SqsLambdaConsumer
 from sqs_blueprint_cdk.payload_bucket import LargePayloadBucket
@@ -217,11 +222,18 @@ def _check_props(
         "use 1 or more",
     )
     problems.check(
-        all(f and "," not in f for f in key_fields),
+        all(field_name_ok(f) for f in key_fields),
         "key_fields",
         list(key_fields),
-        "names top-level fields, none empty or containing ','",
-        "list the field names, e.g. ['order_id']",
+        FIELD_NAME_RULE,
+        FIELD_NAME_FIX,
+    )
+    problems.check(
+        version_field is None or field_name_ok(version_field),
+        "version_field",
+        version_field,
+        FIELD_NAME_RULE,
+        FIELD_NAME_FIX,
     )
     problems.check(
         not (fifo and handler == "write_buffer"),

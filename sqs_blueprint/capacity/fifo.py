@@ -22,7 +22,7 @@ from sqs_blueprint.limits import PRICES_USD
 DEFAULT_SEND_LATENCY_MS = 20.0  # one SendMessageBatch round trip from inside the region
 DEFAULT_MEMORY_MB = 256
 _MAX_MESSAGE = f"{MAX_MESSAGE_KB / KIB:g} MiB"  # "1 MiB"
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def _check_fifo_inputs(
     check_whole(
         "max_concurrency", max_concurrency, lowest, highest, "the mapping's MaximumConcurrency"
     )
-    if not isinstance(region, str) or not _REGION.match(region):
+    if not isinstance(region, str) or not _REGION.fullmatch(region):
         raise UsageError(f"region must be an AWS region name such as us-east-1, got {region!r}")
 
 

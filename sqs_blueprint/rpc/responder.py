@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,13 +40,19 @@ _MISSING_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "Qu
 log = logging.getLogger(__name__)
 
 
+# A queue URL as SQS returns it: printable ASCII without spaces. Checked on the whole
+# text, because urlsplit drops tabs and newlines before it splits.
+_URL_TEXT = re.compile(r"[!-~]+")
+_ACCOUNT_ID = re.compile(r"[0-9]+")
+
+
 def _account_of(source: str) -> str | None:
     """The account of a queue given by ARN (``arn:aws:sqs:REGION:ACCOUNT:NAME``) or URL."""
     if source.startswith("arn:"):
         parts = source.split(":")
         return parts[4] if len(parts) == 6 else None
     segments = urlsplit(source).path.split("/")
-    return segments[1] if len(segments) == 3 and segments[1].isdigit() else None
+    return segments[1] if len(segments) == 3 and _ACCOUNT_ID.fullmatch(segments[1]) else None
 
 
 def _expired(deadline: Mapping[str, Any] | None) -> bool:
@@ -75,6 +82,10 @@ class ResponderSettings:
     """
 
     response_queue_prefix: str
+
+    def __post_init__(self) -> None:
+        """Refuse a prefix :meth:`from_env` would read back differently or refuse."""
+        check_prefix(self.response_queue_prefix)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ResponderSettings:
@@ -125,13 +136,14 @@ class Responder:
         parts = urlsplit(reply_to or "")
         segments = parts.path.split("/")
         valid = (
-            parts.scheme in ("http", "https")
+            _URL_TEXT.fullmatch(reply_to or "") is not None
+            and parts.scheme in ("http", "https")
             and bool(parts.netloc)
             and not parts.query
             and not parts.fragment
             and len(segments) == 3
             and segments[0] == ""
-            and segments[1].isdigit()
+            and _ACCOUNT_ID.fullmatch(segments[1]) is not None
             and segments[2].startswith(self.response_queue_prefix)
             and NAME_CHARS.fullmatch(segments[2]) is not None
         )

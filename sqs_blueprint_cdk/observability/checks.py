@@ -14,8 +14,8 @@ from sqs_blueprint_cdk._validation import Problems
 # CloudWatch limits: standard-resolution alarms evaluate whole minutes, and
 # periods x evaluation periods may cover at most one day.
 _MAX_EVALUATION_S = 86_400
-_DASHBOARD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DASHBOARD_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 DEFAULT_FAILED_INVOKE_SHARE = 0.05
 
 
@@ -78,7 +78,7 @@ def validate(
         )
     for address in alarm_emails:
         check(
-            bool(_EMAIL.match(address)),
+            bool(_EMAIL.fullmatch(address)),
             "alarm_emails",
             address,
             "must be one email address",
@@ -87,7 +87,7 @@ def validate(
     _validate_graphs(problems, auto_scaling_group, backlog_target)
     if dashboard_name is not None and not Token.is_unresolved(dashboard_name):
         check(
-            bool(_DASHBOARD_NAME.match(dashboard_name)),
+            bool(_DASHBOARD_NAME.fullmatch(dashboard_name)),
             "dashboard_name",
             dashboard_name,
             "CloudWatch dashboard names are 1..255 letters, digits, '-' or '_'",

@@ -24,7 +24,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from sqs_blueprint.capacity import share
-from sqs_blueprint.write_buffer import wcu_text
+from sqs_blueprint.write_buffer import key_fields_text, wcu_text
 from sqs_blueprint_cdk._validation import Problems, acknowledge
 from sqs_blueprint_cdk.payload_bucket import LargePayloadBucket
 from sqs_blueprint_cdk.queue_pair import QueueWithDlq
@@ -180,7 +180,7 @@ class Ec2QueueWorkers(Construct):
                 "dynamodb:PutItem" if settings.version_field else "dynamodb:BatchWriteItem",
             )
         if settings.key_fields:
-            env["KEY_FIELDS"] = ",".join(settings.key_fields)
+            env["KEY_FIELDS"] = key_fields_text(settings.key_fields)
         if settings.version_field:
             env["VERSION_FIELD"] = settings.version_field
         if settings.table_write_capacity is not None:

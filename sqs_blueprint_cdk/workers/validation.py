@@ -11,6 +11,7 @@ from aws_cdk import Duration, Token
 from aws_cdk import aws_dynamodb as dynamodb
 
 from sqs_blueprint.limits import SQS_BATCH_MAX_ENTRIES, SQS_MAX_WAIT_TIME_S
+from sqs_blueprint.write_buffer import FIELD_NAME_FIX, FIELD_NAME_RULE, field_name_ok
 from sqs_blueprint_cdk._validation import Problems
 from sqs_blueprint_cdk.queue_pair import MAX_VISIBILITY_S
 
@@ -29,9 +30,11 @@ HOOK_SLACK_S = 60
 # and the worker staying active for 15 s take a few minutes; this leaves room.
 SIGNAL_TIMEOUT = Duration.minutes(15)
 
-_HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HANDLER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ENV_UNSAFE = re.compile(r"[\n\r\"'\\$`%]")
+# What json.dumps escapes with a backslash, which systemd's environment file would eat.
+_FIELD_UNSAFE = re.compile(r'[\x00-\x1f"\\]')
 # Variables the pattern sets itself (write_buffer.py reads them).
 RESERVED_ENV = (
     "AWS_DEFAULT_REGION",
@@ -80,7 +83,7 @@ def validate(problems: Problems, settings: Settings) -> None:
 
 def _check_handler(check: Check, s: Settings) -> None:
     check(
-        s.handler == BUILTIN_WRITE_BUFFER or bool(_HANDLER.match(s.handler)),
+        s.handler == BUILTIN_WRITE_BUFFER or bool(_HANDLER.fullmatch(s.handler)),
         "handler",
         s.handler,
         f"must be '{BUILTIN_WRITE_BUFFER}' or module:function (Python names only)",
@@ -101,12 +104,24 @@ def _check_handler(check: Check, s: Settings) -> None:
             "the batched write buffer does not keep FIFO order after a failure",
             "name the body field that orders updates, e.g. version_field='version'",
         )
+    rule = (
+        f"{FIELD_NAME_RULE}; and, as values in the systemd environment file, without '\\', "
+        "'\"' or control characters (JSON would escape them with a backslash, which systemd "
+        "removes)"
+    )
     check(
-        all(f and "," not in f for f in s.key_fields),
+        all(_field_ok(f) for f in s.key_fields),
         "key_fields",
         list(s.key_fields),
-        "names top-level fields, none empty or containing ','",
-        "list the field names, e.g. ['order_id']",
+        rule,
+        FIELD_NAME_FIX,
+    )
+    check(
+        s.version_field is None or _field_ok(s.version_field),
+        "version_field",
+        s.version_field,
+        rule,
+        FIELD_NAME_FIX,
     )
     if s.table_write_capacity is not None:
         check(
@@ -118,10 +133,14 @@ def _check_handler(check: Check, s: Settings) -> None:
         )
 
 
+def _field_ok(name: str) -> bool:
+    return field_name_ok(name) and not _FIELD_UNSAFE.search(name)
+
+
 def _check_environment(check: Check, environment: Mapping[str, str]) -> None:
     for name, value in sorted(environment.items()):
         check(
-            bool(_ENV_NAME.match(name)) and name not in RESERVED_ENV,
+            bool(_ENV_NAME.fullmatch(name)) and name not in RESERVED_ENV,
             "environment",
             name,
             "names are letters, digits and '_' (not starting with a digit), and not one the "

@@ -13,22 +13,23 @@ import re
 from pathlib import Path
 from typing import Any
 
+from sqs_blueprint.write_buffer import FIELD_NAME_FIX, FIELD_NAME_RULE, field_name_ok
 from stacks.config.model import NO_ALARMS, AlarmsConfig, StageConfig
 
 # Stages that may follow the CLI's account and region and may send alarms nowhere.
 CLI_STAGES = ("dev", "local")
 PLACEHOLDER_ACCOUNT = "111111111111"
-_ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
-_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
+_EMAIL = re.compile(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+")
+_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}")
 # RFC 2606 / RFC 6761: mail to these domains is never delivered.
-_RESERVED_DOMAINS = re.compile(r"(^|\.)(example\.(com|net|org)|example|invalid|test|localhost)$")
+_RESERVED_DOMAINS = re.compile(r"(^|\.)(example\.(com|net|org)|example|invalid|test|localhost)\Z")
 # Your own pipelines' handlers: lambdas/<name>/handler.py in this app's folder.
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 # A user pipeline's name becomes a folder under lambdas/ and part of a CloudFormation
 # stack name, which takes letters, digits and hyphens only.
-_PIPELINE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+_PIPELINE_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
 # The shipped stacks' name suffixes (app.py) and handler folders.
 SHIPPED_PIPELINES = ("write-buffer", "ordered", "request-response", "workers", "responder")
 
@@ -57,9 +58,9 @@ def _check_target(config: StageConfig, path: str, errors: list[str]) -> StageCon
             f"'{path}.account' is the documented placeholder {PLACEHOLDER_ACCOUNT}: set it to "
             f"the AWS account id stage '{name}' deploys to, {how}"
         )
-    elif config.account is not None and not _ACCOUNT.match(config.account):
+    elif config.account is not None and not _ACCOUNT.fullmatch(config.account):
         errors.append(f"'{path}.account' must be 12 digits, got {config.account!r}")
-    if config.region is not None and not _REGION.match(config.region):
+    if config.region is not None and not _REGION.fullmatch(config.region):
         errors.append(
             f"'{path}.region' must be a region name such as eu-west-1, got {config.region!r}"
         )
@@ -80,7 +81,9 @@ def _check_pipelines(config: StageConfig, path: str, errors: list[str]) -> Stage
     fill each pipeline's ``alarms.to`` as :func:`_check_target` does for the shipped ones."""
     pipelines = {}
     for name, pipeline in config.pipelines.items():
-        where = f"{path}.pipelines.{name}"
+        # An unprintable name (a trailing newline, say) is shown escaped: one line per error.
+        shown = name if name.isprintable() else repr(name)[1:-1]
+        where = f"{path}.pipelines.{shown}"
         _check_pipeline_name(name, where, errors)
         if pipeline.fifo and pipeline.queue.tenants:
             errors.append(
@@ -94,6 +97,11 @@ def _check_pipelines(config: StageConfig, path: str, errors: list[str]) -> Stage
                 f"capacity unit, got write_capacity={table.write_capacity}, "
                 f"read_capacity={table.read_capacity}"
             )
+        if table and not all(field_name_ok(f) for f in table.key_fields):
+            errors.append(
+                f"'{where}.table.key_fields' is {list(table.key_fields)!r}: {FIELD_NAME_RULE}. "
+                f"Fix: {FIELD_NAME_FIX}"
+            )
         filled = _filled_alarms(pipeline.alarms, where, config, path, errors)
         pipelines[name] = dataclasses.replace(pipeline, alarms=filled)
     errors[:] = list(dict.fromkeys(errors))  # pipelines sharing the stage's value fail once
@@ -103,7 +111,7 @@ def _check_pipelines(config: StageConfig, path: str, errors: list[str]) -> Stage
 def _check_pipeline_name(name: str, where: str, errors: list[str]) -> None:
     """A user's pipeline name must name a folder and a stack, not be a shipped
     pipeline's, and have its handler in ``lambdas/<name>/handler.py``."""
-    if not _PIPELINE_NAME.match(name):
+    if not _PIPELINE_NAME.fullmatch(name):
         errors.append(
             f"'{where}': a pipeline name must be 1..40 lowercase letters, digits and "
             "hyphens, starting with a letter (it names the folder lambdas/<name>/ and the "
@@ -162,7 +170,7 @@ def _alarm_destination(value: Any, path: str, stage: str, errors: list[str]) -> 
             )
         return NO_ALARMS
     if isinstance(value, str) and value.startswith("arn:"):
-        if not _TOPIC_ARN.match(value):
+        if not _TOPIC_ARN.fullmatch(value):
             errors.append(
                 f"'{path}' is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>), "
                 f"got {value!r}"
@@ -178,7 +186,7 @@ def _addresses(value: Any, path: str, errors: list[str]) -> Any:
         errors.append(f"'{path}' is an empty list: give at least one e-mail address")
     for address in addresses:
         domain = address.rpartition("@")[2].lower()
-        if not _EMAIL.match(address):
+        if not _EMAIL.fullmatch(address):
             errors.append(f"'{path}': {address!r} is not an e-mail address")
         elif _RESERVED_DOMAINS.search(domain):
             errors.append(

@@ -136,6 +136,15 @@ def test_a_stage_other_than_dev_and_local_must_name_account_and_region() -> None
             {"region": "Europe"},
             f"'{STAGE}.region' must be a region name such as eu-west-1, got 'Europe'",
         ),
+        # A pattern anchored with "$" matches before a final newline: values match whole.
+        (
+            {"account": "123456789012\n"},
+            f"'{STAGE}.account' must be 12 digits, got '123456789012\\n'",
+        ),
+        (
+            {"region": "eu-west-1\n"},
+            f"'{STAGE}.region' must be a region name such as eu-west-1, got 'eu-west-1\\n'",
+        ),
     ],
 )
 def test_account_and_region_must_look_like_aws_ones(settings: Any, message: str) -> None:
@@ -179,6 +188,10 @@ def test_only_dev_and_local_may_send_alarms_nowhere() -> None:
         ([], f"'{STAGE}.alarms_to' is an empty list: give at least one e-mail address"),
         (
             "arn:aws:sqs:eu-west-1:123456789012:q",
+            f"'{STAGE}.alarms_to' is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)",
+        ),
+        (
+            "arn:aws:sns:eu-west-1:123456789012:alarms\n",
             f"'{STAGE}.alarms_to' is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)",
         ),
         (7, f"'{STAGE}.alarms_to' must be a list of strings or str, got 7"),

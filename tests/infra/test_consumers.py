@@ -11,6 +11,7 @@ from aws_cdk import Duration, Stack
 from aws_cdk.assertions import Annotations, Capture, Match, Template
 
 from sqs_blueprint import capacity
+from sqs_blueprint.write_buffer import WriteBufferSettings
 from sqs_blueprint_cdk import (
     DynamoWriteBuffer,
     InvalidPropsError,
@@ -146,7 +147,7 @@ def test_ordered_writes_versioned_with_put_item(synthesized: Any) -> None:
     template = synthesized.templates["Ordered"]
     env = only(template, "AWS::Lambda::Function")["Environment"]["Variables"]
     assert env["VERSION_FIELD"] == "version"
-    assert env["KEY_FIELDS"] == "account"
+    assert env["KEY_FIELDS"] == '["account"]'
     actions = [s["Action"] for s in policy_statements(template)]
     assert "dynamodb:PutItem" in actions and "dynamodb:BatchWriteItem" not in actions
     mapping = only(template, "AWS::Lambda::EventSourceMapping")
@@ -351,7 +352,20 @@ def buffer(stack: Stack, pair: QueueWithDlq | None = None, **props: Any) -> Dyna
             "key_fields=['account', 'v']: versioned mode",
         ),
         (False, {"read_capacity": 0}, "read_capacity=0: a provisioned table needs at least 1 RCU"),
-        (False, {"key_fields": ["a,b"]}, "key_fields=['a,b']: names top-level fields"),
+        (
+            False,
+            {"key_fields": ["pk"]},
+            "key_fields=['pk']: each names a top-level body field: not empty, without "
+            "surrounding spaces, and not 'pk', the table's partition key, which a body may not "
+            "carry (every record would be refused). Fix: name the body fields, e.g. "
+            "['order_id'], and rename a body field called 'pk'.",
+        ),
+        (False, {"key_fields": [""]}, "key_fields=['']: each names a top-level body field"),
+        (
+            True,
+            {"handler": "ordered", "version_field": "pk", "key_fields": ["account"]},
+            "version_field='pk': each names a top-level body field",
+        ),
         (
             False,
             {"write_capacity": 0},
@@ -372,6 +386,14 @@ def test_write_buffer_bad_input(
     with pytest.raises(InvalidPropsError) as error:
         buffer(stack, QueueWithDlq(stack, "Pair", fifo=fifo), **props)
     assert message in str(error.value)
+
+
+def test_a_key_field_holding_a_comma_reaches_the_function_whole(
+    new_stack: Callable[[], Stack],
+) -> None:
+    built = buffer(new_stack(), key_fields=["city,country"])
+    assert built.settings.to_env()["KEY_FIELDS"] == '["city,country"]'
+    assert WriteBufferSettings.from_env(built.settings.to_env()).key_fields == ("city,country",)
 
 
 def test_payload_bucket_bad_input(new_stack: Callable[[], Stack]) -> None:

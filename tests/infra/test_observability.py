@@ -562,6 +562,10 @@ def test_stage_alarm_settings_reach_the_stack(pipeline: str) -> None:
             {"dashboard_name": "my dashboard!"},
             "dashboard_name='my dashboard!': CloudWatch dashboard names are 1..255 letters",
         ),
+        (
+            {"dashboard_name": "ops\n"},
+            "dashboard_name='ops\\n': CloudWatch dashboard names are 1..255 letters",
+        ),
     ],
 )
 def test_bad_input(new_stack: Callable[[], Stack], props: dict[str, Any], message: str) -> None:

@@ -71,6 +71,17 @@ def test_a_name_that_cannot_name_a_folder_and_a_stack_is_refused(name: str) -> N
     )
 
 
+def test_a_name_with_a_trailing_newline_is_refused_on_one_line() -> None:
+    """A pattern anchored with ``$`` matches before a final newline: the name must match
+    whole, although the pipeline's handler exists under the name without the newline."""
+    assert refusal({f"{NAME}\n": {}}) == (
+        "invalid stage configuration:\n"
+        f"  - '{WHERE}.{NAME}\\n': a pipeline name must be 1..40 lowercase letters, digits "
+        "and hyphens, starting with a letter (it names the folder lambdas/<name>/ and the "
+        f"stack sqs-blueprint-<stage>-<name>), got '{NAME}\\n'"
+    )
+
+
 def test_a_shipped_pipeline_name_is_refused() -> None:
     assert refusal({"ordered": {}}) == (
         "invalid stage configuration:\n"
@@ -121,6 +132,17 @@ def test_unknown_keys_name_their_path_and_the_allowed_keys() -> None:
 )
 def test_wrong_shapes_are_refused(pipelines: Any, message: str) -> None:
     assert refusal(pipelines) == f"invalid stage configuration:\n  - {message}"
+
+
+@pytest.mark.parametrize("key_fields", [["pk"], [""], ["order_id", " region"]])
+def test_key_fields_no_record_could_carry_are_refused_in_one_line(key_fields: list[str]) -> None:
+    assert refusal({NAME: {"table": {"key_fields": key_fields}}}) == (
+        "invalid stage configuration:\n"
+        f"  - '{WHERE}.{NAME}.table.key_fields' is {key_fields!r}: each names a top-level body "
+        "field: not empty, without surrounding spaces, and not 'pk', the table's partition "
+        "key, which a body may not carry (every record would be refused). Fix: name the body "
+        "fields, e.g. ['order_id'], and rename a body field called 'pk'"
+    )
 
 
 def test_a_pipeline_alarms_nobody_is_refused_once_with_the_shipped_ones() -> None:

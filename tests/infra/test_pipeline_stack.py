@@ -82,7 +82,7 @@ def test_the_handler_learns_the_table_and_its_share_of_the_capacity(
                 "Variables": Match.object_like(
                     {
                         "TABLE_NAME": {"Ref": table},
-                        "KEY_FIELDS": "order_id",
+                        "KEY_FIELDS": '["order_id"]',
                         "WCU_PER_SECOND": "10",  # 20 WCU shared by 2 invocations
                         "WRITE_DEADLINE_S": "8",  # within the 10 s timeout
                     }

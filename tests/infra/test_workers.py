@@ -564,8 +564,21 @@ def workers(stack: Stack, pair: QueueWithDlq | None = None, **props: Any) -> Ec2
             {"handler": "not a handler"},
             "handler='not a handler': must be 'builtin:write-buffer' or module:function",
         ),
+        (
+            {"handler": "my_jobs.handlers:process\n"},
+            "handler='my_jobs.handlers:process\\n': must be 'builtin:write-buffer' or "
+            "module:function",
+        ),
+        ({"environment": {"MODE\n": "x"}}, "environment='MODE\\n': names are letters"),
         ({"table": None}, "table=None: the built-in write buffer writes into a DynamoDB table"),
-        ({"key_fields": ["a,b"]}, "key_fields=['a,b']: names top-level fields"),
+        ({"key_fields": ["pk"]}, "key_fields=['pk']: each names a top-level body field"),
+        (
+            {"key_fields": ['a"b']},
+            "key_fields=['a\"b']: each names a top-level body field: not empty, without "
+            "surrounding spaces, and not 'pk', the table's partition key, which a body may not "
+            "carry (every record would be refused); and, as values in the systemd environment "
+            "file, without '\\', '\"' or control characters",
+        ),
         (
             {"table_write_capacity": 3, "max_capacity": 4},
             "table_write_capacity=3: each of up to max_capacity=4 instances needs at least 1 WCU/s",
@@ -667,6 +680,15 @@ def test_custom_handler_and_environment_reach_the_service(new_stack: Callable[[]
     assert "--handler my_jobs.handlers:process --concurrency 8" in script
     env = heredoc(script, "/etc/sqs-blueprint/worker.env")
     assert "MODE=fast" in env and not any(x.startswith("TABLE_NAME=") for x in env)
+
+
+def test_key_fields_reach_the_worker_as_the_write_buffer_reads_them(
+    new_stack: Callable[[], Stack],
+) -> None:
+    stack = new_stack()
+    workers(stack, key_fields=["city,country", "zone"])
+    env = heredoc(user_data(Template.from_stack(stack)), "/etc/sqs-blueprint/worker.env")
+    assert 'KEY_FIELDS=["city,country","zone"]' in env
 
 
 def test_stack_with_an_account_and_region_looks_nothing_up() -> None:

@@ -188,6 +188,14 @@ def test_impossible_plans_are_refused_with_the_limit(
         ({"max_concurrency": 1}, "max_concurrency must be a whole number of at least 2, got 1"),
         ({"max_concurrency": 1001}, "max_concurrency must be at most 1000"),
         ({"region": "mars"}, "region must be an AWS region name such as us-east-1, got 'mars'"),
+        (
+            {"region": "us-east-1\n"},
+            "region must be an AWS region name such as us-east-1, got 'us-east-1\\n'",
+        ),
+        (
+            {"region": "us-east-\u0661"},  # ARABIC-INDIC DIGIT ONE, a Unicode digit
+            "region must be an AWS region name such as us-east-1, got 'us-east-\u0661'",
+        ),
         ({"send_latency_ms": 0}, "send_latency_ms must be greater than 0, got 0"),
     ],
 )

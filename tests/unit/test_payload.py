@@ -18,6 +18,7 @@ from sqs_blueprint.payload import (
     PayloadError,
     PayloadNotFound,
     PayloadOversized,
+    PayloadSizeMismatch,
     PayloadStore,
     PayloadUnavailable,
     S3Pointer,
@@ -318,6 +319,42 @@ def test_an_object_at_its_declared_size_is_read(
     s3.put_object(Bucket=BUCKET, Key="k", Body=b"hello")
     assert store.resolve(S3Pointer(BUCKET, "k").body(), SIZE).body == "hello"
     assert counted[0].read_bytes == 5
+
+
+@pytest.mark.parametrize(
+    ("stored", "error", "message"),
+    [
+        (
+            "x" * 29,
+            PayloadSizeMismatch,
+            "payload s3://payloads/k is 29 bytes, but its pointer's declared "
+            "ExtendedPayloadSize is 244 (the object was replaced after sending, or the pointer "
+            "is not genuine); not used",
+        ),
+        (
+            "x" * 300,
+            PayloadOversized,
+            "payload s3://payloads/k is 300 bytes, over its pointer's declared "
+            "ExtendedPayloadSize of 244 bytes (the object was replaced after sending, or the "
+            "pointer is not genuine); not read",
+        ),
+        (
+            "é" * 243,  # 243 characters, 486 UTF-8 bytes
+            PayloadOversized,
+            "payload s3://payloads/k is 486 bytes, over its pointer's declared "
+            "ExtendedPayloadSize of 244 bytes (the object was replaced after sending, or the "
+            "pointer is not genuine); not read",
+        ),
+    ],
+)
+def test_an_object_replaced_by_one_of_another_size_is_refused(
+    store: PayloadStore, s3: Any, stored: str, error: type[Exception], message: str
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key="k", Body=stored.encode())
+    declared = {"ExtendedPayloadSize": {"DataType": "Number", "StringValue": "244"}}
+    with pytest.raises(error) as caught:
+        store.resolve(S3Pointer(BUCKET, "k").body(), declared)
+    assert str(caught.value) == message
 
 
 @pytest.mark.parametrize("declared", ["1.5", "-1", "five", ""])

@@ -15,6 +15,8 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from sqs_blueprint.errors import UsageError
@@ -239,6 +241,16 @@ def test_settings_round_trip_through_the_environment_the_construct_sets() -> Non
     settings = ResponderSettings(response_queue_prefix=PREFIX)
     assert settings.to_env() == {"RESPONSE_QUEUE_PREFIX": PREFIX}
     assert ResponderSettings.from_env(settings.to_env()) == settings
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=50) | st.from_regex(r"[A-Za-z0-9_-]{1,40}", fullmatch=True))
+def test_every_accepted_prefix_round_trips_through_the_environment(prefix: str) -> None:
+    try:
+        accepted = ResponderSettings(response_queue_prefix=prefix)
+    except UsageError:
+        return  # refused where it is set, so never written to an environment
+    assert ResponderSettings.from_env(accepted.to_env()) == accepted
 
 
 @pytest.mark.parametrize(

@@ -277,6 +277,11 @@ def test_missing_reply_to_is_refused(sqs: Any, request_queue: str) -> None:
         f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/rpc-resp-abc?Action=DeleteQueue",
         "https://sqs.us-east-1.amazonaws.com/999999999999/rpc-resp-abc",  # another account
         f"ftp://sqs.us-east-1.amazonaws.com/{ACCOUNT}/rpc-resp-abc",
+        # urlsplit drops tabs and newlines, so the whole text must be a queue URL
+        f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/rpc-resp-abc\n",
+        f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/rpc-resp-a\nbc",
+        f" https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/rpc-resp-abc",
+        "https://sqs.us-east-1.amazonaws.com/\u0661\u0662\u0663/rpc-resp-abc",  # Unicode digits
     ],
 )
 def test_check_reply_to_refuses(reply_to: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from sqs_blueprint.upsert import (
     to_item,
     write_records,
 )
+from sqs_blueprint.write_buffer import WriteBuffer, WriteBufferSettings
 from tests.unit.tables import create_table
 
 TABLE = "items"
@@ -664,3 +666,66 @@ def test_an_equal_version_is_a_no_op_across_batches(ddb: Any) -> None:
     result = up.put_versioned([to_item({"id": 1, "v": 2.0, "note": "second"}, ["id"])], "v")
     assert (result.written, result.noops, result.failed) == (0, 1, {})
     assert stored(ddb)[item_key({"id": 1})]["note"] == {"S": "first"}
+
+
+# ------------------------------------------------ versioned mode and items stored without one
+
+
+def put_raw(ddb: Any, key: dict[str, Any], **attributes: Any) -> None:
+    """Store an item as another writer would have: ``attributes`` in DynamoDB JSON."""
+    ddb.put_item(TableName=TABLE, Item={"pk": {"S": item_key(key)}, **attributes})
+
+
+def test_an_item_stored_before_versioning_is_older_than_any_update(ddb: Any) -> None:
+    put_raw(ddb, {"id": 1}, id={"N": "1"}, balance={"N": "10"})
+    up = upserter(ddb, FakeTime())
+    result = up.put_versioned([to_item({"id": 1, "v": 1, "balance": 20}, ["id"])], "v")
+    assert (result.written, result.noops, result.failed) == (1, 0, {})
+    item = stored(ddb)[item_key({"id": 1})]
+    assert (item["balance"], item["v"]) == ({"N": "20"}, {"N": "1"})
+    replay = up.put_versioned([to_item({"id": 1, "v": 1, "balance": 30}, ["id"])], "v")
+    assert (replay.written, replay.noops, replay.failed) == (0, 1, {})
+    assert stored(ddb)[item_key({"id": 1})]["balance"] == {"N": "20"}
+
+
+def test_an_update_after_version_field_is_renamed_is_written(ddb: Any) -> None:
+    before = WriteBufferSettings(table_name=TABLE, key_fields=("account",), version_field="version")
+    first = WriteBuffer(before, dynamodb_client=ddb).process(
+        [rec("m1", '{"account": "a", "version": 7, "balance": 10}')]
+    )
+    assert (first.written, first.failed) == (1, {})
+    after = dataclasses.replace(before, version_field="rev")
+    update = WriteBuffer(after, dynamodb_client=ddb).process(
+        [rec("m2", '{"account": "a", "rev": 1, "balance": 25}')]
+    )
+    assert (update.written, update.noops, update.failed) == (1, 0, {})
+    item = stored(ddb)[item_key({"account": "a"})]
+    assert (item["balance"], item["rev"]) == ({"N": "25"}, {"N": "1"})
+
+
+def test_a_stored_version_that_is_no_number_fails_the_update_loudly(ddb: Any) -> None:
+    put_raw(ddb, {"id": 1}, id={"N": "1"}, v={"S": "3"}, balance={"N": "10"})
+    records = [rec("m1", '{"id": 1, "v": 5, "balance": 20}')]
+    outcome = write_records(
+        records, upserter=upserter(ddb, FakeTime()), key_fields=["id"], version_field="v"
+    )
+    assert (outcome.written, outcome.noops) == (0, 0)
+    assert outcome.failed == {
+        "m1": "the stored item's version field 'v' holds a string ({'S': '3'}), so it cannot "
+        "be compared with version 5; not written. Fix: store a number in 'v' of that item, "
+        "or delete the item"
+    }
+    assert stored(ddb)[item_key({"id": 1})]["balance"] == {"N": "10"}
+
+
+def test_a_refusal_without_the_stored_item_is_never_a_no_op(ddb: Any) -> None:
+    def refuse(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        return _error("ConditionalCheckFailedException", "The conditional request failed")
+
+    ddb.meta.events.register("before-call.dynamodb.PutItem", refuse)
+    result = upserter(ddb, FakeTime()).put_versioned([to_item({"id": 1, "v": 2}, ["id"])], "v")
+    assert (result.written, result.noops) == (0, 0)
+    assert result.failed == {
+        0: "DynamoDB refused the conditional write without returning the stored item, so "
+        "whether it holds a version of at least 2 is unknown; not written"
+    }

@@ -335,7 +335,7 @@ def test_settings_round_trip_through_the_environment_the_constructs_set() -> Non
         "TABLE_NAME": "t",
         "WCU_PER_SECOND": "2.5",
         "WRITE_DEADLINE_S": "24",
-        "KEY_FIELDS": "a,b",
+        "KEY_FIELDS": '["a","b"]',
         "VERSION_FIELD": "v",
         "PAYLOAD_BUCKET": "one,two",
         "MAX_PAYLOAD_BYTES": "1000",
