@@ -119,11 +119,12 @@ def add_demo(sub: Subparsers) -> None:
         type=int,
         default=200,
         help=(
-            "ordinary write-buffer records (default 200, at least 20); the demo sends about "
+            "ordinary write-buffer records (at least 20); the demo sends about "
             "1.3 messages a record plus up to 1,011 ordered updates. The drain takes about "
             "2 WCU a record (a tenth are 20 KB bodies) at the table's provisioned WCU a "
             "second: 100 WCU locally, so above a few thousand records raise it with --wcu "
-            "(100,000 records: --wcu 1000, about 4 minutes of drain). Tested up to 100,000"
+            "(100,000 records: --wcu 1000 for an ideal drain near 4 minutes; a shared "
+            "machine drains slower, see the README's Benchmarks)"
         ),
     )
     p.add_argument(
