@@ -168,7 +168,28 @@ def add_demo(sub: Subparsers) -> None:
         default="cdk.out.local",
         help="the local stage's assembly (synthesized there if the folder has none)",
     )
-    p.add_argument("--messages", type=int, default=200, help="ordinary write-buffer messages")
+    p.add_argument(
+        "--messages",
+        type=int,
+        default=200,
+        help=(
+            "ordinary write-buffer records (at least 20); the demo sends about "
+            "1.3 messages a record plus up to 1,011 ordered updates. The drain takes about "
+            "2 WCU a record (a tenth are 20 KB bodies) at the table's provisioned WCU a "
+            "second: 100 WCU locally, so above a few thousand records raise it with --wcu "
+            "(100,000 records: --wcu 1000 for an ideal drain near 4 minutes; a shared "
+            "machine drains slower, see the README's Benchmarks)"
+        ),
+    )
+    p.add_argument(
+        "--wcu",
+        type=int,
+        default=None,
+        help=(
+            "write capacity units for the write buffer's table (1..40,000; default: the "
+            "local stage's 100); the consumers' write budget scales with it"
+        ),
+    )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (function logs)")
     p.add_argument("--verbose", action="store_true", help="list what is not applied locally")
@@ -178,4 +199,11 @@ def add_demo(sub: Subparsers) -> None:
 def _run_demo(args: argparse.Namespace) -> int:
     from sqs_blueprint.local import demo
 
-    return demo.main(args.cdk_out, args.messages, args.json, keep=args.keep, verbose=args.verbose)
+    return demo.main(
+        args.cdk_out,
+        args.messages,
+        args.json,
+        keep=args.keep,
+        verbose=args.verbose,
+        wcu=args.wcu,
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqs_blueprint.limits import SQS_MAX_MESSAGE_BYTES
-from sqs_blueprint.local import fairness
+from sqs_blueprint.local import fast_sqs
 from sqs_blueprint.payload import message_size
 
 _APPLIED = "_sqs_blueprint_fix"
@@ -20,17 +20,10 @@ def apply() -> None:
     """Patch moto's SQS backend in this process (idempotent)."""
     from moto.sqs.models import SQSBackend
 
-    if getattr(SQSBackend.receive_message, _APPLIED, False):
+    if getattr(SQSBackend, _APPLIED, False):
         return
-    original = SQSBackend.receive_message
-
-    def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
-        free_timed_out_groups(self.get_queue(queue_name))
-        fairness.prefer_quiet_groups(self.get_queue(queue_name))
-        return original(self, queue_name, *args, **kwargs)
-
-    setattr(receive_message, _APPLIED, True)
-    SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
+    setattr(SQSBackend, _APPLIED, True)
+    fast_sqs.apply()  # indexed queues, fair queues, FIFO groups freed in order
     SQSBackend.is_message_valid_based_on_retention_period = within_retention  # type: ignore[method-assign,assignment]
     _enforce_message_size(SQSBackend)
     _no_moto_triggers()
@@ -53,18 +46,6 @@ def _no_moto_triggers() -> None:
 
     never_kept = property(lambda queue: {}, lambda queue, value: None)
     setattr(Queue, "lambda_event_source_mappings", never_kept)  # noqa: B010
-
-
-def free_timed_out_groups(queue: Any) -> None:
-    """Redeliver a FIFO group's timed-out messages in order.
-
-    moto frees a timed-out message's group only when its receive loop reaches
-    that message, so when several messages of a group time out together the
-    group still looks busy at the first one and the later one is handed out
-    first. SQS hands them out in order; freeing them all before the loop does too.
-    """
-    for message in [m for m in queue.pending_messages if m.visible]:
-        queue.pending_messages.discard(message)
 
 
 def within_retention(backend: Any, queue_name: str, message: Any) -> bool:

@@ -125,6 +125,11 @@ def test_demo_tells_what_happens_while_it_happens(local_assembly: Path) -> None:
     inspect = lines.index("4. Inspect the dead letters (nothing is consumed)")
     draining = lines[drain:inspect]
     assert not re.search(r"\[[#-]+\] \d+/\d+ written", done.stdout), "the bar is on stderr"
+    # While producing, a bar counts the messages sent: the write buffer's 28 and the
+    # ordered story's 31 (2 versions and a replay for each of 10 accounts, 1 malformed).
+    sent = ORDINARY + DUPLICATES + LARGE + PARTNER + 10 * 3 + 1
+    assert re.search(rf"\[#+\] {sent}/{sent} sent\n", done.stderr), done.stderr[-3000:]
+    assert done.stderr.index(f"{sent}/{sent} sent") < done.stderr.index(" written")
 
     failed = [x for x in draining if x.startswith("   write buffer: ") and "failed" in x]
     # the reason in full once, then its name

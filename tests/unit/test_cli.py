@@ -86,7 +86,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         (["dlq", "inspect"], "messages to show (default: 20)"),
         (["dlq", "redrive"], "(default: 1)"),
         (["local", "up"], "(default: us-east-1)"),
-        (["demo"], "ordinary write-buffer messages (default: 200)"),
+        (["demo"], "(default: 200)"),  # --messages
     ],
 )
 def test_every_help_shows_its_defaults(

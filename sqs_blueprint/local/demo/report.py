@@ -28,6 +28,8 @@ class Summary:
     max_write_rate_wcu: int = 0  # the most WCU written in one second, from the first write
     written_wcu: int = 0  # every WCU the write buffer's table was charged, metered
     provisioned_wcu: int = 0
+    drain_s: float = 0.0  # until every record of the first pass was written
+    ideal_drain_s: float = 0.0  # the WCU those writes cost, at the provisioned rate
     batch_size: int = 0
     max_concurrency: int = 0
     visibility_timeout_s: int = 0
@@ -96,6 +98,17 @@ def _rate(summary: Summary) -> str:
     return rate
 
 
+def _drain(summary: Summary) -> str:
+    """The first pass's drain time against the ideal (its metered WCU / provisioned WCU)."""
+    if not summary.drain_s or not summary.ideal_drain_s:
+        return f"{summary.drain_s:g} s"
+    ratio = summary.drain_s / summary.ideal_drain_s
+    return (
+        f"{summary.drain_s:g} s, {ratio:.2f}x the ideal {summary.ideal_drain_s:g} s "
+        f"(the WCU written / {summary.provisioned_wcu} provisioned WCU a second)"
+    )
+
+
 def render(summary: Summary) -> str:
     """The closing table."""
     ordered = summary.ordered
@@ -112,6 +125,7 @@ def render(summary: Summary) -> str:
         ("lost", str(summary.lost)),
         ("written twice", str(summary.written_twice)),
         ("highest write rate", _rate(summary)),
+        ("drain", _drain(summary)),
         ("batch size", str(summary.batch_size)),
         ("max concurrency", str(summary.max_concurrency)),
         (

@@ -32,6 +32,7 @@ def run_demo(
     cdk_out: str | Path,
     *,
     messages: int = 200,
+    wcu: int | None = None,
     quiet: bool = False,
     verbose: bool = False,
     workdir: str | Path | None = None,
@@ -54,6 +55,13 @@ def run_demo(
         buffer = Pipeline.of(stacks, "WriteBuffer", "Ingest")
         ordered = Pipeline.of(stacks, "Ordered", "Events")
         summary = Summary(**asdict(stage.settings(cloud, buffer)))
+        if wcu is not None:
+            stage.provision(cloud, buffer, wcu, summary.provisioned_wcu)
+            out.line(
+                f"   write capacity: {buffer.table} {summary.provisioned_wcu} -> {wcu} WCU "
+                "(--wcu), the consumers' write budget scaled with it"
+            )
+            summary.provisioned_wcu = wcu
         local_s = stage.shorten_visibility(cloud, [buffer, ordered], summary.batch_size)
         summary.local_visibility_timeout_s = local_s
         out.line(
@@ -135,6 +143,7 @@ def main(
     *,
     keep: bool = False,
     verbose: bool = False,
+    wcu: int | None = None,
 ) -> int:
     """The CLI's entry: 0 when the story completed (every record written, every account at
     its latest version), 1 otherwise, 2 when the demo could not run, 130 on Ctrl-C."""
@@ -144,7 +153,12 @@ def main(
         with _one_interrupt():
             try:
                 summary = run_demo(
-                    cdk_out, messages=messages, quiet=as_json, verbose=verbose, workdir=workdir
+                    cdk_out,
+                    messages=messages,
+                    wcu=wcu,
+                    quiet=as_json,
+                    verbose=verbose,
+                    workdir=workdir,
                 )
             finally:
                 if not keep:

@@ -16,7 +16,7 @@ from sqs_blueprint.local.demo.workload import DemoError
 from sqs_blueprint.local.deploy import DeployedStack
 from sqs_blueprint.local.invoke import set_environment
 from sqs_blueprint.local.server import LocalCloud
-from sqs_blueprint.write_buffer import WriteBufferSettings
+from sqs_blueprint.write_buffer import WriteBufferSettings, wcu_text
 
 LOCAL_STAGE = "local"
 ROOT = Path(__file__).resolve().parents[3]  # the project: cdk.json, node_modules
@@ -116,6 +116,29 @@ def settings(cloud: LocalCloud, buffer: Pipeline) -> Settings:
         max_concurrency=int(mapping.get("ScalingConfig", {}).get("MaximumConcurrency", 0)),
         visibility_timeout_s=int(visibility),
     )
+
+
+MAX_WCU = 40_000  # DynamoDB's default quota of write capacity for one table
+
+
+def provision(cloud: LocalCloud, buffer: Pipeline, wcu: int, deployed_wcu: int) -> None:
+    """Give the write buffer's table ``wcu`` write capacity units and scale its consumers'
+    write budget (``WCU_PER_SECOND``) by the same factor, so concurrency x budget stays
+    within the table; batch size and maximum concurrency stay as deployed."""
+    if not 1 <= wcu <= MAX_WCU:
+        raise DemoError(f"--wcu must be 1..{MAX_WCU:,} (a table's default quota), got {wcu}")
+    ddb, lam = cloud.client("dynamodb"), cloud.client("lambda")
+    throughput = ddb.describe_table(TableName=buffer.table)["Table"]["ProvisionedThroughput"]
+    ddb.update_table(
+        TableName=buffer.table,
+        ProvisionedThroughput={
+            "ReadCapacityUnits": int(throughput["ReadCapacityUnits"]),
+            "WriteCapacityUnits": wcu,
+        },
+    )
+    config = lam.get_function_configuration(FunctionName=buffer.function)
+    budget = float(config["Environment"]["Variables"]["WCU_PER_SECOND"])
+    set_environment(lam, buffer.function, {"WCU_PER_SECOND": wcu_text(budget * wcu / deployed_wcu)})
 
 
 def shorten_visibility(cloud: LocalCloud, pipelines: Iterable[Pipeline], batch_size: int) -> int:

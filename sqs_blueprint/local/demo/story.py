@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from typing import TextIO
 
+from sqs_blueprint import capacity
 from sqs_blueprint.console import Progress, plain_bar
 from sqs_blueprint.local.demo import report
 from sqs_blueprint.local.demo.report import Summary, depth, queue_name
@@ -57,9 +58,13 @@ class Console:
         else:
             self.line(f"   warning: {text}")
 
-    def progress(self, done: int, total: int) -> None:
+    def progress(self, done: int, total: int, unit: str = "written") -> None:
+        """A bar of ``done``/``total`` ``unit`` (a new bar when the unit changes)."""
         if self.quiet or total <= 0:
             return
+        if unit != self._bar.unit:
+            self._bar.end()
+            self._bar.unit, self._plain = unit, None
         if self._bar.terminal:
             self._bar(done, total)
             return
@@ -67,7 +72,7 @@ class Console:
             return
         if done == total or time.monotonic() - self._plain_at >= _PLAIN_EVERY_S:
             self._plain, self._plain_at = (done, total), time.monotonic()
-            print(f"  {plain_bar(done, total, 'written')}", file=sys.stderr, flush=True)
+            print(f"  {plain_bar(done, total, unit)}", file=sys.stderr, flush=True)
 
     def end(self) -> None:
         self._bar.end()
@@ -88,6 +93,8 @@ class Story:
         self.poison: set[str] = set()
         self.final_versions: dict[str, int] = {}
         self.groups: dict[str, str] = {}  # ordered message id -> its group
+        self.planned_wcu = 0  # what the first pass will write, from the bodies' sizes
+        self._pks: dict[str, str] = {}  # the meter's keys -> their pk
 
     def produce(self, messages: int) -> None:
         """Send both workloads before any consumer polls, as a backlog waiting in the queues."""
@@ -99,8 +106,23 @@ class Story:
         self.expected = set(keys)
         self.poison = {k for k, (_, kind) in zip(keys, plan, strict=True) if kind == "partner"}
         bucket = buffer.stack.outputs["PayloadBucketName"]
-        summary.offloaded = send_buffer_workload(self.sqs, self.s3, buffer.queue_url, bucket, plan)
+        events, self.final_versions = ordered_workload(messages)
+        total, sent = len(plan) + len(events), 0
+
+        def progress(more: int) -> None:
+            nonlocal sent
+            sent += more
+            out.progress(sent, total, "sent")
+
+        summary.offloaded = send_buffer_workload(
+            self.sqs, self.s3, buffer.queue_url, bucket, plan, progress
+        )
         summary.produced, summary.unique = len(plan), len(self.expected)
+        self.planned_wcu = sum(  # the first pass writes these (partners' wait for the fix)
+            capacity.wcu_per_item(len(m.body.encode()) / 1024)
+            for m, kind in plan
+            if kind in ("ordinary", "large")
+        )
         counts = Counter(kind for _, kind in plan)
         out.line(
             f"   write buffer: {counts['ordinary']} ordinary, {counts['duplicate']} duplicates, "
@@ -108,8 +130,7 @@ class Story:
             f"{OFFLOAD_THRESHOLD // 1024} KiB), {counts['partner']} with payloads in "
             f"{PARTNER_BUCKET} (not trusted yet)"
         )
-        events, self.final_versions = ordered_workload(messages)
-        self.groups = send_ordered_workload(self.sqs, self.ordered.queue_url, events)
+        self.groups = send_ordered_workload(self.sqs, self.ordered.queue_url, events, progress)
         out.line(
             f"   ordered: {len(events)} versioned updates for {len(self.final_versions)} "
             "accounts, one message group each, old versions replayed, and one malformed update"
@@ -118,30 +139,44 @@ class Story:
     def written(self) -> set[str]:
         """Keys of the demo's records the server wrote to the write buffer's table."""
         writes = self.meter.writes_by_key(self.buffer.table)
-        return {report.metered_pk(k) for k in writes} & self.expected
+        for key in writes.keys() - self._pks.keys():  # each key parsed once: polled often
+            self._pks[key] = report.metered_pk(key)
+        return {self._pks[k] for k in writes} & self.expected
 
     def drain_and_redrive(self, runner: LocalRunner) -> None:
         out, sqs, buffer = self.out, self.sqs, self.buffer
         out.line("3. Drain (the real handlers, run by the local event-source mappings)")
         watch = Watch(self.cloud, runner.log_dir, buffer, self.ordered, self.groups, out.line)
         good = self.expected - self.poison
+        started = time.monotonic()
 
         def first_pass_done() -> bool:
             watch.check()
-            out.progress(len(self.written() & good), len(good))
+            landed = len(self.written() & good)
+            out.progress(landed, len(good))
+            if landed == len(good) and not self.summary.drain_s:
+                self._timed_drain(time.monotonic() - started)
             return (
-                good <= self.written()
+                landed == len(good)
                 and depth(sqs, buffer.dlq_url) >= len(self.poison)
                 and depth(sqs, self.ordered.dlq_url) >= 1
                 and depth(sqs, self.ordered.queue_url) == 0
             )
 
-        runner.drain(timeout_s=150, until=first_pass_done)
+        planned_s = self.planned_wcu / max(1, self.summary.provisioned_wcu)
+        runner.drain(timeout_s=150 + 3 * planned_s, until=first_pass_done)
         watch.check()
         self.summary.dead_lettered = depth(sqs, buffer.dlq_url)
         out.line(f"   {self.summary.dead_lettered} dead letters in {queue_name(buffer.dlq_url)}")
         self._inspect()
         self._fix_and_redrive(runner, watch)
+
+    def _timed_drain(self, seconds: float) -> None:
+        """The first pass's drain time, and the ideal: the WCU it wrote (metered) at
+        the table's provisioned rate."""
+        wcu = sum(self.meter.wcu_per_second(self.buffer.table))
+        self.summary.drain_s = round(seconds, 1)
+        self.summary.ideal_drain_s = round(wcu / max(1, self.summary.provisioned_wcu), 1)
 
     def _inspect(self) -> None:
         out = self.out

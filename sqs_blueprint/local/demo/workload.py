@@ -5,9 +5,12 @@ versioned updates (with replays and one malformed update)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from sqs_blueprint.errors import UsageError
+from sqs_blueprint.messages import Failed, Sent
 from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.producer import Message, Producer
 
@@ -19,6 +22,12 @@ PARTNER_BUCKET = "partner-payloads"
 LARGE_BODY_BYTES = 20_000
 OFFLOAD_THRESHOLD = 8 * 1024
 ACCOUNTS = 10
+# The ordered story needs a few versions per account, not a share of a large run: its
+# table is provisioned for 20 WCU, so 100 versions an account keep its drain near 50 s.
+MAX_VERSIONS = 100
+CHUNK = 500  # messages a producer call sends before the progress is told
+
+Progress = Callable[[int], None]  # told how many more messages were sent
 
 
 class DemoError(UsageError):
@@ -44,8 +53,33 @@ def buffer_workload(n: int) -> list[tuple[Message, str]]:
     return plan
 
 
+def send_chunked(
+    producer: Producer, messages: list[Message], progress: Progress | None
+) -> tuple[list[Sent], list[Failed]]:
+    """Send ``messages`` in calls of ``CHUNK``, telling ``progress`` after each; indexes
+    in what is returned count from the start of ``messages``. Stops after a call with a
+    failure, so that no later message of a FIFO group overtakes it."""
+    sent: list[Sent] = []
+    failed: list[Failed] = []
+    for start in range(0, len(messages), CHUNK):
+        chunk = messages[start : start + CHUNK]
+        result = producer.send_many(chunk)
+        sent += [replace(s, index=s.index + start) for s in result.sent]
+        failed += [replace(f, index=f.index + start) for f in result.failed]
+        if progress is not None:
+            progress(len(chunk))
+        if failed:
+            break
+    return sent, failed
+
+
 def send_buffer_workload(
-    sqs: Any, s3: Any, url: str, bucket: str, plan: list[tuple[Message, str]]
+    sqs: Any,
+    s3: Any,
+    url: str,
+    bucket: str,
+    plan: list[tuple[Message, str]],
+    progress: Progress | None = None,
 ) -> int:
     """Send the write buffer's workload; returns how many bodies went through S3."""
     store = PayloadStore(bucket, s3_client=s3, threshold=OFFLOAD_THRESHOLD)
@@ -55,17 +89,17 @@ def send_buffer_workload(
     )
     offloaded = 0
     for producer, kinds in ((ours, {"ordinary", "duplicate", "large"}), (partner, {"partner"})):
-        result = producer.send_many(m for m, kind in plan if kind in kinds)
-        if result.failed:
-            raise DemoError(f"{len(result.failed)} messages could not be sent: {result.failed[0]}")
-        offloaded += sum(1 for s in result.sent if s.offloaded)
+        sent, failed = send_chunked(producer, [m for m, k in plan if k in kinds], progress)
+        if failed:
+            raise DemoError(f"{len(failed)} messages could not be sent: {failed[0]}")
+        offloaded += sum(1 for s in sent if s.offloaded)
     return offloaded
 
 
 def ordered_workload(n: int) -> tuple[list[Message], dict[str, int]]:
     """Versioned updates per account (one message group each), replays of old
     versions, and a malformed last update for one account."""
-    per_account = max(2, n // (2 * ACCOUNTS))
+    per_account = max(2, min(MAX_VERSIONS, n // (2 * ACCOUNTS)))
     messages: list[Message] = []
     final: dict[str, int] = {}
     for a in range(ACCOUNTS):
@@ -82,9 +116,11 @@ def ordered_workload(n: int) -> tuple[list[Message], dict[str, int]]:
     return messages, final
 
 
-def send_ordered_workload(sqs: Any, url: str, events: list[Message]) -> dict[str, str]:
+def send_ordered_workload(
+    sqs: Any, url: str, events: list[Message], progress: Progress | None = None
+) -> dict[str, str]:
     """Send the ordered updates; the message group of each message id SQS returned."""
-    result = Producer(url, sqs_client=sqs).send_many(events)
-    if result.failed:
-        raise DemoError(f"{len(result.failed)} updates could not be sent: {result.failed[0]}")
-    return {s.message_id: events[s.index].group_id or "" for s in result.sent}
+    sent, failed = send_chunked(Producer(url, sqs_client=sqs), events, progress)
+    if failed:
+        raise DemoError(f"{len(failed)} updates could not be sent: {failed[0]}")
+    return {s.message_id: events[s.index].group_id or "" for s in sent}
