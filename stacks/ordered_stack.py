@@ -9,6 +9,7 @@ from constructs import Construct
 
 from sqs_blueprint_cdk import DynamoWriteBuffer, QueueWithDlq
 from stacks.config import OrderedConfig
+from stacks.inputs import add_inputs
 from stacks.outputs import export_queue_pair, observe_consumer
 
 
@@ -40,4 +41,12 @@ class OrderedStack(Stack):
         export_queue_pair(self, "Events", self.queues)
         self.observability = observe_consumer(
             self, self.queues, config.alarms, self.buffer.consumer, self.buffer.table
+        )
+        self.inputs = add_inputs(
+            self,
+            raw=config.inputs,
+            queue=self.queues,
+            observability=self.observability,
+            function=self.buffer.consumer.function,
+            known_fields=(*config.table.key_fields, config.version_field),
         )

@@ -119,6 +119,8 @@ class WriteBufferConfig:
     queue: QueueConfig = field(default_factory=QueueConfig)
     table: TableConfig = field(default_factory=TableConfig)
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
+    # AWS services producing into the queue (stacks/config/inputs.py).
+    inputs: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,8 @@ class OrderedConfig:
     high_throughput: bool = False
     version_field: str = "version"
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
+    # AWS services producing into the queue (stacks/config/inputs.py).
+    inputs: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,8 @@ class PipelineConfig:
     max_concurrency: int = 2
     table: OwnTableConfig | None = None
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
+    # AWS services producing into the queue (stacks/config/inputs.py).
+    inputs: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
