@@ -43,7 +43,8 @@ def add_inputs(
     for construct in built:
         observability.dashboard.add_widgets(*construct.widgets)  # type: ignore[attr-defined]
         if isinstance(construct, BucketInput):
-            construct.grant_read(function)
+            assert function.role is not None
+            construct.grant_read(function.role)
             function.add_environment(INPUT_BUCKETS_ENV, construct.bucket_name)
     return built
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 
-from aws_cdk import Aws, Fn, Stack
+from aws_cdk import Aws, Fn, Names, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -116,6 +116,28 @@ class BucketInput(Construct):
         self.alarms: dict[str, object] = {}
         self.widgets: list[object] = []
 
-    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
-        """What the pipeline's consumer needs to read the objects it is told about."""
-        return self.bucket.grant_read(grantee)
+    def grant_read(self, role: iam.IRole) -> iam.Policy:
+        """``s3:GetObject`` on this bucket's objects, which the consumer is told about
+        (and ``s3:ListBucket``, so a deleted object is a 404, not a 403)."""
+        policy = iam.Policy(
+            self,
+            f"Read{Names.unique_id(role.node.default_child or role)}",
+            statements=[
+                iam.PolicyStatement(
+                    actions=["s3:GetObject"], resources=[self.bucket.arn_for_objects("*")]
+                ),
+                iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn]),
+            ],
+        )
+        policy.attach_to_role(role)
+        stack = Stack.of(self)
+        cfn_bucket = self.bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        bucket_id = stack.resolve(stack.get_logical_id(cfn_bucket))
+        acknowledge(
+            policy,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]",
+            "The consumer reads whichever object a notification of this one bucket names, so "
+            "s3:GetObject is granted on the objects of this bucket only.",
+        )
+        return policy
