@@ -6,12 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Template
 
 from app import build_app
 from sqs_blueprint_cdk import InvalidPropsError
+from sqs_blueprint_cdk.inputs import TopicInput
 from stacks.config import ConfigError, load_stage
 from stacks.config.inputs import BucketSpec, RuleSpec, TopicSpec, parse_inputs
-from tests.infra.conftest import Synthesized, cdk_context
+from stacks.write_buffer_stack import WriteBufferStack
+from tests.infra.conftest import cdk_context
 
 WHERE = "sqs-blueprint.stages.dev.write_buffer.inputs"
 
@@ -104,11 +107,16 @@ def test_what_the_pipeline_rules_out_is_refused_when_the_app_is_built() -> None:
     assert "fifo=False: a standard topic cannot deliver to a FIFO queue" in str(error.value)
 
 
-def test_the_dev_write_buffer_takes_a_filtered_topic(synthesized: Synthesized) -> None:
-    template = synthesized.templates["WriteBuffer"]
-    stack = synthesized.stacks["WriteBuffer"]
-    queue_arn = stack.resolve(stack.queues.queue.queue_arn)  # type: ignore[attr-defined]
-    topic_ref = stack.resolve(stack.inputs[0].topic.topic_arn)  # type: ignore[attr-defined]
+def test_the_local_write_buffer_takes_a_filtered_topic() -> None:
+    context = {**cdk_context("local"), "aws:cdk:bundling-stacks": []}
+    _, stacks = build_app(context)
+    (stack,) = [s for s in stacks if s.node.id == "WriteBuffer"]
+    assert isinstance(stack, WriteBufferStack)
+    template = Template.from_stack(stack)
+    queue_arn = stack.resolve(stack.queues.queue.queue_arn)
+    (topic_input,) = stack.inputs
+    assert isinstance(topic_input, TopicInput)
+    topic_ref = stack.resolve(topic_input.topic.topic_arn)
     template.has_resource_properties(
         "AWS::SNS::Subscription",
         {
