@@ -358,3 +358,19 @@ def test_invalid_inputs_fail_with_one_clear_line(
     text = str(error.value)
     assert "1 invalid setting:" in text
     assert message in text
+
+
+def test_a_queue_key_lets_s3_encrypt_for_that_bucket_only(new_stack: NewStack) -> None:
+    stack = new_stack()
+    pair = QueueWithDlq(stack, "Pair", customer_managed_key=True)
+    bucket_input = BucketInput(stack, "Drop", queue=pair)
+    template = Template.from_stack(stack)
+    (key,) = template.find_resources("AWS::KMS::Key").values()
+    (s3_statement,) = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s["Principal"] == {"Service": "s3.amazonaws.com"}
+    ]
+    source_arn = s3_statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert source_arn["Fn::Join"][1][-1] == stack.resolve(bucket_input.bucket_name)
+    assert "kms:GenerateDataKey*" in s3_statement["Action"]
