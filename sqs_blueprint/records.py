@@ -23,6 +23,7 @@ from sqs_blueprint.payload import (
     is_offloaded,
     unwrap_receipt_handle,
 )
+from sqs_blueprint.s3_events import NotARecord
 
 
 def _lambda_attribute(attr: Mapping[str, Any]) -> dict[str, Any]:
@@ -174,6 +175,8 @@ def _split(
     for raw in raws:
         try:
             records.append(build(raw))
+        except NotARecord:
+            continue  # nothing to write, nothing failed: the message is done with
         except Exception as error:  # tied to this message alone: it fails, the rest go on
             failed[raw[id_field]] = f"{type(error).__name__}: {error}"
     return records, failed

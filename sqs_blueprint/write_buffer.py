@@ -49,6 +49,7 @@ from sqs_blueprint.errors import SqsBlueprintError, UsageError
 from sqs_blueprint.limits import SQS_MAX_VISIBILITY_TIMEOUT_S
 from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.records import Record
+from sqs_blueprint.s3_events import S3EventResolver
 from sqs_blueprint.upsert import (
     KEY_ATTRIBUTE,
     MAX_ITEM_BYTES,
@@ -117,6 +118,8 @@ class WriteBufferSettings:
     key_fields: tuple[str, ...] | None = None
     version_field: str | None = None
     payload_buckets: tuple[str, ...] = ()
+    # Buckets whose S3 notifications the pipeline reads objects from (sqs_blueprint.s3_events).
+    input_buckets: tuple[str, ...] = ()
     wcu_per_second: float | None = None
     deadline_s: float = DEFAULT_DEADLINE_S
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
@@ -208,6 +211,7 @@ class WriteBufferSettings:
             key_fields=key_fields or None,
             version_field=version_field,
             payload_buckets=_names(env, "PAYLOAD_BUCKET"),
+            input_buckets=_names(env, "INPUT_BUCKETS"),
             wcu_per_second=_positive(env, "WCU_PER_SECOND"),
             deadline_s=_positive(env, "WRITE_DEADLINE_S") or DEFAULT_DEADLINE_S,
             max_payload_bytes=int(max_payload),
@@ -229,6 +233,8 @@ class WriteBufferSettings:
             env["VERSION_FIELD"] = self.version_field
         if self.payload_buckets:
             env["PAYLOAD_BUCKET"] = ",".join(self.payload_buckets)
+        if self.input_buckets:
+            env["INPUT_BUCKETS"] = ",".join(self.input_buckets)
         if self.max_payload_bytes != DEFAULT_MAX_PAYLOAD_BYTES:
             env["MAX_PAYLOAD_BYTES"] = str(self.max_payload_bytes)
         if self.max_item_kb is not None:
@@ -309,6 +315,14 @@ class WriteBuffer:
             buckets[0] if buckets else None,
             s3_client=s3_client,
             allowed_buckets=buckets,
+            max_payload_bytes=settings.max_payload_bytes,
+        )
+        # What builds records: pointers through ``payloads``, S3 notifications' objects
+        # from the input buckets.
+        self.resolver = S3EventResolver(
+            self.payloads,
+            buckets=settings.input_buckets,
+            s3_client=s3_client,
             max_payload_bytes=settings.max_payload_bytes,
         )
         self._clock, self._sleep = clock, sleep

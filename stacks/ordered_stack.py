@@ -9,6 +9,7 @@ from constructs import Construct
 
 from sqs_blueprint_cdk import DynamoWriteBuffer, QueueWithDlq
 from stacks.config import OrderedConfig
+from stacks.inputs import add_inputs
 from stacks.outputs import export_queue_pair, observe_consumer
 
 
@@ -45,4 +46,12 @@ class OrderedStack(Stack):
             Duration.seconds(config.acceptable_latency_s),
             self.buffer.consumer,
             self.buffer.table,
+        )
+        self.inputs = add_inputs(
+            self,
+            raw=config.inputs,
+            queue=self.queues,
+            observability=self.observability,
+            function=self.buffer.consumer.function,
+            known_fields=(*config.table.key_fields, config.version_field),
         )

@@ -28,6 +28,7 @@ from sqs_blueprint_cdk import (
 from sqs_blueprint_cdk._validation import Problems
 from stacks.config import PipelineConfig
 from stacks.config.checks import LAMBDAS_DIR
+from stacks.inputs import add_inputs
 from stacks.outputs import export_queue_pair, observe_consumer
 
 
@@ -86,6 +87,14 @@ class PipelineStack(Stack):
             self.consumer,
             self.table,
             tenants=config.queue.tenants,
+        )
+        self.inputs = add_inputs(
+            self,
+            raw=config.inputs,
+            queue=self.queues,
+            observability=self.observability,
+            function=self.consumer.function,
+            known_fields=own.key_fields if own and own.key_fields else None,
         )
 
 

@@ -13,6 +13,7 @@ from sqs_blueprint_cdk import (
     QueueWithDlq,
 )
 from stacks.config import WriteBufferConfig
+from stacks.inputs import add_inputs
 from stacks.outputs import export_queue_pair, observe_consumer
 
 
@@ -49,4 +50,12 @@ class WriteBufferStack(Stack):
             self.buffer.consumer,
             self.buffer.table,
             tenants=config.queue.tenants,
+        )
+        self.inputs = add_inputs(
+            self,
+            raw=config.inputs,
+            queue=self.queues,
+            observability=self.observability,
+            function=self.buffer.consumer.function,
+            known_fields=config.table.key_fields or None,
         )

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import cast
 
-from sqs_blueprint.cli import dlq, local, plan, rpc, send, worker
+from sqs_blueprint.cli import dlq, local, plan, publish, rpc, send, worker
 from sqs_blueprint.cli._parsing import Parser, Subparsers
 from sqs_blueprint.errors import SqsBlueprintError
 
@@ -31,6 +31,7 @@ _COMMANDS: list[Callable[[Subparsers], None]] = [
     plan.add,
     rpc.add,
     send.add,
+    publish.add,
     worker.add,
     dlq.add,
     local.add,

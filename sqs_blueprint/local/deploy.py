@@ -23,7 +23,7 @@ import json
 import time
 import zipfile
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -32,6 +32,8 @@ from sqs_blueprint.errors import SqsBlueprintError
 from sqs_blueprint.local.aliases import ALIAS, inline_aliases
 from sqs_blueprint.local.aliases import EFFECT as ALIAS_EFFECT
 from sqs_blueprint.local.assembly import Assembly, FileAsset, StackArtifact
+from sqs_blueprint.local.inputs import CREATED_HERE as INPUTS_CREATED_HERE
+from sqs_blueprint.local.inputs import apply_inputs
 
 if TYPE_CHECKING:
     from sqs_blueprint.local.server import LocalCloud
@@ -108,12 +110,21 @@ def deploy_assembly(
     for stack in assembly.stacks:
         publish_assets(cloud, stack)
         if stack.stack_name in existing:
-            deployed.append(_update(cloud, stack))
+            deployed.append(_with_inputs(cloud, stack, _update(cloud, stack)))
         else:
-            deployed.append(_create(cloud, stack))
+            deployed.append(_with_inputs(cloud, stack, _create(cloud, stack)))
     names = {d.name for d in deployed}
     cloud.deployed[:] = [d for d in cloud.deployed if d.name not in names] + deployed
     return deployed
+
+
+def _with_inputs(cloud: LocalCloud, stack: StackArtifact, done: DeployedStack) -> DeployedStack:
+    """``done`` after the producer inputs moto's CloudFormation skips are applied."""
+    notes = apply_inputs(cloud, stack.template, done.resources)
+    if not notes:
+        return done
+    kept = tuple(s for s in done.skipped if s.feature != INPUTS_CREATED_HERE)
+    return replace(done, skipped=kept + tuple(Skipped(*note) for note in notes))
 
 
 def _stack_names(cloud: LocalCloud) -> set[str]:

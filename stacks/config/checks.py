@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqs_blueprint.write_buffer import FIELD_NAME_FIX, FIELD_NAME_RULE, field_name_ok
+from stacks.config.inputs import check_inputs
 from stacks.config.model import NO_ALARMS, AlarmsConfig, StageConfig
 
 # Stages that may follow the CLI's account and region and may send alarms nowhere.
@@ -40,6 +41,7 @@ def check_stage(config: StageConfig, path: str, errors: list[str]) -> StageConfi
     config = _check_target(config, path, errors)
     config = _check_pipelines(config, path, errors)
     _check_tenants(config, path, errors)
+    check_inputs(config, path, errors)
     return config
 
 

@@ -126,6 +126,8 @@ class WriteBufferConfig:
     # OldestMessageAge alarm's threshold (README, "Alarms").
     acceptable_latency_s: int = 10 * 60
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
+    # AWS services producing into the queue (stacks/config/inputs.py).
+    inputs: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,8 @@ class OrderedConfig:
     # OldestMessageAge alarm's threshold (README, "Alarms").
     acceptable_latency_s: int = 10 * 60
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
+    # AWS services producing into the queue (stacks/config/inputs.py).
+    inputs: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,8 @@ class PipelineConfig:
     # OldestMessageAge alarm's threshold (README, "Alarms").
     acceptable_latency_s: int = 10 * 60
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
+    # AWS services producing into the queue (stacks/config/inputs.py).
+    inputs: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ def own_handler(name: str, text: str = HANDLER) -> Iterator[str]:
     """``lambdas/<name>/handler.py`` holding ``text`` while the block runs."""
     folder = LAMBDAS_DIR / name
     shutil.rmtree(folder, ignore_errors=True)  # what an interrupted run left
-    folder.mkdir()
+    folder.mkdir(parents=True)
     try:
         (folder / "handler.py").write_text(text)
         yield name

@@ -105,7 +105,7 @@ def test_unknown_keys_name_their_path_and_the_allowed_keys() -> None:
         "invalid stage configuration:\n"
         f"  - unknown key '{WHERE}.{NAME}.batchsize'; allowed keys: ['queue', 'fifo', "
         "'function_timeout_s', 'batch_size', 'batching_window_s', 'max_concurrency', "
-        "'table', 'acceptable_latency_s', 'alarms']\n"
+        "'table', 'acceptable_latency_s', 'alarms', 'inputs']\n"
         f"  - unknown key '{WHERE}.{NAME}.table.wcu'; allowed keys: ['write_capacity', "
         "'read_capacity', 'key_fields', 'extra_actions']"
     )

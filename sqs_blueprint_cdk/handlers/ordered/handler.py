@@ -46,7 +46,7 @@ def retrier() -> Retrier:
 
 def write_one(record: SQSRecord, lambda_context: LambdaContext, wb: WriteBuffer) -> None:
     logger.set_correlation_id(record.message_id)
-    built, failed = split_event({"Records": [record.raw_event]}, resolver=wb.payloads)
+    built, failed = split_event({"Records": [record.raw_event]}, resolver=wb.resolver)
     if built:
         deadline = time_left_s(lambda_context.get_remaining_time_in_millis())
         failed = wb.process(built, deadline_s=deadline).failed

@@ -77,7 +77,7 @@ def handle(
     event: dict[str, Any], context: LambdaContext, wb: WriteBuffer, retry: Retrier
 ) -> PartialItemFailureResponse:
     """Process one event with the given write buffer and backoff (tests pass their own)."""
-    records, failed = split_event(event, resolver=wb.payloads)
+    records, failed = split_event(event, resolver=wb.resolver)
     outcome = wb.process(records, deadline_s=time_left_s(context.get_remaining_time_in_millis()))
     failed.update(outcome.failed)
     retry_in = retry.delay_event(event, failed, at_once=outcome.deferred)
