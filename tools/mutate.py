@@ -7,9 +7,10 @@ imported in place of the module and the module's unit tests run against it: a fa
 run kills the mutant, a passing one lets it survive, and a run still going after the
 timeout (twice the clean run, plus 30 seconds) is killed and counts as killed by
 timeout. The heavy imports (pytest, boto3, moto, Hypothesis) happen once; each
-mutant's run is a forked child, with ``-x`` (the first failure is enough) and a fixed
-Hypothesis seed, so a score does not move between runs. Prints killed / total and
-the survivors per module, and exits 1 if a module scores under ``--fail-under``.
+mutant's run is a forked child, with ``-x`` (the first failure is enough) and fixed
+Hypothesis examples (the ``mutate`` profile of tests/conftest.py), so a score does not
+move between runs. Prints killed / total and the survivors per module, and exits 1 if a
+module scores under ``--fail-under``.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ MODULES: dict[str, list[str]] = {
         "tests/unit/test_write_buffer_core.py",
     ],
 }
-PYTEST_OPTIONS = ["-x", "-q", "-p", "no:cacheprovider", "--hypothesis-seed=0"]
+PYTEST_OPTIONS = ["-x", "-q", "-p", "no:cacheprovider", "--hypothesis-profile=mutate"]
 
 
 class _Mutated(importlib.abc.MetaPathFinder, importlib.abc.Loader):
