@@ -57,6 +57,7 @@ class Mutant:
     index: int
     line: int
     change: str
+    lines: tuple[int, int] = (0, 0)  # the statement it is in, first and last line
 
 
 def _is_docstring(node: ast.stmt) -> bool:
@@ -94,10 +95,22 @@ class _Mutator(ast.NodeTransformer):
         self.exceptions = exceptions
         self.found: list[Mutant] = []
         self._message = 0
+        self._statement = (0, 0)
+
+    def visit(self, node: ast.AST) -> Any:
+        if not isinstance(node, ast.stmt):
+            return super().visit(node)
+        outer = self._statement
+        self._statement = (node.lineno, node.end_lineno or node.lineno)
+        try:
+            return super().visit(node)
+        finally:
+            self._statement = outer
 
     def _hit(self, node: ast.AST, change: str) -> bool:
         index = len(self.found)
-        self.found.append(Mutant(index, getattr(node, "lineno", 0), change))
+        line = getattr(node, "lineno", 0)
+        self.found.append(Mutant(index, line, change, self._statement))
         return index == self.target
 
     def _pass(self, node: ast.stmt) -> ast.stmt:

@@ -18,19 +18,25 @@ from __future__ import annotations
 import argparse
 import importlib.abc
 import importlib.util
+import json
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import CodeType, ModuleType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import pytest  # noqa: E402
+
 from tools.mutants import Mutant, mutants, mutated_code  # noqa: E402
+from tools.selection import LineRecorder, Select, tests_for  # noqa: E402
 
 # Each module with the unit tests that exercise it; the quickest first, as -x stops at
 # the first failure.
@@ -87,23 +93,41 @@ class _Mutated(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(self.code, module.__dict__)
 
 
-def _run(tests: Sequence[str], finder: _Mutated | None, timeout: float) -> str:
-    """Run ``tests`` in a forked child: "passed", "failed" or "timeout"."""
-    pid = os.fork()
-    if pid == 0:  # the child: quiet, its own process group, the mutant imported
+def _child(tests: Sequence[str], plugins: list[object], finder: _Mutated | None) -> None:
+    """In a forked child: quiet, its own process group, the mutant imported; never returns."""
+    code = 1
+    try:
         os.setsid()
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
         if finder is not None:
             sys.meta_path.insert(0, finder)
-        import pytest
+        code = int(pytest.main([*PYTEST_OPTIONS, *tests], plugins=plugins))
+        for plugin in plugins:
+            if isinstance(plugin, LineRecorder):
+                _save(plugin)
+    finally:
+        os._exit(code)
 
-        code = 1
-        try:
-            code = int(pytest.main([*PYTEST_OPTIONS, *tests]))
-        finally:
-            os._exit(code)
+
+def _save(recorder: LineRecorder) -> None:
+    sys.settrace(None)
+    data = {
+        "at_import": sorted(recorder.at_import),
+        "by_test": {t: sorted(lines) for t, lines in recorder.by_test.items()},
+        "durations": recorder.durations,
+    }
+    Path(os.environ["MUTATE_LINES_FILE"]).write_text(json.dumps(data))
+
+
+def _run(
+    tests: Sequence[str], plugins: list[object], finder: _Mutated | None, timeout: float
+) -> str:
+    """Run ``tests`` in a forked child: "passed", "failed" or "timeout"."""
+    pid = os.fork()
+    if pid == 0:
+        _child(tests, plugins, finder)
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         done, status = os.waitpid(pid, os.WNOHANG)
@@ -115,12 +139,21 @@ def _run(tests: Sequence[str], finder: _Mutated | None, timeout: float) -> str:
     return "timeout"
 
 
+def _lines_run(module: str, tests: Sequence[str]) -> dict[str, Any]:
+    """A clean run of ``tests``, recording which lines of ``module`` each test runs."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        os.environ["MUTATE_LINES_FILE"] = out.name
+        if _run(tests, [LineRecorder(module)], None, timeout=1800) != "passed":
+            raise SystemExit(f"{module}: the tests fail without any mutant: {' '.join(tests)}")
+        data: dict[str, Any] = json.loads(Path(out.name).read_text())
+    return data
+
+
 def _preload() -> None:
     """What every run imports, imported once before the forks."""
     import boto3  # noqa: F401
     import hypothesis  # noqa: F401
     import moto  # noqa: F401
-    import pytest  # noqa: F401
     from moto.backends import get_backend
 
     for service in ("dynamodb", "s3", "sqs"):
@@ -140,24 +173,30 @@ def mutate_module(
     source_lines = source.splitlines()
     name = module.removesuffix(".py").replace("/", ".")
     tests = [t for t in tests if (ROOT / t).exists()]
-    start = time.monotonic()
-    if _run(tests, None, timeout=600) != "passed":
-        raise SystemExit(f"{module}: the tests fail without any mutant: {' '.join(tests)}")
-    timeout = factor * (time.monotonic() - start) + 30
+    ran = _lines_run(module, tests)
+    durations: dict[str, float] = ran["durations"]
     chosen = [m for m in mutants(source) if _in_lines(m, lines)]
     killed, survivors = 0, []
-    print(f"{module}: {len(chosen)} mutants, {len(tests)} test files, {timeout:.0f} s each at most")
+    print(f"{module}: {len(chosen)} mutants, {len(durations)} tests in {len(tests)} files")
     for mutant in chosen:
-        code = mutated_code(source, mutant.index, str(path))
-        outcome = _run(tests, _Mutated(name, path, code), timeout)
+        selected = tests_for(mutant.lines, ran["at_import"], ran["by_test"], durations)
+        outcome = "passed"
+        if selected:
+            code = mutated_code(source, mutant.index, str(path))
+            timeout = factor * sum(durations[t] for t in selected) + 30
+            plugin = Select({t: rank for rank, t in enumerate(selected)})
+            outcome = _run(tests, [plugin], _Mutated(name, path, code), timeout)
+        where = f"line {mutant.line}: {mutant.change:<34}"
         if outcome == "passed":
             text = source_lines[mutant.line - 1].strip()
-            survivors.append(f"  survived  line {mutant.line}: {mutant.change:<34} | {text}")
+            reach = f"{len(selected)} tests" if selected else "no test runs it"
+            survivors.append(f"  survived  {where} | {text}  [{reach}]")
             print(survivors[-1], flush=True)
         else:
             killed += 1
             if outcome == "timeout":
-                print(f"  timeout   line {mutant.line}: {mutant.change} (killed)", flush=True)
+                print(f"  timeout   {where} (killed: still running after {timeout:.0f} s)")
+        print(f"  {len(survivors)} survived of {mutant.index + 1}", end="\r", flush=True)
     return killed, len(chosen), survivors
 
 
