@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import CodeType, ModuleType
@@ -42,6 +43,7 @@ from tools.selection import LineRecorder, Select, tests_for  # noqa: E402
 # the first failure.
 MODULES: dict[str, list[str]] = {
     "sqs_blueprint/items.py": [
+        "tests/unit/test_items_values.py",
         "tests/unit/test_item_size.py",
         "tests/unit/test_items_roundtrip.py",
         "tests/unit/test_upsert.py",
@@ -121,29 +123,39 @@ def _save(recorder: LineRecorder) -> None:
     Path(os.environ["MUTATE_LINES_FILE"]).write_text(json.dumps(data))
 
 
-def _run(
-    tests: Sequence[str], plugins: list[object], finder: _Mutated | None, timeout: float
-) -> str:
-    """Run ``tests`` in a forked child: "passed", "failed" or "timeout"."""
+def _start(tests: Sequence[str], plugins: list[object], finder: _Mutated | None) -> int:
+    """Fork a child that runs ``tests``; its pid."""
     pid = os.fork()
     if pid == 0:
         _child(tests, plugins, finder)
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return "passed" if os.waitstatus_to_exitcode(status) == 0 else "failed"
-        time.sleep(0.05)
+    return pid
+
+
+def _outcome(pid: int, deadline: float) -> str | None:
+    """ "passed", "failed", "timeout" (the child is then killed), or None while it runs."""
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        return "passed" if os.waitstatus_to_exitcode(status) == 0 else "failed"
+    if time.monotonic() < deadline:
+        return None
     os.killpg(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     return "timeout"
+
+
+def _run(tests: Sequence[str], plugins: list[object], timeout: float) -> str:
+    """Run ``tests`` unmutated in a child, to the end."""
+    pid, deadline = _start(tests, plugins, None), time.monotonic() + timeout
+    while (outcome := _outcome(pid, deadline)) is None:
+        time.sleep(0.05)
+    return outcome
 
 
 def _lines_run(module: str, tests: Sequence[str]) -> dict[str, Any]:
     """A clean run of ``tests``, recording which lines of ``module`` each test runs."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         os.environ["MUTATE_LINES_FILE"] = out.name
-        if _run(tests, [LineRecorder(module)], None, timeout=1800) != "passed":
+        if _run(tests, [LineRecorder(module)], timeout=1800) != "passed":
             raise SystemExit(f"{module}: the tests fail without any mutant: {' '.join(tests)}")
         data: dict[str, Any] = json.loads(Path(out.name).read_text())
     return data
@@ -164,40 +176,64 @@ def _in_lines(mutant: Mutant, lines: tuple[int, int] | None) -> bool:
     return lines is None or lines[0] <= mutant.line <= lines[1]
 
 
-def mutate_module(
-    module: str, tests: Sequence[str], factor: float, lines: tuple[int, int] | None
-) -> tuple[int, int, list[str]]:
-    """(killed, total, survivor lines) for ``module`` against ``tests``."""
+@dataclass
+class _Running:
+    mutant: Mutant
+    deadline: float
+    timeout: float
+
+
+def mutate_module(module: str, tests: Sequence[str], options: argparse.Namespace) -> int:
+    """Run every mutant of ``module`` against ``tests``; prints the survivors, returns
+    how many were killed."""
     path = ROOT / module
     source = path.read_text()
-    source_lines = source.splitlines()
     name = module.removesuffix(".py").replace("/", ".")
     tests = [t for t in tests if (ROOT / t).exists()]
     ran = _lines_run(module, tests)
     durations: dict[str, float] = ran["durations"]
-    chosen = [m for m in mutants(source) if _in_lines(m, lines)]
-    killed, survivors = 0, []
+    chosen = [m for m in mutants(source) if _in_lines(m, options.lines)]
     print(f"{module}: {len(chosen)} mutants, {len(durations)} tests in {len(tests)} files")
-    for mutant in chosen:
-        selected = tests_for(mutant.lines, ran["at_import"], ran["by_test"], durations)
-        outcome = "passed"
-        if selected:
+    pending = list(reversed(chosen))
+    running: dict[int, _Running] = {}
+    outcomes: dict[int, str] = {}
+    while pending or running:
+        while pending and len(running) < options.jobs:
+            mutant = pending.pop()
+            selected = tests_for(mutant.lines, ran["at_import"], ran["by_test"], durations)
+            if not selected:
+                outcomes[mutant.index] = "no test runs it"
+                _show(source, mutant, outcomes[mutant.index])
+                continue
+            timeout = options.timeout_factor * sum(durations[t] for t in selected) + 30
             code = mutated_code(source, mutant.index, str(path))
-            timeout = factor * sum(durations[t] for t in selected) + 30
             plugin = Select({t: rank for rank, t in enumerate(selected)})
-            outcome = _run(tests, [plugin], _Mutated(name, path, code), timeout)
-        where = f"line {mutant.line}: {mutant.change:<34}"
-        if outcome == "passed":
-            text = source_lines[mutant.line - 1].strip()
-            reach = f"{len(selected)} tests" if selected else "no test runs it"
-            survivors.append(f"  survived  {where} | {text}  [{reach}]")
-            print(survivors[-1], flush=True)
-        else:
-            killed += 1
-            if outcome == "timeout":
-                print(f"  timeout   {where} (killed: still running after {timeout:.0f} s)")
-        print(f"  {len(survivors)} survived of {mutant.index + 1}", end="\r", flush=True)
-    return killed, len(chosen), survivors
+            pid = _start(tests, [plugin], _Mutated(name, path, code))
+            running[pid] = _Running(mutant, time.monotonic() + timeout, timeout)
+        for pid, run in list(running.items()):
+            outcome = _outcome(pid, run.deadline)
+            if outcome is not None:
+                del running[pid]
+                outcomes[run.mutant.index] = outcome
+                if outcome == "timeout":
+                    outcomes[run.mutant.index] = f"timeout after {run.timeout:.0f} s"
+                _show(source, run.mutant, outcomes[run.mutant.index])
+        time.sleep(0.05)
+    return _killed(outcomes)
+
+
+def _show(source: str, mutant: Mutant, outcome: str) -> None:
+    """One line for a mutant that survived, or was killed by the timeout."""
+    if outcome == "failed":
+        return
+    verdict = "killed  " if outcome.startswith("timeout") else "survived"
+    text = source.splitlines()[mutant.line - 1].strip()[:70]
+    extra = "" if outcome == "passed" else f"  [{outcome}]"
+    print(f"  {verdict} line {mutant.line:>3}: {mutant.change:<30} | {text}{extra}", flush=True)
+
+
+def _killed(outcomes: dict[int, str]) -> int:
+    return sum(o == "failed" or o.startswith("timeout") for o in outcomes.values())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -206,14 +242,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout-factor", type=float, default=2.0)
     parser.add_argument("--fail-under", type=float, default=90.0)
     parser.add_argument("--lines", help="only mutants on lines A-B, e.g. 40-60")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants run at once")
     args = parser.parse_args(argv)
+    args.lines = tuple(map(int, args.lines.split("-"))) if args.lines else None
     wanted = {Path(a).stem for a in args.modules}
     chosen = [m for m in MODULES if not wanted or Path(m).stem in wanted]
-    lines = tuple(map(int, args.lines.split("-"))) if args.lines else None
     _preload()
     rows = []
     for module in chosen:
-        killed, total, _ = mutate_module(module, MODULES[module], args.timeout_factor, lines)  # type: ignore[arg-type]
+        killed = mutate_module(module, MODULES[module], args)
+        total = len([m for m in mutants((ROOT / module).read_text()) if _in_lines(m, args.lines)])
         rows.append((module, killed, total))
     print("\nmodule                          killed / total")
     low = False
