@@ -55,15 +55,18 @@ MODULES: dict[str, list[str]] = {
         "tests/unit/test_interop.py",
     ],
     "sqs_blueprint/batch_write.py": [
+        "tests/unit/test_write_calls.py",
         "tests/unit/test_error_classes.py",
         "tests/unit/test_upsert.py",
         "tests/unit/test_items_roundtrip.py",
     ],
     "sqs_blueprint/pacing.py": [
         "tests/unit/test_pacing_idle.py",
+        "tests/unit/test_write_calls.py",
         "tests/unit/test_upsert.py",
     ],
     "sqs_blueprint/upsert.py": [
+        "tests/unit/test_write_calls.py",
         "tests/unit/test_error_classes.py",
         "tests/unit/test_upsert.py",
         "tests/unit/test_items_roundtrip.py",
