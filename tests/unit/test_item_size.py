@@ -49,7 +49,7 @@ def documented_item_size(item: dict[str, Any]) -> int:
     return sum(len(name.encode("utf-8")) + documented_size(v) for name, v in item.items())
 
 
-TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=8)
+TEXT = st.text(st.characters(codec="utf-8"), max_size=8)
 NUMBERS = st.integers(-(10**38) + 1, 10**38 - 1).map(Decimal) | st.decimals(
     allow_nan=False, allow_infinity=False, places=6, min_value=-(10**12), max_value=10**12
 )

@@ -84,7 +84,7 @@ def test_a_size_that_is_not_a_byte_count_is_refused(raw: str) -> None:
 
 
 def test_what_sqs_counts_name_type_and_value() -> None:
-    attributes = {
+    attributes: dict[str, dict[str, Any]] = {
         "é": {"DataType": "String", "StringValue": "ü"},  # 2 + 6 + 2
         "b": {"DataType": "Binary", "BinaryValue": b"\x00\x01\x02"},  # 1 + 6 + 3
         "n": {"DataType": "Number.int", "StringValue": "12"},  # 1 + 10 + 2
