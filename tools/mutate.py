@@ -1,16 +1,18 @@
 """Mutation testing of the write path: how many one-change mutants the unit tests kill.
 
-    python tools/mutate.py [module ...] [--timeout-factor N] [--lines A-B]
+    python tools/mutate.py [module ...] [--jobs N] [--lines A-B] [--timeout-factor F]
 
-For each module (all of ``MODULES`` by default), every mutant of tools/mutants.py is
-imported in place of the module and the module's unit tests run against it: a failing
-run kills the mutant, a passing one lets it survive, and a run still going after the
-timeout (twice the clean run, plus 30 seconds) is killed and counts as killed by
-timeout. The heavy imports (pytest, boto3, moto, Hypothesis) happen once; each
-mutant's run is a forked child, with ``-x`` (the first failure is enough) and fixed
-Hypothesis examples (the ``mutate`` profile of tests/conftest.py), so a score does not
-move between runs. Prints killed / total and the survivors per module, and exits 1 if a
-module scores under ``--fail-under``.
+For each module (all of ``MODULES`` by default) the module's unit tests run once clean,
+recording which lines each test executes (tools/selection.py). Then every mutant of
+tools/mutants.py is imported in place of the module in a forked child, and the tests
+that execute the mutated statement run against it, quickest first, with ``-x`` and
+fixed Hypothesis examples (the ``mutate`` profile of tests/conftest.py), so a score
+does not move between runs. A failing run kills the mutant; a passing one, or a
+statement no test executes, lets it survive; a run still going after ``F`` times its
+tests' clean time plus 30 seconds is stopped and counts as killed (by timeout). The
+heavy imports (pytest, boto3, moto, Hypothesis) happen once, before the forks. Prints
+the survivors and killed / total per module; exits 1 if a module scores under
+``--fail-under``.
 """
 
 from __future__ import annotations
