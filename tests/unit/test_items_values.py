@@ -69,3 +69,49 @@ def test_what_is_not_json_has_no_key(value: Any, message: str) -> None:
 
 def test_tuples_are_arrays() -> None:
     assert canonical_json({"a": (1, "b")}) == b'{"a":[1,"b"]}'
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    """An object ``levels`` deep: the object itself is level 1, each list one more."""
+    value: Any = []
+    for _ in range(levels - 2):
+        value = [value]
+    return {"id": 1, "x": value}
+
+
+def test_parse_body_refuses_more_than_32_levels() -> None:
+    assert parse_body('{"x":' + "[" * 31 + "]" * 31 + "}")["x"] is not None
+    with pytest.raises(ItemError, match="body nests arrays and objects more than 32 levels"):
+        parse_body('{"x":' + "[" * 32 + "]" * 32 + "}")
+    with pytest.raises(ItemError, match="more than 32 levels"):
+        parse_body('{"x": [{"y": ' + "[" * 30 + "]" * 30 + "}]}")
+
+
+def test_to_item_refuses_more_than_32_levels_even_outside_the_key() -> None:
+    item = to_item(_nested(32), ["id"])
+    depth, value = 1, item["x"]
+    while isinstance(value, list) and value:
+        depth, value = depth + 1, value[0]
+    assert depth + 1 == 32
+    with pytest.raises(ItemError, match="more than 32 levels"):
+        to_item(_nested(33), ["id"])
+    with pytest.raises(ItemError, match="more than 32 levels"):
+        to_item({"id": 1, "m": {"k": _nested(32)}}, ["id"])
+
+
+def test_to_item_checks_fields_outside_the_key_too() -> None:
+    with pytest.raises(ItemError, match=r"lone surrogate U\+D800"):
+        to_item({"id": 1, "s": "\ud800"}, ["id"])
+    with pytest.raises(ItemError, match="has 39 significant digits"):
+        to_item({"id": 1, "n": Decimal("1" * 39)}, ["id"])
+
+
+def test_to_item_keeps_what_it_does_not_convert() -> None:
+    item = to_item({"id": 1, "b": b"\x00\x01", "t": True, "z": None, "s": "é"}, ["id"])
+    assert {k: item[k] for k in ("b", "t", "z", "s")} == {
+        "b": b"\x00\x01",
+        "t": True,
+        "z": None,
+        "s": "é",
+    }
+    assert item["t"] is True
