@@ -258,6 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         killed = mutate_module(module, MODULES[module], args)
         total = len([m for m in mutants((ROOT / module).read_text()) if _in_lines(m, args.lines)])
         rows.append((module, killed, total))
+        print(f"{module}: {killed} / {total} killed", flush=True)
     print("\nmodule                          killed / total")
     low = False
     for module, killed, total in rows:
