@@ -202,7 +202,9 @@ S3 = [
     ("SlowDown", 503, PayloadUnavailable, True),
     ("SlowDown", None, PayloadUnavailable, True),  # the code alone says it
     ("InternalError", 500, PayloadUnavailable, True),
+    ("InternalError", None, PayloadUnavailable, True),
     ("ServiceUnavailable", 503, PayloadUnavailable, True),
+    ("ServiceUnavailable", None, PayloadUnavailable, True),
     ("RequestTimeout", 400, PayloadUnavailable, True),  # S3 answers it with HTTP 400
     ("503", None, PayloadUnavailable, True),
     ("500", None, PayloadUnavailable, True),
