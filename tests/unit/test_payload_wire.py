@@ -139,3 +139,17 @@ def test_the_reader_stops_at_its_maximum(s3: Any) -> None:
     assert reader.fetch(S3Pointer(BUCKET, "fits"), declared_size=10) == "x" * 10
     with pytest.raises(PayloadOversized, match=f"over its pointer's declared {SIZE} of 9 bytes"):
         reader.fetch(S3Pointer(BUCKET, "fits"), declared_size=9)
+
+
+def test_the_reader_maximum_defaults_to_64_mib(s3: Any) -> None:
+    assert PayloadStore(BUCKET, s3_client=s3).max_payload_bytes == 67_108_864
+    with pytest.raises(ValueError) as raised:
+        PayloadStore(BUCKET, s3_client=s3, max_payload_bytes=0)
+    assert str(raised.value) == (
+        "max_payload_bytes must be at least 1 byte, got 0; the default is 67,108,864"
+    )
+
+
+def test_an_attribute_without_a_data_type_counts_its_name_and_value() -> None:
+    assert attributes_size({"e": {"StringValue": "v"}}) == 2
+    assert attributes_size({"e": {"StringValue": None, "BinaryValue": b"ab"}}) == 3

@@ -243,3 +243,10 @@ def test_write_records_versioned_counts_noops(ddb: Any) -> None:
     records = _records('{"id": 1, "v": 2}', '{"id": 1, "v": 1}', '{"id": 1, "v": "x"}')
     outcome = write_records(records, upserter=up, key_fields=["id"], version_field="v")
     assert (outcome.written, outcome.noops, sorted(outcome.failed)) == (1, 1, ["m2"])
+
+
+def test_each_call_starts_its_count_afresh() -> None:
+    kb = 1024
+    assert shape(pack_calls(entries([MB16, MB16 // 2, MB16 // 2]))) == [1, 2]
+    assert shape(pack_calls(entries([3 * kb, kb, kb, kb]), max_wcu=3)) == [1, 3]
+    assert shape(pack_calls(entries([kb] * 25 + [kb] * 3), max_wcu=3)) == [3] * 9 + [1]
