@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import boto3
 import pytest
 
+from sqs_blueprint.errors import UsageError
 from sqs_blueprint.payload import (
     PayloadError,
     PayloadOversized,
@@ -153,3 +155,31 @@ def test_the_reader_maximum_defaults_to_64_mib(s3: Any) -> None:
 def test_an_attribute_without_a_data_type_counts_its_name_and_value() -> None:
     assert attributes_size({"e": {"StringValue": "v"}}) == 2
     assert attributes_size({"e": {"StringValue": None, "BinaryValue": b"ab"}}) == 3
+
+
+def test_the_limits_of_a_store_are_inclusive(s3: Any) -> None:
+    assert PayloadStore(BUCKET, s3_client=s3, max_payload_bytes=1).max_payload_bytes == 1
+    assert PayloadStore(BUCKET, s3_client=s3, threshold=0).threshold == 0
+    assert PayloadStore(BUCKET, s3_client=s3, threshold=1_048_576).threshold == 1_048_576
+    with pytest.raises(UsageError, match="threshold must be between 0 and 1,048,576 bytes"):
+        PayloadStore(BUCKET, s3_client=s3, threshold=1_048_577)
+
+
+def test_a_zero_threshold_offloads_any_body(s3: Any) -> None:
+    store = PayloadStore(BUCKET, s3_client=s3, threshold=0)
+    assert store.needs_offload("x") is True
+    assert store.needs_offload("") is False  # 0 bytes is not over 0
+
+
+def test_the_queue_threshold_leaves_offloading_to_the_sender(s3: Any) -> None:
+    store = PayloadStore(BUCKET, s3_client=s3, threshold="queue")
+    assert store.needs_offload("x" * 2_000_000) is False
+    assert store.offload("x", force=True).offloaded is True
+
+
+def test_keys_are_bare_uuids_unless_a_prefix_is_given(s3: Any) -> None:
+    sent = PayloadStore(BUCKET, s3_client=s3, always=True).offload("x")
+    assert sent.pointer is not None
+    assert re.fullmatch(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", sent.pointer.key
+    )
