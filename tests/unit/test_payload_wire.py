@@ -183,3 +183,16 @@ def test_keys_are_bare_uuids_unless_a_prefix_is_given(s3: Any) -> None:
     assert re.fullmatch(
         r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", sent.pointer.key
     )
+
+
+def test_a_store_without_a_client_makes_its_own(s3: Any) -> None:
+    sent = PayloadStore(BUCKET, always=True).offload("x")
+    assert sent.pointer is not None
+    assert s3.get_object(Bucket=BUCKET, Key=sent.pointer.key)["Body"].read() == b"x"
+
+
+def test_a_declared_size_at_the_maximum_is_refused_by_the_maximum(s3: Any) -> None:
+    s3.put_object(Bucket=BUCKET, Key="big", Body=b"x" * 11)
+    reader = PayloadStore(BUCKET, s3_client=s3, max_payload_bytes=10)
+    with pytest.raises(PayloadOversized, match="over this reader's maximum of 10 bytes"):
+        reader.fetch(S3Pointer(BUCKET, "big"), declared_size=10)
