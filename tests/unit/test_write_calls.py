@@ -250,3 +250,14 @@ def test_each_call_starts_its_count_afresh() -> None:
     assert shape(pack_calls(entries([MB16, MB16 // 2, MB16 // 2]))) == [1, 2]
     assert shape(pack_calls(entries([3 * kb, kb, kb, kb]), max_wcu=3)) == [1, 3]
     assert shape(pack_calls(entries([kb] * 25 + [kb] * 3), max_wcu=3)) == [3] * 9 + [1]
+
+
+def test_the_default_backoff_and_deadline(ddb: Any) -> None:
+    """From 0.05 s, doubling to 2 s, for 20 s at most."""
+    throttle(ddb, "BatchWriteItem", 10_000)
+    t = Clock()
+    up = Upserter("t", dynamodb_client=ddb, clock=t.clock, sleep=t.sleep, jitter=lambda: 1.0)
+    result = up.put_many([to_item({"id": 1})])
+    assert t.slept[:8] == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0])
+    assert t.now == pytest.approx(20.0)
+    assert list(result.failed) == [0]
