@@ -261,3 +261,26 @@ def test_the_default_backoff_and_deadline(ddb: Any) -> None:
     assert t.slept[:8] == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0])
     assert t.now == pytest.approx(20.0)
     assert list(result.failed) == [0]
+
+
+def test_once_out_of_budget_no_later_call_is_sent(ddb: Any) -> None:
+    """The 3-WCU item cannot be paced before the deadline; the 1-WCU item after it
+    could, but the batch stops there: both are reported, neither written."""
+    small, big = to_item({"id": 1}), to_item({"d": "x" * 2500})
+    t = Clock()
+    up = upserter(ddb, t, wcu_per_second=1, deadline_seconds=2.0)
+    result = up.put_many([small, big, to_item({"id": 2})])
+    assert result.written == 1
+    assert sorted(result.failed) == [1, 2]
+    assert len(ddb.scan(TableName="t")["Items"]) == 1
+
+
+def test_an_unexpected_error_in_a_versioned_write_fails_that_item_alone(ddb: Any) -> None:
+    def boom(params: dict[str, Any], **_: Any) -> None:
+        if b'"id": {"N": "1"}' in params["body"] or b'"id":{"N":"1"}' in params["body"]:
+            raise RuntimeError("boom")
+
+    ddb.meta.events.register("before-call.dynamodb.PutItem", boom)
+    items = [to_item({"id": 1, "v": 1}, ["id"]), to_item({"id": 2, "v": 1}, ["id"])]
+    result = upserter(ddb, Clock()).put_versioned(items, "v")
+    assert (result.written, result.failed) == (1, {0: "RuntimeError: boom"})
