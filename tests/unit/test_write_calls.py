@@ -284,3 +284,9 @@ def test_an_unexpected_error_in_a_versioned_write_fails_that_item_alone(ddb: Any
     items = [to_item({"id": 1, "v": 1}, ["id"]), to_item({"id": 2, "v": 1}, ["id"])]
     result = upserter(ddb, Clock()).put_versioned(items, "v")
     assert (result.written, result.failed) == (1, {0: "RuntimeError: boom"})
+
+
+def test_an_outcome_starts_at_zero() -> None:
+    outcome = BatchOutcome()
+    assert (outcome.written, outcome.duplicates, outcome.noops) == (0, 0, 0)
+    assert (outcome.order, outcome.failed, outcome.failed_ids()) == ([], {}, [])
