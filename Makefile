@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 RUN_TESTS = tests/run_suite.sh $(BIN)/python $(PYTEST_ARGS)
 
 .PHONY: setup synth test lint format bootstrap deploy destroy demo bench clean
-.PHONY: test-stress
+.PHONY: test-stress mutate
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -45,6 +45,13 @@ test-stress: setup
 	trap 'kill $$one $$two 2>/dev/null' EXIT INT TERM; \
 	echo "test-stress: CPU burners $$one and $$two running"; \
 	$(RUN_TESTS)
+
+# Mutation testing of the write path (tools/mutate.py, docs/mutation.md): each module's
+# mutants against the unit tests that exercise it; prints killed / total per module and
+# fails under 90%. Not part of make test. MUTATE_ARGS: modules (e.g. pacing), --jobs N.
+MUTATE_ARGS ?=
+mutate: setup
+	$(BIN)/python tools/mutate.py $(MUTATE_ARGS)
 
 # checkov pins an older boto3 than the project, so it gets a virtualenv of its own.
 CHECKOV_VENV := $(VENV)/checkov

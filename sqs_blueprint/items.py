@@ -300,7 +300,8 @@ def _size(value: Mapping[str, Any]) -> int:
     if kind == "B":
         return len(inner)
     if kind == "N":
-        digits = inner.lstrip("-").replace(".", "").lstrip("0") or "0"
+        mantissa = inner.lstrip("-").upper().partition("E")[0]  # 1E+2 is one digit
+        digits = mantissa.replace(".", "").strip("0") or "0"  # zeros trimmed both sides
         return (len(digits) + 1) // 2 + 1
     if kind in ("BOOL", "NULL"):
         return 1

@@ -11,6 +11,11 @@ from hypothesis import settings
 # example can take a second for reasons that are not the code's. No deadline, as for
 # every other test here.
 settings.register_profile("sqs-blueprint", deadline=None)
+# For make mutate (tools/mutate.py, --hypothesis-profile=mutate): the same examples on
+# every run, fewer of them, so a mutant's score does not move between runs.
+settings.register_profile(
+    "mutate", deadline=None, derandomize=True, max_examples=25, database=None, print_blob=False
+)
 settings.load_profile("sqs-blueprint")
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,7 +22,8 @@ import pytest
 from app import build_app
 from tests.infra.conftest import cdk_context
 
-pytestmark = pytest.mark.e2e
+# A demo run is a synth and a minute of traffic; its subprocess may take 600 s.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 DEMO = [sys.executable, "-m", "sqs_blueprint.cli", "demo"]
 # --messages 20: 20 ordinary records (1 WCU items), 4 duplicates of them, 2 large

@@ -187,6 +187,8 @@ def _run(example: Example, env: dict[str, str]) -> None:
         )
 
 
+# Every example in turn, three synths among them: about 4 minutes on a busy machine.
+@pytest.mark.timeout(1200)
 def test_every_shell_example_runs_as_written(background: list[Background]) -> None:
     env = _environment()
     keys = [_key(example) for example in examples(README)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from decimal import Decimal
 
@@ -123,13 +124,32 @@ def test_bigger_messages_never_cost_less(item_kb: float, more: float) -> None:
     )
 
 
+def must_plan(wcu: int, item_kb: float, timeout: float, record_ms: float) -> bool:
+    """A sufficient condition for a plan, from the rule in plan_write_buffer's docstring:
+    an unpaced invocation writes ``ceil(item_kb) * 1000 / record_ms`` WCU/s; the
+    concurrency (rounded up, at least 2) leaves each at least half the smaller of that
+    and the table's WCU, less the 0.001 of rounding; a plan exists when one record, and
+    one item at that budget, fit in 80% of the timeout."""
+    units = math.ceil(item_kb)
+    worst_budget = min(wcu, units * 1000 / record_ms) / 2 - 0.001
+    return (
+        record_ms / 1000 <= 0.8 * timeout
+        and worst_budget > 0
+        and units / worst_budget <= 0.8 * timeout
+    )
+
+
 @given(wcu=st.integers(1, 100_000), extra=st.integers(0, 100_000), item_kb=st.floats(0.1, 20))
 def test_a_bigger_table_never_drains_slower(wcu: int, extra: int, item_kb: float) -> None:
     def rate(table: int) -> float:
         try:
-            return plan_write_buffer(wcu=table, item_kb=item_kb, function_timeout_s=30).items_per_s
+            plan = plan_write_buffer(
+                wcu=table, item_kb=item_kb, function_timeout_s=30, record_ms=5.0
+            )
         except ValueError:
+            assert not must_plan(table, item_kb, 30, 5.0)  # refused only when it must be
             return 0.0
+        return plan.items_per_s
 
     assert rate(wcu + extra) >= rate(wcu)
 
@@ -154,6 +174,7 @@ def test_plan_properties(
         )
     except ValueError as exc:
         assert "table too small" in str(exc) or "record_ms" in str(exc)
+        assert not must_plan(wcu, item_kb, timeout, record_ms)  # refused only when it must be
         return
     assert plan.max_concurrency * plan.budget_wcu_per_s <= wcu
     assert 2 <= plan.max_concurrency <= 1000

@@ -12,8 +12,6 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from sqs_blueprint.payload import (
-    LEGACY_POINTER_CLASS,
-    POINTER_CLASS,
     BucketNotAllowed,
     PayloadError,
     PayloadNotFound,
@@ -30,6 +28,9 @@ from sqs_blueprint.payload import (
 from tests.unit.s3_faults import fail_get_object
 
 BUCKET = "payloads"
+# The Extended Client's pointer class names (docs/aws-facts.md#extended-client-wire-format).
+POINTER_CLASS = "software.amazon.payloadoffloading.PayloadS3Pointer"
+LEGACY_POINTER_CLASS = "com.amazon.sqs.javamessaging.MessageS3Pointer"
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from botocore.stub import Stubber
 
 from sqs_blueprint import redrive as rd
 from sqs_blueprint.errors import UsageError
-from sqs_blueprint.payload import RESERVED_ATTRIBUTE, PayloadStore
+from sqs_blueprint.payload import PayloadStore
 from sqs_blueprint.redrive.client_side import Pacer, entry
 from sqs_blueprint.redrive.queues import describe
 
@@ -295,7 +295,7 @@ def test_s3_pointer_messages_move_with_their_pointer_intact(sqs: Any) -> None:
     assert result.moved == 2
     moved = drain(sqs, source)
     assert bodies(moved) == Counter(p.body for p in sent[1:])
-    assert all(RESERVED_ATTRIBUTE in m["MessageAttributes"] for m in moved)
+    assert all("ExtendedPayloadSize" in m["MessageAttributes"] for m in moved)
     assert len(s3.list_objects_v2(Bucket=BUCKET)["Contents"]) == 3  # nothing copied or deleted
 
 

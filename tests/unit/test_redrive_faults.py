@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from sqs_blueprint import redrive as rd
 from sqs_blueprint.cli import main
-from sqs_blueprint.payload import RESERVED_ATTRIBUTE, S3Pointer
+from sqs_blueprint.payload import S3Pointer
 from sqs_blueprint.redrive import client_side
 from tests.unit.test_redrive import bodies, drain, make_dlq, put
 
@@ -73,7 +73,7 @@ def consumer(sqs: Any, source_url: str, payload_bucket: str | None) -> None:
 
 def offloaded(sqs: Any, dlq: str, body: str, size: str = "7", **extra: Any) -> str:
     """Send a message that claims to be offloaded, with any body and declared size."""
-    attributes = {RESERVED_ATTRIBUTE: {"DataType": "Number", "StringValue": size}}
+    attributes = {"ExtendedPayloadSize": {"DataType": "Number", "StringValue": size}}
     return str(
         sqs.send_message(QueueUrl=dlq, MessageBody=body, MessageAttributes=attributes, **extra)[
             "MessageId"
@@ -121,7 +121,7 @@ def test_inspect_lists_every_malformed_letter_with_its_reason(sqs: Any, s3: Any)
 
     errors = {kind: letters[i].error for kind, i in ids.items()}
     assert errors["fraction"] == (
-        f"not fetched: its {RESERVED_ATTRIBUTE} attribute '1.5' is not a whole number of bytes"
+        "not fetched: its ExtendedPayloadSize attribute '1.5' is not a whole number of bytes"
     )
     assert errors["not json"] == (
         "not fetched: body is not an S3 payload pointer: expected "
