@@ -73,7 +73,8 @@ def add(sub: Subparsers) -> None:
         "--min-pollers",
         type=int,
         default=limits.LAMBDA_DEFAULT_MIN_POLLERS,
-        help="provisioned mode's pollers ready at once, for --backlog",
+        help="provisioned mode's minimum pollers: ready at once for --backlog, and billed "
+        "at rest in the monthly cost (with --scaling-mode provisioned)",
     )
     p.add_argument(
         "--hot-key-share",

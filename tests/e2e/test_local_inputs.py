@@ -4,6 +4,7 @@ and what a topic's filter policy refuses never arrives."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Iterator
@@ -64,13 +65,21 @@ def fed(cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     app, _ = build_app(context, outdir=str(outdir))
     app.synth()
     assembly = read_assembly(outdir)
-    chosen = Assembly(
-        assembly.directory, tuple(s for s in assembly.stacks if s.artifact_id == "WriteBuffer")
-    )
-    (stack,) = deploy_assembly(cloud, chosen)
+    # Under names of its own (stack, queues, buckets), so the local stage's write buffer
+    # that other tests deploy into the same local cloud is another stack.
+    shipped = assembly.stack("WriteBuffer")
+    tag = f"inputs{uuid.uuid4().hex[:6]}"
+    text = json.dumps(shipped.template)
+    for prefix in ("sqs-blueprint-local-write-buffer", "sqsblueprintlocalwritebuffer"):
+        text = text.replace(prefix, f"{tag}-{prefix[:12]}")
+    ours = dataclasses.replace(shipped, stack_name=f"{tag}-write-buffer", template=json.loads(text))
+    (stack,) = deploy_assembly(cloud, Assembly(assembly.directory, (ours,)))
     logs = tmp_path_factory.mktemp("inputs-logs")
-    with LocalRunner(cloud, log_dir=logs, functions=[stack.outputs["FunctionName"]]) as runner:
-        yield Fed(cloud, stack, runner)
+    try:
+        with LocalRunner(cloud, log_dir=logs, functions=[stack.outputs["FunctionName"]]) as runner:
+            yield Fed(cloud, stack, runner)
+    finally:
+        cloud.client("cloudformation").delete_stack(StackName=ours.stack_name)
 
 
 def test_the_deploy_says_what_it_does_not_emulate(fed: Fed) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from sqs_blueprint.cli import main
@@ -23,7 +25,7 @@ def test_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--batching-window BATCHING_WINDOW seconds (default: 0)" in text
     assert "--record-ms RECORD_MS unpaced ms per record (default: 10.0)" in text
     assert "--offloaded-share OFFLOADED_SHARE 0..1 sent through S3 (default: 0.0)" in text
-    assert "(default: standard)" in text and "--backlog (default: 2)" in text
+    assert "(default: standard)" in text and "--scaling-mode provisioned) (default: 2)" in text
     assert "--send-latency-ms SEND_LATENCY_MS one SendMessageBatch round trip (default:" in (
         _help(capsys, "plan", "fifo")
     )
@@ -74,3 +76,15 @@ def test_budget_is_rounded_down_to_three_decimals(capsys: pytest.CaptureFixture[
     rows = dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines())
     assert rows["max_concurrency"].strip() == "3"
     assert rows["budget_wcu_per_s"].strip() == "83.333"
+
+
+def test_min_pollers_is_billed_at_rest_only_in_provisioned_mode(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    common = [*WRITE_BUFFER, "--messages-per-day", "1000", "--json", "--min-pollers", "4"]
+    assert main(common) == 0
+    standard = json.loads(capsys.readouterr().out)["monthly_cost_usd"]
+    assert main([*common, "--scaling-mode", "provisioned"]) == 0
+    provisioned = json.loads(capsys.readouterr().out)["monthly_cost_usd"]
+    assert "fixed provisioned_pollers" not in standard
+    assert provisioned["fixed provisioned_pollers"] == pytest.approx(4 * 730 * 0.00925)

@@ -143,7 +143,8 @@ class Clock:
     [(67, 1), (1024, 1), (1025, 2), (2048, 2), (2049, 3), (10_240, 10), (10_241, 11)],
 )
 def test_a_write_costs_one_wcu_per_started_kb(aws: None, size: int, wcu: int) -> None:
-    """A paced upserter at 1 WCU/s waits one second per WCU the item costs."""
+    """At 1 WCU/s an item keeps the pacer's window for one second per WCU it costs: the
+    next write waits that long."""
     client = boto3.client("dynamodb")
     create_table(client, "sized")
     item = to_item({"d": "x" * (size - 67)})  # "pk" + 64 hex digits, "d" + the string
@@ -159,4 +160,6 @@ def test_a_write_costs_one_wcu_per_started_kb(aws: None, size: int, wcu: int) ->
     )
     result = up.put_many([item])
     assert (result.written, result.failed) == (1, {})
-    assert sum(t.slept) == pytest.approx(wcu)
+    before = sum(t.slept)
+    assert up.put_many([to_item({"next": 1})]).written == 1
+    assert sum(t.slept) - before == pytest.approx(wcu)
