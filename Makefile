@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export NO_MKDOCS_2_WARNING := 1
 STAGE ?= dev
 CDK := $(CURDIR)/node_modules/.bin/cdk
 PYTEST_ARGS ?=
@@ -65,7 +66,20 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt | $(VENV)/.installed
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
-lint: setup $(CHECKOV_VENV)/.installed
+# The documentation site (mkdocs-material) gets a virtualenv of its own too.
+DOCS_VENV := $(VENV)/docs
+
+$(DOCS_VENV)/.installed: requirements-docs.txt | $(VENV)/.installed
+	test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-docs.txt
+	touch $@
+
+# docs/ as a site in build/site; --strict turns a broken link or anchor into a failure
+# (not with --quiet, which hides the warnings strict mode counts).
+docs: $(DOCS_VENV)/.installed
+	$(DOCS_VENV)/bin/mkdocs build --strict
+
+lint: setup $(CHECKOV_VENV)/.installed docs
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

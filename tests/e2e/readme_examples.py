@@ -1,4 +1,5 @@
-"""The README's fenced blocks, and the shell examples in them, as the README test reads them.
+"""The fenced blocks of the README and the docs pages, and the shell examples in them, as
+the README test reads them.
 
 A block tagged ``sh`` holds commands; a block tagged ``console`` holds ``$ command``
 lines, each followed by the output the README shows for it, where a line ``...``
@@ -21,19 +22,29 @@ _ANY_LINES = "..."
 @dataclass(frozen=True)
 class Fence:
     tag: str
-    line: int  # the README line of the opening fence
+    line: int  # the line of the opening fence
     lines: tuple[str, ...]
+    source: str = "README.md"  # the file it is in, from the repository root
+
+    @property
+    def where(self) -> str:
+        return f"{self.source} line {self.line}"
 
 
 @dataclass(frozen=True)
 class Example:
-    line: int  # the README line of the command
+    line: int  # the line of the command
     command: str  # as written, continuation lines joined with newlines
     output: str | None  # console blocks: the output shown
     status: int  # 0, or the documented exit status
+    source: str = "README.md"
+
+    @property
+    def where(self) -> str:
+        return f"{self.source} line {self.line}"
 
 
-def fences(text: str) -> list[Fence]:
+def fences(text: str, source: str = "README.md") -> list[Fence]:
     found: list[Fence] = []
     opened: tuple[str, int] | None = None
     body: list[str] = []
@@ -43,15 +54,15 @@ def fences(text: str) -> list[Fence]:
         elif opened is None:
             opened, body = (line[3:].strip(), number), []
         else:
-            found.append(Fence(opened[0], opened[1], tuple(body)))
+            found.append(Fence(opened[0], opened[1], tuple(body), source))
             opened = None
-    assert opened is None, f"README line {opened[1]}: a fence is never closed"
+    assert opened is None, f"{source} line {opened[1]}: a fence is never closed"
     return found
 
 
-def examples(text: str) -> list[Example]:
+def examples(text: str, source: str = "README.md") -> list[Example]:
     found: list[Example] = []
-    for fence in fences(text):
+    for fence in fences(text, source):
         if fence.tag == "sh":
             found += _commands(fence)
         elif fence.tag == "console":
@@ -67,16 +78,16 @@ def _commands(fence: Fence) -> list[Example]:
             continue
         pending.append(line)
         if not line.endswith("\\"):
-            found.append(_example(fence.line + offset - len(pending) + 1, pending, None))
+            found.append(_example(fence, fence.line + offset - len(pending) + 1, pending, None))
             pending = []
-    assert not pending, f"README line {fence.line}: a command ends with a continuation"
+    assert not pending, f"{fence.where}: a command ends with a continuation"
     return found
 
 
 def _sessions(fence: Fence) -> list[Example]:
     found: list[Example] = []
     starts = [i for i, line in enumerate(fence.lines) if line.startswith(_PROMPT)]
-    assert starts and starts[0] == 0, f"README line {fence.line}: a console block starts with $"
+    assert starts and starts[0] == 0, f"{fence.where}: a console block starts with $"
     for start, end in zip(starts, [*starts[1:], len(fence.lines)], strict=True):
         command = [fence.lines[start][len(_PROMPT) :]]
         at = start + 1
@@ -84,13 +95,14 @@ def _sessions(fence: Fence) -> list[Example]:
             command.append(fence.lines[at])
             at += 1
         output = "\n".join(fence.lines[at:end]).strip("\n")
-        found.append(_example(fence.line + start + 1, command, output))
+        found.append(_example(fence, fence.line + start + 1, command, output))
     return found
 
 
-def _example(line: int, command: list[str], output: str | None) -> Example:
+def _example(fence: Fence, line: int, command: list[str], output: str | None) -> Example:
     status = _STATUS.search(command[-1])
-    return Example(line, "\n".join(command), output, int(status.group(1)) if status else 0)
+    code = int(status.group(1)) if status else 0
+    return Example(line, "\n".join(command), output, code, fence.source)
 
 
 def shows(expected: str, actual: str) -> bool:

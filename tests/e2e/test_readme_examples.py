@@ -1,8 +1,9 @@
-"""Every shell example in README.md runs as written, so the README cannot drift.
+"""Every shell example in README.md and the docs pages runs as written, so they cannot drift.
 
 Each command of a ``sh`` or ``console`` block runs with bash in the repository
 root, with ``.venv/bin`` first on PATH (as after ``source .venv/bin/activate``),
-in README order: the README's own ``sqs-blueprint local up`` starts the one local
+in order (the README, then the pages in mkdocs.yml's nav order): the README's own
+``sqs-blueprint local up`` starts the one local
 cloud, in the background, and every later command runs with the variables it
 prints to export. A command exits 0, or the status its ``# exit status N`` comment
 documents; a console block's output must be what it shows. The commands that are
@@ -23,13 +24,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.e2e.readme_examples import TAGS, Example, examples, fences, shows
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _documents() -> list[tuple[str, str]]:
+    """(path, text) of the README, then of each docs page in mkdocs.yml's nav order."""
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["nav"]
+    pages = ["README.md", *(f"docs/{page}" for entry in nav for page in entry.values())]
+    return [(page, (ROOT / page).read_text(encoding="utf-8")) for page in pages]
+
+
+DOCUMENTS = _documents()
+EXAMPLES = [e for source, text in DOCUMENTS for e in examples(text, source)]
+FENCES = [f for source, text in DOCUMENTS for f in fences(text, source)]
 HANG_GUARD_S = 300  # only stops a hang: the slowest example, a synth, takes under a minute
 
 NOT_RUN = {
@@ -176,13 +189,13 @@ def _run(example: Example, env: dict[str, str]) -> None:
         check=False,
     )
     said = done.stdout + done.stderr
-    print(f"{time.monotonic() - started:6.1f} s  README line {example.line}")
-    where = f"README line {example.line}: `{_key(example)}`"
+    print(f"{time.monotonic() - started:6.1f} s  {example.where}")
+    where = f"{example.where}: `{_key(example)}`"
     assert done.returncode == example.status, (
-        f"{where} exited {done.returncode}, the README says {example.status}:\n{said[-3000:]}"
+        f"{where} exited {done.returncode}, the page says {example.status}:\n{said[-3000:]}"
     )
     if example.output is not None:
-        assert shows(example.output, said), f"{where} printed:\n{said}\nthe README shows:\n" + (
+        assert shows(example.output, said), f"{where} printed:\n{said}\nthe page shows:\n" + (
             example.output
         )
 
@@ -191,10 +204,10 @@ def _run(example: Example, env: dict[str, str]) -> None:
 @pytest.mark.timeout(1200)
 def test_every_shell_example_runs_as_written(background: list[Background]) -> None:
     env = _environment()
-    keys = [_key(example) for example in examples(README)]
+    keys = [_key(example) for example in EXAMPLES]
     assert [k for k in keys if _NEEDS_AWS.search(k) and k not in NOT_RUN] == []
     ran: list[str] = []
-    for example in examples(README):
+    for example in EXAMPLES:
         key = _key(example)
         if key in NOT_RUN:
             continue
@@ -211,7 +224,7 @@ def test_every_shell_example_runs_as_written(background: list[Background]) -> No
         _, last, status = LONG_RUNNING[job.command]
         assert job.interrupt() == status, "\n".join(job.lines[-40:])
         assert last in job.lines[-1], "\n".join(job.lines[-40:])
-    assert sorted(set(ran) | set(NOT_RUN)) == sorted({_key(e) for e in examples(README)})
+    assert sorted(set(ran) | set(NOT_RUN)) == sorted({_key(e) for e in EXAMPLES})
     assert not set(ran) & set(NOT_RUN)
     assert set(LONG_RUNNING) <= set(ran), "a long-running example left the README"
     dead = (ROOT / DEAD_LETTERS).read_text(encoding="utf-8").splitlines()
@@ -219,29 +232,29 @@ def test_every_shell_example_runs_as_written(background: list[Background]) -> No
 
 
 def test_not_run_names_only_examples_the_readme_has() -> None:
-    keys = [_key(example) for example in examples(README)]
+    keys = [_key(example) for example in EXAMPLES]
     assert sorted(set(NOT_RUN) - set(keys)) == []
     assert len(keys) == len(set(keys)), "two examples are the same command"
 
 
 def test_every_block_is_tagged_and_no_command_hides_in_a_text_block() -> None:
-    for fence in fences(README):
-        assert fence.tag in TAGS, f"README line {fence.line}: tag it one of {TAGS}"
+    for fence in FENCES:
+        assert fence.tag in TAGS, f"{fence.where}: tag it one of {TAGS}"
         if fence.tag == "text":
             commands = [line for line in fence.lines if line.startswith(("$ ", "make "))]
-            assert commands == [], f"README line {fence.line}: a command in a text block"
+            assert commands == [], f"{fence.where}: a command in a text block"
 
 
 def test_the_command_is_spelled_one_way() -> None:
     """After ``source .venv/bin/activate``: `sqs-blueprint`, never `.venv/bin/...`."""
-    keys = [_key(example) for example in examples(README)]
+    keys = [_key(example) for example in EXAMPLES]
     assert [k for k in keys if ".venv/bin/" in k] == ["source .venv/bin/activate"]
 
 
 def test_synopses_name_only_flags_the_commands_take() -> None:
     """A ``text`` block starting ``sqs-blueprint SUB --`` is a synopsis: its flags must exist."""
     env = _environment()
-    for fence in fences(README):
+    for fence in FENCES:
         synopsis = _SYNOPSIS.match(fence.lines[0])
         if fence.tag != "text" or synopsis is None:
             continue
@@ -250,7 +263,7 @@ def test_synopses_name_only_flags_the_commands_take() -> None:
             [*command, "--help"], env=env, capture_output=True, text=True, check=True
         ).stdout
         flags = set(re.findall(r"--[a-z][a-z-]*", "\n".join(fence.lines)))
-        assert sorted(f for f in flags if f not in helped) == [], f"README line {fence.line}"
+        assert sorted(f for f in flags if f not in helped) == [], fence.where
 
 
 def test_the_parser_reads_commands_outputs_and_statuses() -> None:
