@@ -54,7 +54,7 @@ def test_a_negative_count_is_refused() -> None:
 def _documented_commands() -> list[list[str]]:
     text = DEPLOYING.read_text()
     section = text[text.index("## Expected monthly cost") : text.index("## Rolling back")]
-    block = section.split("```bash\n", 1)[1].split("```", 1)[0].replace("\\\n", " ")
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0].replace("\\\n", " ")
     return [shlex.split(line.split("#")[0])[1:] for line in block.splitlines() if line.strip()]
 
 
