@@ -15,10 +15,17 @@ and MaximumMessageSize, and the delivery metrics the input alarms watch.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from sqs_blueprint.local.server import LocalCloud
+
+class LocalCloud(Protocol):
+    """What this module uses of :class:`~sqs_blueprint.local.server.LocalCloud` (a
+    protocol, so that the deploy, which calls this module, imports nothing back)."""
+
+    account_id: str
+    region: str
+
+    def client(self, service: str) -> Any: ...
 
 _NOT_EMULATED: dict[str, str] = {
     "AWS::SNS::Subscription.RedrivePolicy": "applied by the local deploy, but moto never "
