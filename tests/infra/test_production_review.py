@@ -88,6 +88,26 @@ def test_prod_role_has_no_ssm_parameter_access(synthesized_prod: Synthesized) ->
     assert {"ssm:UpdateInstanceInformation", "ssmmessages:OpenDataChannel"} <= actions
 
 
+def test_checkov_is_told_once_why_session_manager_needs_any_resource(
+    synthesized_prod: Synthesized,
+) -> None:
+    """The one checkov skip in the templates sits on the policy holding only the SSM
+    Agent's actions, which have no resource-level permissions."""
+    skipped = {
+        (stack, key): resource
+        for stack, raw in synthesized_prod.raw.items()
+        for key, resource in raw["Resources"].items()
+        if "checkov" in resource.get("Metadata", {})
+    }
+    [((stack, key), resource)] = skipped.items()
+    assert (stack, key.startswith("WorkersSessionManagerPolicy")) == ("Workers", True)
+    assert [s["id"] for s in resource["Metadata"]["checkov"]["skip"]] == ["CKV_AWS_111"]
+    [statement] = resource["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Resource"] == "*"
+    assert {a.split(":")[0] for a in _actions(statement)} == {"ssm", "ssmmessages", "ec2messages"}
+    assert "ssm:UpdateInstanceInformation" in _actions(statement)
+
+
 # ------------------------------------------------------------------ data kept
 
 
