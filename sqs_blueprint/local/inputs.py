@@ -27,6 +27,7 @@ class LocalCloud(Protocol):
 
     def client(self, service: str) -> Any: ...
 
+
 _NOT_EMULATED: dict[str, str] = {
     "AWS::SNS::Subscription.RedrivePolicy": "applied by the local deploy, but moto never "
     "redrives: an undeliverable notification is dropped, not sent to the input DLQ",
