@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 RUN_TESTS = tests/run_suite.sh $(BIN)/python $(PYTEST_ARGS)
 
 .PHONY: setup synth test lint format bootstrap deploy destroy demo bench clean
-.PHONY: test-stress mutate
+.PHONY: test-stress mutate docs
 
 setup: $(VENV)/.installed node_modules/.installed
 
