@@ -63,6 +63,7 @@ MODULES: dict[str, list[str]] = {
         "tests/unit/test_items_roundtrip.py",
     ],
     "sqs_blueprint/pacing.py": [
+        "tests/unit/test_pacing.py",
         "tests/unit/test_pacing_idle.py",
         "tests/unit/test_write_calls.py",
         "tests/unit/test_upsert.py",
