@@ -176,10 +176,16 @@ def test_concurrent_paced_writers_stay_within_their_shares_at_the_server(cloud: 
     )
     sizes = [100, 1500, 9000, 20_000, 600, 3000] * 6  # 0.1 to 20 KB: 1 to 20 WCU
 
+    failed: list[dict[int, str]] = []
+
     def write(worker: int) -> None:
-        upserter = Upserter(name, dynamodb_client=cloud.client("dynamodb"), wcu_per_second=20)
+        # 216 WCU each at 20 WCU/s: about 11 s on time; the deadline only stops a hang,
+        # so that a busy machine slows the writers without failing their items.
+        upserter = Upserter(
+            name, dynamodb_client=cloud.client("dynamodb"), wcu_per_second=20, deadline_seconds=600
+        )
         bodies = [{"w": worker, "i": i, "d": "x" * size} for i, size in enumerate(sizes)]
-        assert not upserter.put_many([to_item(b) for b in bodies]).failed
+        failed.append(upserter.put_many([to_item(b) for b in bodies]).failed)
 
     stop = threading.Event()
 
@@ -198,6 +204,7 @@ def test_concurrent_paced_writers_stay_within_their_shares_at_the_server(cloud: 
     finally:
         stop.set()
         busy.join()
+    assert failed == [{}, {}]
     assert len(cloud.meter.writes_by_key(name)) == 2 * len(sizes)
     assert cloud.meter.max_rate(name) <= 40
     ddb.delete_table(TableName=name)
