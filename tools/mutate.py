@@ -74,6 +74,7 @@ MODULES: dict[str, list[str]] = {
         "tests/unit/test_upsert.py",
         "tests/unit/test_items_roundtrip.py",
         "tests/unit/test_write_buffer_core.py",
+        "tests/unit/test_write_buffer_budget.py",
     ],
 }
 PYTEST_OPTIONS = ["-x", "-q", "-p", "no:cacheprovider", "--hypothesis-profile=mutate"]

@@ -116,7 +116,6 @@ def test_no_span_exceeds_the_budget_on_time_and_the_budget_is_used(ddb: Any) -> 
     t = paced_writes(ddb, 7, late=0.0)
     assert busiest_span(t.writes) <= BUDGET
     total = sum(w for _, w in t.writes)
-    print(t.now, total / BUDGET + 30)
     assert t.now <= 1.2 * total / BUDGET + 30
 
 
@@ -175,3 +174,64 @@ def test_a_request_over_the_rate_goes_alone_and_keeps_the_window_for_its_size() 
     assert [at for at, _ in log] == pytest.approx([1.0, 2.0, 5.0])
     with pytest.raises(ValueError, match="rate must be greater than 0 units per second, got 0"):
         WindowPacer(0)
+
+
+class Sleeps(Steps):
+    """:class:`Steps` that keeps the sleeps asked for and, like ``time.sleep``, refuses
+    a negative one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        self.asked.append(seconds)
+        super().sleep(seconds)
+
+
+NANO = 1e-9  # the pacer's tolerance for float sums that should be equal (literal here)
+
+
+def test_sums_that_differ_from_the_limit_by_float_rounding_count_as_equal_to_it() -> None:
+    t = Sleeps()
+    pacer = WindowPacer(10, clock=t.clock, sleep=t.sleep)  # full until 1.0
+    t.now = 1.0 - NANO  # a nanosecond before
+    assert pacer.acquire(10) is not None and t.asked == []
+
+    t = Sleeps()
+    pacer = WindowPacer(10, clock=t.clock, sleep=t.sleep)  # full until 1.0
+    assert pacer.acquire(10, max_wait=1.0 - NANO) is not None  # needs 1.0: within rounding
+    assert t.asked == [1.0]
+
+    t = Sleeps()
+    pacer = WindowPacer(10, clock=t.clock, sleep=t.sleep)
+    t.now = 5.0
+    sent(pacer, t, 5, [])
+    assert pacer.acquire(5 + NANO) is not None and t.asked == []  # 10 + 1e-9 fits 10
+
+
+def test_the_wait_ends_when_the_first_request_to_leave_makes_exactly_enough_room() -> None:
+    t, log = Sleeps(), list[tuple[float, float]]()
+    pacer = WindowPacer(10, clock=t.clock, sleep=t.sleep)
+    t.now = 5.0
+    sent(pacer, t, 5, log)
+    t.now = 5.5
+    sent(pacer, t, 5, log)
+    t.now = 5.6
+    sent(pacer, t, 5, log)  # room once the first leaves, at 6.0 (not the second, at 6.5)
+    sent(pacer, t, 5 + NANO, log)  # the rate plus rounding: room once the second leaves
+    assert [at for at, _ in log] == pytest.approx([5.0, 5.5, 6.0, 6.5])
+    assert busiest_span(log) <= 10 + NANO
+
+
+def test_a_request_waits_once_for_as_many_requests_to_leave_as_it_needs() -> None:
+    t, log = Sleeps(), list[tuple[float, float]]()
+    pacer = WindowPacer(10, clock=t.clock, sleep=t.sleep)
+    for at, units in ((5.0, 3), (5.2, 7)):
+        t.now = at
+        sent(pacer, t, units, log)
+    t.now = 5.3
+    sent(pacer, t, 8, log)  # 3 leaving at 6.0 is not room enough: 7 leaves at 6.2
+    assert t.asked == pytest.approx([0.9]) and log[-1][0] == pytest.approx(6.2)
