@@ -133,3 +133,21 @@ def test_a_string_that_looks_like_a_marked_number_under_the_surrogate_mark_is_re
         item_key({"a": "\ud80012\ud800"})
     with pytest.raises(ValueError, match="lone surrogate"):
         to_item({"id": 1, "a": "\ud80012\ud800"}, ["id"])
+
+
+def _general_only(levels: int, wrap: Any) -> dict[str, Any]:
+    """A body ``levels`` deep whose innermost array is a tuple: the general path only."""
+    value: Any = ()
+    for _ in range(levels - 2):
+        value = wrap(value)
+    return {"a": value}
+
+
+@pytest.mark.parametrize("wrap", [lambda v: (v,), lambda v: {"b": v}, lambda v: [v]])
+def test_the_general_path_stores_32_levels_and_refuses_33(wrap: Any) -> None:
+    assert len(item_key(_general_only(32, wrap))) == 64
+    assert to_item(_general_only(32, wrap))["pk"] == item_key(_general_only(32, wrap))
+    with pytest.raises(ValueError, match="more than 32 levels"):
+        item_key(_general_only(33, wrap))
+    with pytest.raises(ValueError, match="more than 32 levels"):
+        to_item(_general_only(33, wrap))
