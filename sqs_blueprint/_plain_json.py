@@ -1,12 +1,14 @@
 """The fast path of :mod:`sqs_blueprint.items` for plain JSON values.
 
 A value made only of dicts with str keys, lists, str, bool, None, ints, floats and
-Decimals is copied once, its numbers as DynamoDB stores them; when every number
-is spelled canonically (as :func:`~sqs_blueprint.items.parse_body` gives ``12.5``
-or ``3``), its canonical JSON is written by the C encoder, each number as a
-marked string whose marks are then removed. Anything else raises
-:class:`NotPlain`, and the general path in ``items`` decides, so keys, items and
-errors are the same either way.
+Decimals is copied once, each container by the C copy after one look at the types
+it holds, its numbers as DynamoDB stores them. When every stored number is spelled
+canonically (as :func:`~sqs_blueprint.items.parse_body` gives ``12.5`` or ``3``),
+its canonical JSON is written by the C encoder, each number as a string between two
+marks whose quotes and marks are then removed. The mark is a lone surrogate, which
+no string of a plain value holds (they are checked to be valid UTF-8), so it cannot
+be forged. Anything else raises :class:`NotPlain`, and the general path in
+``items`` decides, so keys, items and errors are the same either way.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
+from itertools import chain
+from operator import countOf
 from typing import Any
 
 from sqs_blueprint.limits import DYNAMODB_MAX_NESTING_DEPTH as MAX_DEPTH
 from sqs_blueprint.limits import DYNAMODB_MAX_NUMBER_DIGITS as MAX_DIGITS
 
-__all__ = ["NotPlain", "plain_copy", "plain_key"]
+__all__ = ["NotPlain", "plain_item", "plain_key"]
 
 Stored = Callable[[float | Decimal], Decimal]
 
@@ -37,81 +41,126 @@ _CANONICAL_NUMBER = (
     r"(?=[-.0-9]{1,38}(?![-.0-9]))(?:-?(?:0\.[0-9]*[1-9]|[1-9][0-9]*(?:\.[0-9]*[1-9])?)|0)"
 )
 _ONE_CANONICAL = re.compile(_CANONICAL_NUMBER)
-_ALL_CANONICAL = re.compile(f"(?:{_CANONICAL_NUMBER}(?:\x00{_CANONICAL_NUMBER})*)?")
-_MARK = "\\u0000"  # how the C encoder writes the mark U+0000
-_MARKED_NUMBER = re.compile(rf'"\\u0000{_CANONICAL_NUMBER}\\u0000"')
+_ALL_CANONICAL = re.compile(f"(?:{_CANONICAL_NUMBER}(?:,{_CANONICAL_NUMBER})*)?")
+
+_LEAVES = frozenset({str, Decimal, bool, type(None)})  # kept as they are
+_CONVERTED = frozenset({int, float})  # become Decimals
+_CONTAINERS = frozenset({dict, list})
+_PLAIN = _LEAVES | _CONVERTED | _CONTAINERS
+_DICTS = frozenset({dict})
+
+_MARK = "\ud800"  # a lone surrogate: never in a checked string
 _ENCODE = json.JSONEncoder(
     ensure_ascii=False,
     separators=(",", ":"),
     sort_keys=True,
     check_circular=False,
-    default="\x00{}\x00".format,  # a Decimal as its spelling between marks
+    default=f"{_MARK}{{!s}}{_MARK}".format,  # a Decimal as its spelling between marks
 ).encode
 
 
-def _check_string(value: str) -> None:
-    """Refuse a mark (a string could pass for a number) and lone surrogates."""
-    if "\x00" in value:
+def _copy(value: Any, level: int, stored: Stored, numbers: list[int]) -> Any:
+    """A copy of one container and those in it; ``numbers[0]`` counts the Decimals."""
+    if level > MAX_DEPTH:
         raise NotPlain
+    if type(value) is dict:
+        try:
+            "".join(value)
+        except TypeError:  # a key that is not a str
+            raise NotPlain from None
+        values: Any = value.values()
+    else:
+        values = value
+    kinds = set(map(type, values))
+    if Decimal in kinds:
+        numbers[0] += countOf(map(type, values), Decimal)
+    out = value.copy()
+    if kinds <= _LEAVES:
+        return out
+    if not kinds <= _PLAIN:
+        raise NotPlain
+    if kinds == _DICTS and type(value) is list and level < MAX_DEPTH:
+        records = _leaf_dicts(value, numbers)  # an array of records, all at once
+        if records is not None:
+            return records
+    for name, element in out.items() if type(out) is dict else enumerate(value):
+        kind = type(element)
+        if kind is dict or kind is list:
+            out[name] = _copy(element, level + 1, stored, numbers)
+        elif kind is int:
+            if not -_INT_LIMIT < element < _INT_LIMIT:
+                raise NotPlain
+            out[name] = Decimal(element)
+            numbers[0] += 1
+        elif kind is float:
+            out[name] = stored(element)
+            numbers[0] += 1
+    return out
+
+
+def _leaf_dicts(value: list[dict[Any, Any]], numbers: list[int]) -> list[Any] | None:
+    """Copies of dicts that hold no container, or None if one does."""
     try:
-        value.encode("utf-8")
+        "".join(chain.from_iterable(value))
+    except TypeError:  # a key that is not a str
+        raise NotPlain from None
+    values = list(chain.from_iterable(map(dict.values, value)))
+    kinds = set(map(type, values))
+    if not kinds <= _LEAVES:
+        return None
+    if Decimal in kinds:
+        numbers[0] += countOf(map(type, values), Decimal)
+    return list(map(dict.copy, value))
+
+
+def _respell(value: Any, stored: Stored) -> None:
+    """Store each number spelled otherwise than canonically as DynamoDB stores it."""
+    for name, element in value.items() if type(value) is dict else enumerate(value):
+        kind = type(element)
+        if kind is dict or kind is list:
+            _respell(element, stored)
+        elif kind is Decimal and not _ONE_CANONICAL.fullmatch(str(element)):
+            value[name] = number = stored(element)
+            if not _ONE_CANONICAL.fullmatch(str(number)):
+                raise NotPlain  # stored in exponent notation (1E+40, 1.5E-10)
+
+
+def _spelled(number: str, stored: Stored) -> str:
+    """The canonical spelling of a number spelled ``number``."""
+    if _ONE_CANONICAL.fullmatch(number):
+        return number
+    number = str(stored(Decimal(number)))
+    if not _ONE_CANONICAL.fullmatch(number):
+        raise NotPlain
+    return number
+
+
+def _unmarked(text: str) -> bytes:
+    """The canonical JSON: numbers unquoted, as UTF-8 (:class:`NotPlain` for a lone surrogate)."""
+    try:
+        return text.replace('"' + _MARK, "").replace(_MARK + '"', "").encode("utf-8")
     except UnicodeEncodeError:
         raise NotPlain from None
 
 
-def _copy(value: Any, level: int, stored: Stored, numbers: list[tuple[Any, Any]]) -> Any:
-    if level > MAX_DEPTH:
-        raise NotPlain
-    out: Any
-    pairs: Any
-    if type(value) is dict:
-        try:
-            names = "".join(value)
-        except TypeError:  # a key that is not a str
-            raise NotPlain from None
-        if not names.isascii() or "\x00" in names:
-            _check_string(names)
-        out, pairs = {}, value.items()
-    else:
-        out, pairs = [None] * len(value), enumerate(value)
-    for name, element in pairs:
-        kind = type(element)
-        if kind is str:
-            if not element.isascii() or "\x00" in element:
-                _check_string(element)
-        elif kind is Decimal:
-            numbers.append((out, name))
-        elif kind is dict or kind is list:
-            element = _copy(element, level + 1, stored, numbers)
-        elif kind is int:
-            if not -_INT_LIMIT < element < _INT_LIMIT:
-                raise NotPlain
-            element = Decimal(element)
-        elif kind is float:
-            element = stored(element)
-        elif not (kind is bool or element is None):
-            raise NotPlain
-        out[name] = element
-    return out
-
-
-def plain_copy(value: Mapping[str, Any], stored: Stored) -> dict[str, Any]:
-    """A copy of a JSON object of plain types, each number as ``stored`` gives it."""
+def plain_item(value: Mapping[str, Any], stored: Stored) -> tuple[dict[str, Any], bytes]:
+    """A copy of a JSON object of plain types, each number as ``stored`` gives it, and
+    the copy's canonical JSON."""
     if type(value) is not dict:
         raise NotPlain
-    numbers: list[tuple[Any, Any]] = []
+    numbers = [0]
     copy: dict[str, Any] = _copy(value, 1, stored, numbers)
-    if not _ALL_CANONICAL.fullmatch("\x00".join([str(c[name]) for c, name in numbers])):
-        for container, name in numbers:
-            if not _ONE_CANONICAL.fullmatch(str(container[name])):
-                container[name] = stored(container[name])
-    return copy
+    text = _ENCODE(copy)
+    parts = text.split(_MARK)
+    if len(parts) != 2 * numbers[0] + 1:
+        raise NotPlain  # a string holds the mark, a lone surrogate
+    if not _ALL_CANONICAL.fullmatch(",".join(parts[1::2])):
+        _respell(copy, stored)
+        parts[1::2] = [_spelled(number, stored) for number in parts[1::2]]
+        text = _MARK.join(parts)
+    return copy, _unmarked(text)
 
 
-def plain_key(value: Mapping[str, Any]) -> str:
-    """SHA-256 hex of the canonical JSON of a :func:`plain_copy`."""
-    text = _ENCODE(value)
-    if text.count(_MARK) != 2 * len(_MARKED_NUMBER.findall(text)):
-        raise NotPlain  # a number stored in exponent notation
-    text = text.replace('"' + _MARK, "").replace(_MARK + '"', "")
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def plain_key(part: Mapping[str, Any]) -> str:
+    """SHA-256 hex of the canonical JSON of a part of a :func:`plain_item` copy."""
+    return hashlib.sha256(_unmarked(_ENCODE(part))).hexdigest()

@@ -16,7 +16,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
-from sqs_blueprint._plain_json import NotPlain, plain_copy, plain_key
+from sqs_blueprint._plain_json import NotPlain, plain_item, plain_key
 from sqs_blueprint.errors import SqsBlueprintError
 from sqs_blueprint.limits import (
     DYNAMODB_MAX_ITEM_KB,
@@ -194,7 +194,7 @@ def item_key(obj: Mapping[str, Any], fields: Sequence[str] | None = None) -> str
     """SHA-256 hex of :func:`canonical_json` of ``fields`` of ``obj`` (all of it if None)."""
     obj = _key_fields(obj, fields)
     try:
-        return plain_key(plain_copy(obj, _stored))
+        return hashlib.sha256(plain_item(obj, _stored)[1]).hexdigest()
     except NotPlain:
         return hashlib.sha256(canonical_json(obj)).hexdigest()
 
@@ -284,8 +284,9 @@ def to_item(obj: Mapping[str, Any], key_fields: Sequence[str] | None = None) -> 
             "rename the field"
         )
     try:  # the fast path for plain values; the general one for the rest and every error
-        item = plain_copy(obj, _stored)
-        item[KEY_ATTRIBUTE] = plain_key(_key_fields(item, key_fields))
+        item, canonical = plain_item(obj, _stored)
+        key = plain_key(_key_fields(item, key_fields)) if key_fields else None
+        item[KEY_ATTRIBUTE] = key or hashlib.sha256(canonical).hexdigest()
     except NotPlain:
         item = _item_values(obj, 0)
         item[KEY_ATTRIBUTE] = item_key(obj, key_fields)

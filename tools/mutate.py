@@ -46,6 +46,7 @@ from tools.selection import LineRecorder, Select, tests_for  # noqa: E402
 MODULES: dict[str, list[str]] = {
     "sqs_blueprint/items.py": [
         "tests/unit/test_items_values.py",
+        "tests/unit/test_plain_json.py",
         "tests/unit/test_item_size.py",
         "tests/unit/test_items_roundtrip.py",
         "tests/unit/test_upsert.py",

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sqs_blueprint.items import canonical_json, item_key, to_item
+from sqs_blueprint.items import canonical_json, item_key, parse_body, to_item
 
 
 def _general_key(value: Any) -> str:
@@ -72,3 +72,82 @@ def test_a_string_that_looks_like_a_marked_number_is_a_string() -> None:
     assert item_key({"a": "\x0012\x00"}) != item_key({"a": 12})
     assert item_key({"a": "\x0012\x00"}) == _general_key({"a": "\x0012\x00"})
     assert to_item({"a": "\x0012\x00"})["a"] == "\x0012\x00"
+
+
+# Bodies as parse_body gives them: numbers spelled as producers write them, strings with
+# the fast path's mark (a lone surrogate) and other surrogates, non-ASCII, deep nesting.
+number_texts = st.sampled_from(
+    [
+        *["0", "-0", "0.0", "10", "1e2", "77.0", "0.50", "82.94", "-1.25E-3", "1e-130"],
+        *["1e-131", "9.99e125", "1e126", "1e400", "-1e400", "1.5e-10", "1e37", "1e40"],
+        *["12345678901234567890123456789012345678", "123456789012345678901234567890123456789"],
+    ]
+)
+json_strings = st.sampled_from(
+    ["", "é", "Zoë", "\\ud800", "\\ud80012\\ud800", "\\udfff", "\\u0000", '\\"', "😀"]
+)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ",".join(map(_text, value)) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f'"{k}":{_text(v)}' for k, v in value.items()) + "}"
+    return value if value[0] != "s" else f'"{value[1:]}"'
+
+
+json_values = st.recursive(
+    number_texts | json_strings.map("s".__add__) | st.sampled_from(["true", "null"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(json_strings, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _nested(levels: int) -> str:
+    return '{"a":' + "[" * (levels - 1) + "1" + "]" * (levels - 1) + "}"
+
+
+@settings(max_examples=400)
+@given(st.dictionaries(json_strings, json_values, max_size=5) | st.integers(30, 34).map(_nested))
+def test_parsed_bodies_get_the_general_path_s_key_item_and_error(body: Any) -> None:
+    try:
+        parsed = parse_body(body if isinstance(body, str) else _text(body))
+    except ValueError:
+        return
+    if "pk" in parsed:
+        return
+    _same_outcome(lambda: item_key(parsed), lambda: _general_key(parsed))
+    try:
+        key = _general_key(parsed)
+    except ValueError:
+        with pytest.raises(ValueError):
+            to_item(parsed)
+    else:
+        item = to_item(parsed)
+        assert item.pop("pk") == key
+        assert canonical_json(item) == canonical_json(parsed)
+
+
+def test_a_string_that_looks_like_a_marked_number_under_the_surrogate_mark_is_refused() -> None:
+    with pytest.raises(ValueError, match="lone surrogate"):
+        item_key({"a": "\ud80012\ud800"})
+    with pytest.raises(ValueError, match="lone surrogate"):
+        to_item({"id": 1, "a": "\ud80012\ud800"}, ["id"])
+
+
+def _general_only(levels: int, wrap: Any) -> dict[str, Any]:
+    """A body ``levels`` deep whose innermost array is a tuple: the general path only."""
+    value: Any = ()
+    for _ in range(levels - 2):
+        value = wrap(value)
+    return {"a": value}
+
+
+@pytest.mark.parametrize("wrap", [lambda v: (v,), lambda v: {"b": v}, lambda v: [v]])
+def test_the_general_path_stores_32_levels_and_refuses_33(wrap: Any) -> None:
+    assert len(item_key(_general_only(32, wrap))) == 64
+    assert to_item(_general_only(32, wrap))["pk"] == item_key(_general_only(32, wrap))
+    with pytest.raises(ValueError, match="more than 32 levels"):
+        item_key(_general_only(33, wrap))
+    with pytest.raises(ValueError, match="more than 32 levels"):
+        to_item(_general_only(33, wrap))
