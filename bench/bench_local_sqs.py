@@ -2,7 +2,8 @@
 messages already in the queue, standard and FIFO, against unpatched moto.
 
 Each row runs in a process of its own (the local cloud's fixes patch moto for the whole
-process): an embedded moto server, one queue filled to the depth through moto's backend
+process): the local cloud's embedded server (its SQS fast path included) or a plain
+moto server, one queue filled to the depth through moto's backend
 (setup, not timed), then, timed over HTTP with one boto3 client:
 
 - ``send``: ``MESSAGES`` messages of about 100 bytes in SendMessageBatch calls of 10
@@ -14,6 +15,10 @@ FIFO messages go round robin over ``FIFO_GROUPS`` groups (content-based deduplic
 so a receive finds groups that are not in flight. The rival is unpatched moto 5.2, at
 the depths where it finishes in reasonable time: every send and receive walks its
 queue, so filling it costs O(depth^2) (10,000 messages: more than an hour).
+
+Each phase also says where its wall time went: the server's WSGI application (summed
+over its threads), the client thread's CPU (boto3), and the rest (HTTP connections and
+server threads, waits for the GIL the two share in this process).
 """
 
 from __future__ import annotations
@@ -198,15 +203,18 @@ def main() -> None:
     print(f"load before: {os.getloadavg()[0]:.2f} (1-minute average, 2 cores)")
     print(
         "| queue | depth | send msg/s | moto send msg/s | receive+delete msg/s "
-        "| moto receive+delete msg/s |"
+        "| moto receive+delete msg/s | send: server / client / rest "
+        "| receive+delete: server / client / rest |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---|---|")
     for kind in ("standard", "fifo"):
         for depth in DEPTHS:
             ours = _run_row("local cloud", kind, depth)
             rival = _run_row("moto", kind, depth) if depth in RIVAL_DEPTHS else None
             cells = [_cell(ours, "send_per_s"), _cell(rival, "send_per_s")]
             cells += [_cell(ours, "receive_delete_per_s"), _cell(rival, "receive_delete_per_s")]
+            cells += ["" if ours is None else ours.send_shares]
+            cells += ["" if ours is None else ours.receive_shares]
             print(f"| {kind} | {depth:,} | " + " | ".join(cells) + " |", flush=True)
     print(f"load after: {os.getloadavg()[0]:.2f}; target: {TARGET_PER_S:,} msg/s each way")
 
