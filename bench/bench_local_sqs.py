@@ -2,7 +2,8 @@
 messages already in the queue, standard and FIFO, against unpatched moto.
 
 Each row runs in a process of its own (the local cloud's fixes patch moto for the whole
-process): an embedded moto server, one queue filled to the depth through moto's backend
+process): the local cloud's embedded server (its SQS fast path included) or a plain
+moto server, one queue filled to the depth through moto's backend
 (setup, not timed), then, timed over HTTP with one boto3 client:
 
 - ``send``: ``MESSAGES`` messages of about 100 bytes in SendMessageBatch calls of 10
@@ -14,6 +15,10 @@ FIFO messages go round robin over ``FIFO_GROUPS`` groups (content-based deduplic
 so a receive finds groups that are not in flight. The rival is unpatched moto 5.2, at
 the depths where it finishes in reasonable time: every send and receive walks its
 queue, so filling it costs O(depth^2) (10,000 messages: more than an hour).
+
+Each phase also says where its wall time went: the server's WSGI application (summed
+over its threads), the client thread's CPU (boto3), and the rest (HTTP connections and
+server threads, waits for the GIL the two share in this process).
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ class Row:
     send_per_s: float
     receive_delete_per_s: float
     delivered: int
+    send_shares: str = ""  # server application / client CPU / the rest, of the wall time
+    receive_shares: str = ""
 
 
 def _queue(sqs: Any, kind: str) -> str:
@@ -81,15 +88,17 @@ def measure(server: str, kind: str, depth: int) -> Row:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from sqs_blueprint.local import moto_fixes
-    from sqs_blueprint.local.server import CREDENTIALS, DEFAULT_REGION
+    from sqs_blueprint.local.server import CREDENTIALS, DEFAULT_REGION, LocalCloud
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-    if server == "local cloud":
-        moto_fixes.apply()
-    moto = ThreadedMotoServer(port=0, verbose=False)
-    moto.start()
+    if server == "local cloud":  # the embedded server as the local cloud runs it
+        moto = LocalCloud.start()._server
+    else:
+        moto = ThreadedMotoServer(port=0, verbose=False)
+        moto.start()
     host, port = moto.get_host_and_port()
+    timer = _ServerTime()
+    moto._server.app = timer.wsgi(moto._server.app)
     try:
         sqs = boto3.client(
             "sqs",
@@ -101,13 +110,13 @@ def measure(server: str, kind: str, depth: int) -> Row:
         url = _queue(sqs, kind)
         _fill(url.rsplit("/", 1)[1], kind, depth)
         messages = MESSAGES if server == "local cloud" else RIVAL_MESSAGES
-        started = time.perf_counter()
+        send = _Phase(timer)
         for start in range(0, messages, 10):
             assert not sqs.send_message_batch(QueueUrl=url, Entries=_entries(kind, start)).get(
                 "Failed"
             )
-        send_s = time.perf_counter() - started
-        started, delivered = time.perf_counter(), 0
+        send.end()
+        receive, delivered = _Phase(timer), 0
         while delivered < messages:
             got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
             batch = [
@@ -117,10 +126,57 @@ def measure(server: str, kind: str, depth: int) -> Row:
             if batch:
                 assert not sqs.delete_message_batch(QueueUrl=url, Entries=batch).get("Failed")
             delivered += len(batch)
-        receive_s = time.perf_counter() - started
+        receive.end()
     finally:
         moto.stop()
-    return Row(server, kind, depth, messages / send_s, messages / receive_s, delivered)
+    return Row(
+        server,
+        kind,
+        depth,
+        messages / send.wall_s,
+        messages / receive.wall_s,
+        delivered,
+        send.shares(),
+        receive.shares(),
+    )
+
+
+class _ServerTime:
+    """Seconds the server's application spent answering (its threads, summed)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def wsgi(self, app: Any) -> Any:
+        def timed(environ: dict[str, Any], start_response: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return list(app(environ, start_response))
+            finally:
+                self.seconds += time.perf_counter() - started
+
+        return timed
+
+
+class _Phase:
+    """One timed phase: its wall time, the server application's time within it, and
+    the client thread's CPU time (boto3: building, signing, parsing)."""
+
+    def __init__(self, timer: _ServerTime) -> None:
+        self.timer = timer
+        self.server_s, self.client_s = timer.seconds, time.thread_time()
+        self.wall_s = time.perf_counter()
+
+    def end(self) -> None:
+        self.wall_s = time.perf_counter() - self.wall_s
+        self.server_s = self.timer.seconds - self.server_s
+        self.client_s = time.thread_time() - self.client_s
+
+    def shares(self) -> str:
+        """Where the wall time went: the server application, the client's CPU, and the
+        rest (HTTP: connection, werkzeug's request handling, waits for the GIL)."""
+        server, client = self.server_s / self.wall_s, self.client_s / self.wall_s
+        return f"{server:.0%} / {client:.0%} / {max(0.0, 1 - server - client):.0%}"
 
 
 def _run_row(server: str, kind: str, depth: int) -> Row | None:
@@ -147,15 +203,18 @@ def main() -> None:
     print(f"load before: {os.getloadavg()[0]:.2f} (1-minute average, 2 cores)")
     print(
         "| queue | depth | send msg/s | moto send msg/s | receive+delete msg/s "
-        "| moto receive+delete msg/s |"
+        "| moto receive+delete msg/s | send: server / client / rest "
+        "| receive+delete: server / client / rest |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---|---|")
     for kind in ("standard", "fifo"):
         for depth in DEPTHS:
             ours = _run_row("local cloud", kind, depth)
             rival = _run_row("moto", kind, depth) if depth in RIVAL_DEPTHS else None
             cells = [_cell(ours, "send_per_s"), _cell(rival, "send_per_s")]
             cells += [_cell(ours, "receive_delete_per_s"), _cell(rival, "receive_delete_per_s")]
+            cells += ["" if ours is None else ours.send_shares]
+            cells += ["" if ours is None else ours.receive_shares]
             print(f"| {kind} | {depth:,} | " + " | ".join(cells) + " |", flush=True)
     print(f"load after: {os.getloadavg()[0]:.2f}; target: {TARGET_PER_S:,} msg/s each way")
 

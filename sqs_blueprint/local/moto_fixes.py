@@ -7,6 +7,7 @@ does and what SQS does instead.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqs_blueprint.limits import SQS_MAX_MESSAGE_BYTES
@@ -76,7 +77,7 @@ def _enforce_message_size(backend_class: Any) -> None:
     """
     from moto.sqs.exceptions import BatchRequestTooLong, InvalidParameterValue
 
-    send_one, send_batch = backend_class.send_message, backend_class.send_message_batch
+    send_one = backend_class.send_message
 
     def send_message(self: Any, queue_name: str, message_body: str, *args: Any, **kw: Any) -> Any:
         attributes = kw.get("message_attributes") or (args[0] if args else None)
@@ -91,7 +92,7 @@ def _enforce_message_size(backend_class: Any) -> None:
             raise BatchRequestTooLong(sum(sizes.values()))
         limit = self.get_queue(queue_name).maximum_message_size
         fits = {key: entry for key, entry in entries.items() if sizes[key] <= limit}
-        messages, failed = send_batch(self, queue_name, fits) if fits else ([], [])
+        messages, failed = _send_batch(self, queue_name, fits) if fits else ([], [])
         refused = [
             {
                 "Id": entry["Id"],
@@ -117,3 +118,54 @@ def too_long(limit: int) -> str:
 
 def _entry_size(entry: dict[str, Any]) -> int:
     return message_size(entry.get("MessageBody") or "", entry.get("MessageAttributes"))
+
+
+def _send_batch(backend: Any, queue_name: str, entries: dict[str, Any]) -> Any:
+    """moto's ``SendMessageBatch`` (its checks first, then each entry sent, an invalid
+    delay failing that entry alone) with each entry's ``MessageSystemAttributes``
+    (``AWSTraceHeader``) kept, as SQS keeps them; moto's own batch drops them."""
+    from moto.sqs.exceptions import (
+        BatchEntryIdsNotDistinct,
+        InvalidBatchEntryId,
+        InvalidParameterValue,
+        TooManyEntriesInBatchRequest,
+    )
+
+    queue = backend.get_queue(queue_name)
+    ids = [entry["Id"] for entry in entries.values()]
+    if any(not re.fullmatch(r"[\w-]{1,80}", i) for i in ids):
+        raise InvalidBatchEntryId()
+    if len(set(ids)) < len(ids):
+        raise BatchEntryIdsNotDistinct(next(i for i in ids if ids.count(i) > 1))
+    if len(entries) > 10:
+        raise TooManyEntriesInBatchRequest(len(entries))
+    for entry in entries.values():  # every entry checked before any is sent
+        backend._validate_message(
+            queue,
+            entry["MessageBody"],
+            int(entry.get("DelaySeconds") or 0),
+            entry.get("MessageDeduplicationId"),
+            entry.get("MessageGroupId"),
+        )
+    messages, failed = [], []
+    for entry in entries.values():
+        try:
+            message = backend.send_message(
+                queue_name,
+                entry["MessageBody"],
+                message_attributes=entry.get("MessageAttributes") or {},
+                delay_seconds=entry.get("DelaySeconds"),
+                group_id=entry.get("MessageGroupId"),
+                deduplication_id=entry.get("MessageDeduplicationId"),
+                system_attributes=entry.get("MessageSystemAttributes"),
+            )
+        except InvalidParameterValue as err:
+            if "DelaySeconds is invalid" not in str(err):
+                raise
+            failed.append(
+                {"Id": entry["Id"], "SenderFault": True, "Code": err.code, "Message": err.message}
+            )
+            continue
+        message.user_id = entry["Id"]
+        messages.append(message)
+    return messages, failed

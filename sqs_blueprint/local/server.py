@@ -17,8 +17,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 from sqs_blueprint.errors import SqsBlueprintError
-from sqs_blueprint.local import moto_fixes
-from sqs_blueprint.local.meter import WriteMeter
+from sqs_blueprint.local import moto_fixes, sqs_fast_path
+from sqs_blueprint.local.meter import WriteMeter, WsgiApp
 
 if TYPE_CHECKING:
     from sqs_blueprint.local.deploy import DeployedStack
@@ -101,6 +101,15 @@ def _quiet_moto() -> None:
     )
 
 
+def request_path(moto_app: WsgiApp, meter: WriteMeter) -> WsgiApp:
+    """The embedded server's one WSGI chain, outermost first: the write meter (records
+    each DynamoDB write), the SQS fast path (the data-plane actions answered from the
+    indexed queues, :mod:`sqs_blueprint.local.sqs_fast_path`), then moto for the rest.
+    A check that must see every request (an authorization check, say) wraps this chain,
+    so it runs before the fast path too."""
+    return meter.wsgi(sqs_fast_path.wsgi(moto_app))
+
+
 @dataclass
 class LocalCloud:
     """A moto endpoint plus what has been deployed into it.
@@ -139,7 +148,7 @@ class LocalCloud:
         cloud.meter = WriteMeter(cloud.key_names)
         wsgi_server = server._server  # werkzeug's handler calls its ``app`` for each request
         if wsgi_server is not None:
-            wsgi_server.app = cloud.meter.wsgi(wsgi_server.app)
+            wsgi_server.app = request_path(wsgi_server.app, cloud.meter)
         return cloud
 
     @classmethod

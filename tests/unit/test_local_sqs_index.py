@@ -11,14 +11,28 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sqs_blueprint.local import moto_fixes
+from sqs_blueprint.local.server import LocalCloud
 
 FIFO = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
 
 
-@pytest.fixture
-def sqs(aws: None) -> Iterator[Any]:
-    moto_fixes.apply()  # as the local cloud does when it starts
-    yield boto3.client("sqs")
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalCloud]:
+    with LocalCloud.start() as cloud:
+        yield cloud
+
+
+@pytest.fixture(params=["in process", "through the local server"])
+def sqs(request: pytest.FixtureRequest) -> Any:
+    """moto's backend called in this process, and the local cloud's server over HTTP
+    (where the data-plane actions take its fast path): both must keep SQS's semantics."""
+    if request.param == "in process":
+        request.getfixturevalue("aws")
+        moto_fixes.apply()  # as the local cloud does when it starts
+        return boto3.client("sqs")
+    cloud: LocalCloud = request.getfixturevalue("server")
+    cloud.reset()
+    return cloud.client("sqs")
 
 
 def send(sqs: Any, url: str, bodies: list[str], group: str | None = None) -> None:
