@@ -3,7 +3,7 @@
 The handlers and the worker use the OpenTelemetry API and the AWS X-Ray
 propagator only (``sqs_blueprint.tracing``), switched by ``SQS_BLUEPRINT_TRACING``
 (``on``/``off``). The tracer provider and its exporter come from here, per stage
-(docs/configuration.md, "tracing"; sources in docs/aws-facts.md#tracing):
+(docs/configuration.md; sources in docs/aws-facts.md#tracing-in-aws):
 
 - ``off``: no layer, ``SQS_BLUEPRINT_TRACING=off``, tracing mode ``Disabled``
   (Lambda records no segment) and no X-Ray permission. Nothing is paid.
