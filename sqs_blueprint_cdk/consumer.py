@@ -9,7 +9,8 @@ Rules, with their sources in docs/aws-facts.md#lambda-event-source-mapping:
 - one scaling mode: ``max_concurrency`` or ``provisioned_pollers``, never both;
 - mapping metrics (``MetricsConfig`` ``EventCount``) are always on;
 - ``filters`` are body patterns the local cloud applies the same way
-  (:mod:`sqs_blueprint.filters`), at most ``max_filters`` of them.
+  (:mod:`sqs_blueprint.filters`), at most ``max_filters`` of them;
+- ``tracing`` is ``off``, ``adot`` or ``otlp`` (:mod:`sqs_blueprint_cdk.tracing`).
 Sources: :mod:`sqs_blueprint.limits`.
 """
 
@@ -29,9 +30,10 @@ from constructs import Construct
 from sqs_blueprint import capacity, limits
 from sqs_blueprint import filters as event_filters
 from sqs_blueprint_cdk import powertools
+from sqs_blueprint_cdk import tracing as function_tracing
 from sqs_blueprint_cdk._validation import Check, Problems
 from sqs_blueprint_cdk.bundling import function_code
-from sqs_blueprint_cdk.delivery import TRACING, live_alias
+from sqs_blueprint_cdk.delivery import live_alias
 from sqs_blueprint_cdk.queue_pair import QueueWithDlq
 
 # docs/aws-facts.md#lambda-event-source-mapping and the Lambda service limits.
@@ -66,6 +68,7 @@ class SqsLambdaConsumer(Construct):
         provisioned_pollers: lambda_.ProvisionedPollerConfig | None = None,
         filters: Sequence[Mapping[str, Any]] = (),
         max_filters: int = limits.LAMBDA_DEFAULT_MAX_FILTERS,
+        tracing: str = function_tracing.OFF,
     ) -> None:
         super().__init__(scope, id_)
         window_s = int(max_batching_window.to_seconds()) if max_batching_window else 0
@@ -87,6 +90,7 @@ class SqsLambdaConsumer(Construct):
             filters=filters,
             max_filters=max_filters,
         )
+        function_tracing.check(problems, tracing)
         problems.raise_if_any()
         self.filters = tuple(filters)
         queue.ensure_visibility_at_least(
@@ -107,6 +111,7 @@ class SqsLambdaConsumer(Construct):
             architecture=architecture,
             log_retention=log_retention,
             description=description,
+            tracing=tracing,
         )
         self._add_mapping(
             batch_size=batch_size,
@@ -125,8 +130,10 @@ class SqsLambdaConsumer(Construct):
         architecture: lambda_.Architecture,
         log_retention: logs.RetentionDays,
         description: str | None,
+        tracing: str,
     ) -> None:
-        """``.log_group``, ``.role`` and ``.function``, which writes to its log group."""
+        """``.log_group``, ``.role``, ``.tracing`` and ``.function``, which writes to its
+        log group."""
         self.log_group = logs.LogGroup(
             self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
         )
@@ -136,6 +143,7 @@ class SqsLambdaConsumer(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Runs {self.node.path}",
         )
+        self.tracing = function_tracing.for_function(self, tracing)
         self.function = lambda_.Function(
             self,
             "Function",
@@ -147,13 +155,17 @@ class SqsLambdaConsumer(Construct):
             memory_size=memory_size,
             role=self.role,
             log_group=self.log_group,
-            tracing=TRACING,
-            layers=[powertools.layer(self, architecture)],
-            environment={"POWERTOOLS_LOG_LEVEL": "INFO", **(environment or {})},
+            tracing=self.tracing.tracing,
+            layers=[powertools.layer(self, architecture), *self.tracing.layers],
+            environment={
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                **(environment or {}),
+                **self.tracing.environment,
+            },
             description=description,
         )
         self.log_group.grant_write(self.role)
-        self.alias = live_alias(self, self.function, self.role)  # delivery.py
+        self.alias = live_alias(self, self.function, self.role, traced=self.tracing.on)
 
     def _add_mapping(
         self,

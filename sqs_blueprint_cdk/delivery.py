@@ -1,4 +1,4 @@
-"""How a Lambda consumer is delivered: a version per deploy behind an alias, traced.
+"""How a Lambda consumer is delivered: a version per deploy behind an alias.
 
 - Every deploy that changes the function's code or configuration publishes a
   new version (``Function.current_version``), and the alias ``live`` points at
@@ -8,10 +8,10 @@
   Old versions are kept (their code counts towards the account's Lambda
   storage quota; delete ones no longer needed with ``aws lambda
   delete-function --qualifier``).
-- Active tracing (X-Ray) is on: Lambda records a segment for the sampled
-  invocations (by default the first each second and 5% of the rest) and the
-  role may send segments. X-Ray's free tier covers 100,000 traces recorded a
-  month (docs/aws-facts.md#prices).
+- With tracing on (:mod:`sqs_blueprint_cdk.tracing`), active tracing (X-Ray)
+  records a segment for the sampled invocations (by default the first each
+  second and 5% of the rest) and the role may send segments. X-Ray's free tier
+  covers 100,000 traces recorded a month (docs/aws-facts.md#prices).
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from constructs import Construct
 from sqs_blueprint_cdk._validation import acknowledge
 
 LIVE_ALIAS = "live"
-TRACING = lambda_.Tracing.ACTIVE
 
 
-def live_alias(scope: Construct, function: lambda_.Function, role: iam.IRole) -> lambda_.Alias:
-    """The alias ``live`` on this deploy's version of ``function``; the tracing grant's
-    wildcard acknowledged on ``role``."""
-    if isinstance(role, Construct):
+def live_alias(
+    scope: Construct, function: lambda_.Function, role: iam.IRole, *, traced: bool
+) -> lambda_.Alias:
+    """The alias ``live`` on this deploy's version of ``function``; when ``traced``, the
+    tracing grant's wildcard acknowledged on ``role``."""
+    if traced and isinstance(role, Construct):
         acknowledge(
             role,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",

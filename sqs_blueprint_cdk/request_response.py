@@ -107,6 +107,7 @@ class RequestResponse(Construct):
         environment: Mapping[str, str] | None = None,
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        tracing: str = "off",
     ) -> None:
         super().__init__(scope, id_)
         problems = Problems(f"RequestResponse '{self.node.path}'")
@@ -148,6 +149,7 @@ class RequestResponse(Construct):
             },
             architecture=architecture,
             log_retention=log_retention,
+            tracing=tracing,
             description="Answers requests on the response queue each one names",
         )
         self._add_policies(response_queue_prefix)

@@ -69,6 +69,7 @@ class DynamoWriteBuffer(Construct):
         handler: str = "write_buffer",
         provisioned_pollers: lambda_.ProvisionedPollerConfig | None = None,
         filters: Sequence[Mapping[str, Any]] = (),
+        tracing: str = "off",
     ) -> None:
         super().__init__(scope, id_)
         problems = Problems(f"DynamoWriteBuffer '{self.node.path}'")
@@ -135,6 +136,7 @@ class DynamoWriteBuffer(Construct):
             provisioned_pollers=provisioned_pollers,
             filters=filters,
             environment=self.settings.to_env(),
+            tracing=tracing,
             description=f"Drains {queue.node.path} into a {write_capacity}-WCU table",
         )
         actions = ["dynamodb:PutItem"] if version_field else ["dynamodb:BatchWriteItem"]

@@ -20,6 +20,7 @@ class OrderedStack(Stack):
         id_: str,
         *,
         config: OrderedConfig,
+        tracing: str = "off",
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -37,6 +38,7 @@ class OrderedStack(Stack):
             handler="ordered",
             version_field=config.version_field,
             **config.table.props(),
+            tracing=tracing,
         )
         export_queue_pair(self, "Events", self.queues)
         self.observability = observe_consumer(

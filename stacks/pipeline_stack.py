@@ -40,6 +40,7 @@ class PipelineStack(Stack):
         *,
         name: str,
         config: PipelineConfig,
+        tracing: str = "off",
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -74,6 +75,7 @@ class PipelineStack(Stack):
             max_batching_window=Duration.seconds(window) if window else None,
             max_concurrency=config.max_concurrency,
             environment=environment,
+            tracing=tracing,
             description=f"Runs lambdas/{name}/handler.py on {self.queues.node.path}",
         )
         if own and self.table:

@@ -22,6 +22,7 @@ class RequestResponseStack(Stack):
         id_: str,
         *,
         config: RequestResponseConfig,
+        tracing: str = "off",
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -47,6 +48,7 @@ class RequestResponseStack(Stack):
             batch_size=config.batch_size,
             max_concurrency=config.max_concurrency,
             **config.queue.props(),
+            tracing=tracing,
         )
         export_queue_pair(self, "Request", self.service.requests)
         CfnOutput(self, "ResponseQueuePrefix", value=self.service.response_queue_prefix)

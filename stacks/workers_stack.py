@@ -45,7 +45,15 @@ _AZS = 2
 
 
 class WorkersStack(Stack):
-    def __init__(self, scope: Construct, id_: str, *, config: WorkersConfig, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: WorkersConfig,
+        tracing: str = "off",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, id_, **kwargs)
         self.queues = QueueWithDlq(
             self,
@@ -76,6 +84,7 @@ class WorkersStack(Stack):
             seconds_per_message=config.seconds_per_message,
             instance_warmup=Duration.seconds(config.instance_warmup_s),
             ami=config.ami,
+            tracing=tracing,
         )
 
         export_queue_pair(self, "Jobs", self.queues)

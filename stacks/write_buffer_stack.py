@@ -24,6 +24,7 @@ class WriteBufferStack(Stack):
         id_: str,
         *,
         config: WriteBufferConfig,
+        tracing: str = "off",
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -39,6 +40,7 @@ class WriteBufferStack(Stack):
             queue=self.queues,
             **config.table.props(),
             payload_bucket=self.payloads,
+            tracing=tracing,
         )
         export_queue_pair(self, "Ingest", self.queues)
         CfnOutput(self, "PayloadBucketName", value=self.payloads.bucket.bucket_name)

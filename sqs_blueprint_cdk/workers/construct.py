@@ -25,6 +25,7 @@ from constructs import Construct
 
 from sqs_blueprint.capacity import share
 from sqs_blueprint.write_buffer import key_fields_text, wcu_text
+from sqs_blueprint_cdk import tracing as worker_tracing
 from sqs_blueprint_cdk._validation import Problems, acknowledge
 from sqs_blueprint_cdk.payload_bucket import LargePayloadBucket
 from sqs_blueprint_cdk.queue_pair import QueueWithDlq
@@ -103,6 +104,7 @@ class Ec2QueueWorkers(Construct):
         vpc_subnets: ec2.SubnetSelection | None = None,
         allow_short_visibility: bool = False,
         ami: str = LATEST,
+        tracing: str = worker_tracing.OFF,
     ) -> None:
         super().__init__(scope, id_)
         self.ami = ami  # image.py: "latest", an AMI id or "ssm:/name"
@@ -130,7 +132,9 @@ class Ec2QueueWorkers(Construct):
             root_volume_gib=root_volume_gib,
         )
         validate(problems, settings)
+        worker_tracing.check(problems, tracing)
         problems.raise_if_any()
+        self.tracing = tracing
         _cover_processing_time(queue, max_processing_time, allow_short_visibility)
         self.queue = queue
         self.target_backlog_per_instance = backlog_target(acceptable_latency, seconds_per_message)
@@ -191,8 +195,10 @@ class Ec2QueueWorkers(Construct):
         if payload_bucket is not None:
             env["PAYLOAD_BUCKET"] = payload_bucket.bucket.bucket_name
             grants.append(payload_bucket.grant_read(self.role))
+        env |= worker_tracing.worker_environment(self.tracing, Stack.of(self).region)
+        traced = worker_tracing.grant_worker(self, self.role, self.tracing)
         self.environment = {**env, **settings.environment}
-        return grants
+        return [*grants, *([traced] if traced else [])]
 
     def _package(self, target: Target) -> None:
         """The install bundle as an asset; the role may read exactly that object."""

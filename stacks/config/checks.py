@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqs_blueprint.write_buffer import FIELD_NAME_FIX, FIELD_NAME_RULE, field_name_ok
+from sqs_blueprint_cdk.tracing import MODES as TRACING_MODES
 from stacks.config.inputs import check_inputs
 from stacks.config.model import NO_ALARMS, AlarmsConfig, StageConfig
 
@@ -41,6 +42,7 @@ def check_stage(config: StageConfig, path: str, errors: list[str]) -> StageConfi
     config = _check_target(config, path, errors)
     config = _check_pipelines(config, path, errors)
     _check_tenants(config, path, errors)
+    _check_tracing(config, path, errors)
     check_inputs(config, path, errors)
     return config
 
@@ -138,6 +140,17 @@ def _check_tenants(config: StageConfig, path: str, errors: list[str]) -> None:
             f"'{path}.ordered.queue.tenants' is true, but the ordered pipeline's queue is FIFO, "
             "where MessageGroupId orders each group and fair queues do not apply: remove "
             "'tenants' there (it is for standard queues: write_buffer, request_response, workers)"
+        )
+
+
+def _check_tracing(config: StageConfig, path: str, errors: list[str]) -> None:
+    """Refuse a tracing mode the constructs do not know."""
+    if config.tracing not in TRACING_MODES:
+        errors.append(
+            f"'{path}.tracing' must be one of {list(TRACING_MODES)}, got {config.tracing!r}: "
+            "off (no spans), adot (the ADOT layer, through Lambda's X-Ray daemon) or otlp "
+            "(the ADOT layer, to X-Ray's OTLP endpoint; needs Transaction Search) "
+            "(docs/configuration.md)"
         )
 
 

@@ -239,6 +239,9 @@ class StageConfig:
     region: str | None = None
     alarms_to: tuple[str, ...] | str | None = None
     protect_data: bool = True
+    # How every function and worker of the stage exports spans: "off", "adot" or "otlp"
+    # (sqs_blueprint_cdk/tracing.py, docs/configuration.md).
+    tracing: str = "off"
     write_buffer: WriteBufferConfig = field(default_factory=WriteBufferConfig)
     ordered: OrderedConfig = field(default_factory=OrderedConfig)
     request_response: RequestResponseConfig = field(default_factory=RequestResponseConfig)

@@ -89,9 +89,11 @@ def test_function_runtime_layer_logs_and_architecture(synthesized: Any) -> None:
     assert fn["Runtime"] == "python3.14"
     assert fn["Architectures"] == ["arm64"]
     assert fn["Handler"] == "handler.lambda_handler"
-    # dev follows the CLI's region: the layer comes from the mapping (test_powertools.py)
-    assert fn["Layers"] == [
-        {"Fn::FindInMap": ["PowertoolsLayers", {"Ref": "AWS::Region"}, "arm64"]}
+    # dev follows the CLI's region: the layers come from mappings (test_powertools.py,
+    # and test_tracing.py for the ADOT layer of dev's tracing)
+    assert sorted(fn["Layers"], key=str) == [
+        {"Fn::FindInMap": ["AdotLayers", {"Ref": "AWS::Region"}, "arn"]},
+        {"Fn::FindInMap": ["PowertoolsLayers", {"Ref": "AWS::Region"}, "arm64"]},
     ]
     template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 30})
     assert fn["LoggingConfig"]["LogGroup"]["Ref"].startswith("BufferConsumerLogs")

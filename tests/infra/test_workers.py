@@ -315,6 +315,7 @@ def test_role_has_exactly_what_the_worker_needs(template: Template) -> None:
         ("cloudformation:SignalResource",),
         ("cloudwatch:PutMetricData",),
         ("autoscaling:SetInstanceHealth",),
+        ("xray:PutTelemetryRecords", "xray:PutTraceSegments"),  # dev traces (adot)
         SESSION_MANAGER,
     }
     beat = by_action[("cloudwatch:PutMetricData",)]
@@ -400,6 +401,8 @@ def test_user_data_installs_offline_and_runs_the_worker_under_systemd(
         "PAYLOAD_BUCKET",
         "WCU_PER_SECOND",
         "HEARTBEAT_NAMESPACE",
+        "SQS_BLUEPRINT_TRACING",  # dev traces (adot): test_tracing.py
+        "OTEL_PROPAGATORS",
     }
     assert env["HEARTBEAT_NAMESPACE"] == "sqs-blueprint/Workers"
     assert env["AWS_DEFAULT_REGION"] == "${AWS::Region}"
