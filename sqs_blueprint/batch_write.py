@@ -65,6 +65,8 @@ class PutResult:
     failed: dict[int, str] = field(default_factory=dict)
     # Of the failed, those never sent: the budget had no room left before the deadline.
     deferred: set[int] = field(default_factory=set)
+    # What became of each input not failed: (written, duplicate or no-op; WCU charged).
+    settled: dict[int, tuple[str, int]] = field(default_factory=dict)
 
 
 @dataclass

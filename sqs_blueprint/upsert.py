@@ -216,6 +216,7 @@ class Upserter:
                     else:
                         result.written += 1
                         result.duplicates += len(e.indexes) - 1
+                        self._settle(e, items, "written", "duplicate", result)
             if backoff:
                 if self._clock() >= deadline:
                     for e in retry:
@@ -253,13 +254,18 @@ class Upserter:
         deadline = self._clock() + self.deadline_seconds
         for entry in entries:
             try:
-                self._put_conditional(entry, version_field, deadline, result)
+                self._put_conditional(entry, items, version_field, deadline, result)
             except Exception as error:  # an error tied to one item fails that item alone
                 self._fail(entry, error_reason(error), result)
         return result
 
     def _put_conditional(
-        self, entry: Entry, version_field: str, deadline: float, result: PutResult
+        self,
+        entry: Entry,
+        items: Sequence[Mapping[str, Any]],
+        version_field: str,
+        deadline: float,
+        result: PutResult,
     ) -> None:
         absorbed = len(entry.indexes) - 1
         attempt = 0
@@ -293,6 +299,7 @@ class Upserter:
                         self._fail(entry, refused, result)
                     else:
                         result.noops += absorbed + 1
+                        self._settle(entry, items, "no-op", "no-op", result)
                 elif not transient(error):
                     self._fail(entry, error_reason(error), result)
                 elif self._clock() >= deadline:
@@ -308,7 +315,22 @@ class Upserter:
                 grant.done()  # after any backoff: the window stays counted meanwhile
             result.written += 1
             result.noops += absorbed
+            self._settle(entry, items, "written", "no-op", result)
             return
+
+    @staticmethod
+    def _settle(
+        entry: Entry,
+        items: Sequence[Mapping[str, Any]],
+        outcome: str,
+        others: str,
+        result: PutResult,
+    ) -> None:
+        """Per input of ``entry``: the one whose item was sent gets ``outcome`` and the
+        WCU, the inputs it absorbed ``others``."""
+        for index in entry.indexes:
+            sent = items[index] is entry.source
+            result.settled[index] = (outcome, entry.wcu) if sent else (others, 0)
 
     @staticmethod
     def _fail(entry: Entry, reason: str, result: PutResult) -> None:
@@ -330,6 +352,10 @@ class BatchOutcome:
     failed: dict[str, str] = field(default_factory=dict)
     # Of the failed, those never attempted: the write budget ran out before the deadline.
     deferred: set[str] = field(default_factory=set)
+    # Per message id: its item's key, and (written, duplicate or no-op; WCU charged).
+    keys: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, Any] = field(default_factory=dict)  # versioned mode only
+    settled: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def failed_ids(self, *, fifo: bool = False) -> list[str]:
         """Message ids to report; for FIFO the first failure and every later record
@@ -369,6 +395,9 @@ def write_records(
             outcome.failed[record.message_id] = error_reason(error)
             continue
         owners.append(record.message_id)
+        outcome.keys[record.message_id] = items[-1][KEY_ATTRIBUTE]
+        if version_field:
+            outcome.versions[record.message_id] = items[-1].get(version_field)
     if version_field:
         result = upserter.put_versioned(items, version_field)
     else:
@@ -381,4 +410,5 @@ def write_records(
     for index, reason in result.failed.items():
         outcome.failed[owners[index]] = reason
     outcome.deferred = {owners[index] for index in result.deferred}
+    outcome.settled = {owners[index]: settled for index, settled in result.settled.items()}
     return outcome
