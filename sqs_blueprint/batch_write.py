@@ -80,10 +80,18 @@ class Entry:
     source: Mapping[str, Any]
     alone: bool = False
     reason: str = ""
+    sent: int = -1  # the input whose item this is (the others were absorbed by it)
 
     @property
     def wcu(self) -> int:
         return wcu_per_item(self.size / 1024)  # docs/aws-facts.md#dynamodb
+
+
+def settle(entry: Entry, outcome: str, others: str, result: PutResult) -> None:
+    """Per input of ``entry``: the one whose item was sent gets ``outcome`` and the WCU,
+    the inputs it absorbed get ``others``."""
+    for index in entry.indexes:
+        result.settled[index] = (outcome, entry.wcu) if index == entry.sent else (others, 0)
 
 
 def pack_calls(entries: Sequence[Entry], max_wcu: int | None = None) -> list[list[Entry]]:

@@ -310,9 +310,7 @@ class Producer:
             entry["DelaySeconds"] = message.delay_seconds
         p.span = tracing.start_send(self.queue_url, **{tracing.OFFLOADED: p.pointer is not None})
         if p.span is not None and p.span.header:  # not counted in the size (aws-facts#tracing)
-            entry["MessageSystemAttributes"] = {
-                tracing.HEADER: {"DataType": "String", "StringValue": p.span.header}
-            }
+            entry["MessageSystemAttributes"] = tracing.system_attributes(p.span.header)
         p.entry, p.size = entry, size
         return p
 

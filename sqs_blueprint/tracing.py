@@ -176,6 +176,11 @@ class Span:
         self.span.end()
 
 
+def system_attributes(header: str | None) -> dict[str, Any]:
+    """``MessageSystemAttributes`` carrying ``header`` (none without one)."""
+    return {HEADER: {"DataType": "String", "StringValue": header}} if header else {}
+
+
 def _attrs(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in attributes.items() if v is not None}
 

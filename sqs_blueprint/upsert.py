@@ -28,6 +28,7 @@ from sqs_blueprint.batch_write import (
     error_code,
     error_reason,
     pack_calls,
+    settle,
     transient,
 )
 from sqs_blueprint.capacity import wcu_per_item
@@ -164,7 +165,7 @@ class Upserter:
             old = entries.get(key)
             if old is None or keep_new(item, old.source):
                 indexes = [*old.indexes, index] if old else [index]
-                entries[key] = Entry(key, serialized, size, indexes, item)
+                entries[key] = Entry(key, serialized, size, indexes, item, sent=index)
             else:
                 old.indexes.append(index)
         return list(entries.values())
@@ -216,7 +217,7 @@ class Upserter:
                     else:
                         result.written += 1
                         result.duplicates += len(e.indexes) - 1
-                        self._settle(e, items, "written", "duplicate", result)
+                        settle(e, "written", "duplicate", result)
             if backoff:
                 if self._clock() >= deadline:
                     for e in retry:
@@ -254,18 +255,13 @@ class Upserter:
         deadline = self._clock() + self.deadline_seconds
         for entry in entries:
             try:
-                self._put_conditional(entry, items, version_field, deadline, result)
+                self._put_conditional(entry, version_field, deadline, result)
             except Exception as error:  # an error tied to one item fails that item alone
                 self._fail(entry, error_reason(error), result)
         return result
 
     def _put_conditional(
-        self,
-        entry: Entry,
-        items: Sequence[Mapping[str, Any]],
-        version_field: str,
-        deadline: float,
-        result: PutResult,
+        self, entry: Entry, version_field: str, deadline: float, result: PutResult
     ) -> None:
         absorbed = len(entry.indexes) - 1
         attempt = 0
@@ -299,7 +295,7 @@ class Upserter:
                         self._fail(entry, refused, result)
                     else:
                         result.noops += absorbed + 1
-                        self._settle(entry, items, "no-op", "no-op", result)
+                        settle(entry, "no-op", "no-op", result)
                 elif not transient(error):
                     self._fail(entry, error_reason(error), result)
                 elif self._clock() >= deadline:
@@ -315,22 +311,8 @@ class Upserter:
                 grant.done()  # after any backoff: the window stays counted meanwhile
             result.written += 1
             result.noops += absorbed
-            self._settle(entry, items, "written", "no-op", result)
+            settle(entry, "written", "no-op", result)
             return
-
-    @staticmethod
-    def _settle(
-        entry: Entry,
-        items: Sequence[Mapping[str, Any]],
-        outcome: str,
-        others: str,
-        result: PutResult,
-    ) -> None:
-        """Per input of ``entry``: the one whose item was sent gets ``outcome`` and the
-        WCU, the inputs it absorbed ``others``."""
-        for index in entry.indexes:
-            sent = items[index] is entry.source
-            result.settled[index] = (outcome, entry.wcu) if sent else (others, 0)
 
     @staticmethod
     def _fail(entry: Entry, reason: str, result: PutResult) -> None:

@@ -359,9 +359,7 @@ class WriteBuffer:
         on, one span a record and one for the write, linked to them (:mod:`tracing`)."""
         if not tracing.enabled():
             return self._write(records, deadline_s)
-        spans = [
-            tracing.start_record(r.attributes, r.message_id, self.consumer) for r in records
-        ]
+        spans = [tracing.start_record(r.attributes, r.message_id, self.consumer) for r in records]
         write = tracing.start_write(self.settings.table_name, spans)
         outcome = self._write(records, deadline_s)
         for record, span in zip(records, spans, strict=True):

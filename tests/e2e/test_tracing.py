@@ -85,7 +85,9 @@ def test_a_consumer_span_links_to_the_producer_context_of_a_received_message(
     )
     buffer.process(records)
     finished = spans.get_finished_spans()
-    consumers = {s.attributes[tracing.MESSAGE_ID]: s for s in finished if s.name.endswith("process")}
+    consumers = {
+        s.attributes[tracing.MESSAGE_ID]: s for s in finished if s.name.endswith("process")
+    }
     [write] = [s for s in finished if s.name.endswith("write")]
     for message in (first, second):
         producer_span = sent[message["MessageId"]].context
