@@ -32,7 +32,7 @@ class Step:
     at: float  # epoch seconds
     kind: str  # sent, received, dead-lettered, redriven, written, log
     text: str
-    data: Mapping[str, Any] = field(default_factory=dict)  # of a write: table, key, wcu
+    data: Mapping[str, Any] = field(default_factory=dict)  # the span's attributes
 
     def line(self) -> str:
         stamp = datetime.fromtimestamp(self.at, tz=UTC).strftime("%H:%M:%S.%f")[:-3]
@@ -108,6 +108,13 @@ _ORDER = {"sent": 0, "received": 1, "written": 2, "dead-lettered": 3, "redriven"
 
 
 def _step(span: Span) -> Step | None:
+    step = _told(span)
+    if step is None:
+        return None
+    return Step(step.at, step.kind, step.text, dict(span.get("attributes") or {}))
+
+
+def _told(span: Span) -> Step | None:
     name, at = span.get("name", ""), float(span.get("start", 0.0))
     message = _attr(span, tracing.MESSAGE_ID)
     if name == "dead-lettered":
@@ -159,11 +166,7 @@ def _write_step(write: Span, record: Span) -> Step:
     )
     if version is not None:
         text += f", version {version}"
-    data = {
-        "table": _attr(write, tracing.TABLE),
-        "key": _attr(record, tracing.ITEM_KEY),
-        "wcu": _attr(record, tracing.WCU),
-    }
+    data = {**(record.get("attributes") or {}), tracing.TABLE: _attr(write, tracing.TABLE)}
     return Step(float(write.get("end", write.get("start", 0.0))), "written", text, data)
 
 

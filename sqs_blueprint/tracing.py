@@ -229,6 +229,16 @@ def start_record(
     return Span(otel, span)
 
 
+def settled(
+    system_attributes: Mapping[str, Any], message_id: str, consumer: str, **attributes: Any
+) -> None:
+    """The span of a record settled before any work on it (its payload refused, held
+    back in its group): started and ended at once."""
+    span = start_record(system_attributes, message_id, consumer)
+    if span is not None:
+        span.end(**attributes)
+
+
 def event(header: str | None, name: str, **attributes: Any) -> None:
     """A moment in a record's life (a redrive, say): an ended span in its trace."""
     if not enabled():

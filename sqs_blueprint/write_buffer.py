@@ -394,8 +394,9 @@ def record_attributes(outcome: BatchOutcome, message_id: str) -> dict[str, Any]:
 
 
 def _number(value: Any) -> float | int | None:
-    """A version as a span attribute (a number, not a Decimal)."""
-    if value is None or isinstance(value, bool):
+    """A version as a span attribute (a number, not a Decimal; None if it is none)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):  # none, or not a number: the record fails for it
         return None
-    number = float(value)
     return int(number) if number.is_integer() else number

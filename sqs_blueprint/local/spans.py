@@ -98,7 +98,7 @@ def local_story(log_dir: Path, ident: str, meter: WriteMeter | None = None) -> S
 def _metered(found: Story, meter: WriteMeter) -> None:
     """Add what the server measured to each write step: the writes of its key and WCU."""
     for position, step in enumerate(found.steps):
-        table, key = step.data.get("table"), step.data.get("key")
+        table, key = step.data.get(tracing.TABLE), step.data.get(tracing.ITEM_KEY)
         if step.kind != "written" or not table:
             continue
         writes = [w for w in meter.writes(table) if json.loads(w.key).get("pk") == {"S": key}]

@@ -56,6 +56,10 @@ def write_one(
     if built:
         deadline = time_left_s(lambda_context.get_remaining_time_in_millis())
         failed = wb.process(built, deadline_s=deadline).failed
+    elif failed:  # not built: its payload or body refused
+        refused = {tracing.OUTCOME: "failed", tracing.REASON: failed[record.message_id]}
+        system = record.raw_event.get("attributes") or {}
+        tracing.settled(system, record.message_id, wb.consumer, **refused)
     if failed:
         reason = failed[record.message_id]
         receives = int(record.attributes.approximate_receive_count)
@@ -95,9 +99,8 @@ def held_back(event: dict[str, Any], held: set[str], consumer: str) -> None:
         logger.append_keys(trace_id=tracing.trace_id_of(attributes.get(tracing.HEADER)))
         group = attributes.get("MessageGroupId")
         logger.info("record held back in its group", extra={"outcome": "held", "group": group})
-        span = tracing.start_record(attributes, raw["messageId"], consumer)
-        if span is not None:
-            span.end(**{tracing.OUTCOME: "held", tracing.GROUP: group})
+        outcome = {tracing.OUTCOME: "held", tracing.GROUP: group}
+        tracing.settled(attributes, raw["messageId"], consumer, **outcome)
 
 
 @logger.inject_lambda_context

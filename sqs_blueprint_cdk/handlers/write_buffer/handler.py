@@ -81,6 +81,10 @@ def handle(
 ) -> PartialItemFailureResponse:
     """Process one event with the given write buffer and backoff (tests pass their own)."""
     records, failed = split_event(event, resolver=wb.resolver)
+    for raw in event.get("Records", []):  # not built: its payload or body refused
+        if raw["messageId"] in failed:
+            reason = {tracing.OUTCOME: "failed", tracing.REASON: failed[raw["messageId"]]}
+            tracing.settled(raw.get("attributes") or {}, raw["messageId"], wb.consumer, **reason)
     outcome = wb.process(records, deadline_s=time_left_s(context.get_remaining_time_in_millis()))
     failed.update(outcome.failed)
     retry_in = retry.delay_event(event, failed, at_once=outcome.deferred)
