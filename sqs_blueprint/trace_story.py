@@ -101,7 +101,26 @@ def story(spans: Sequence[Span], ident: str) -> Story:
             if _attr(record, tracing.OUTCOME) in ("written", "no-op", "duplicate"):
                 result.steps.append(_write_step(span, record))
     result.steps.sort(key=lambda s: (s.at, _ORDER.get(s.kind, 9)))
+    result.steps = _same_reason(result.steps)
     return result
+
+
+def _same_reason(steps: list[Step]) -> list[Step]:
+    """A receive failing for the reason the one before gave says so, not the reason again."""
+    told: list[Step] = []
+    last = None
+    for step in steps:
+        reason = step.data.get(tracing.REASON) if step.kind == "received" else None
+        if reason and reason == last:
+            step = Step(
+                step.at,
+                step.kind,
+                step.text.replace(f": {reason}", " (the same reason)"),
+                step.data,
+            )
+        last = reason if step.kind == "received" else last
+        told.append(step)
+    return told
 
 
 _ORDER = {"sent": 0, "received": 1, "written": 2, "dead-lettered": 3, "redriven": 4}
