@@ -309,8 +309,7 @@ class Producer:
         if message.delay_seconds is not None:
             entry["DelaySeconds"] = message.delay_seconds
         p.span = tracing.start_send(self.queue_url, **{tracing.OFFLOADED: p.pointer is not None})
-        if p.span is not None and p.span.header:  # not counted in the size (aws-facts#tracing)
-            entry["MessageSystemAttributes"] = tracing.system_attributes(p.span.header)
+        entry |= tracing.system_entry(p.span)  # AWSTraceHeader, when tracing is on
         p.entry, p.size = entry, size
         return p
 

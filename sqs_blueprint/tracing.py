@@ -181,6 +181,22 @@ def system_attributes(header: str | None) -> dict[str, Any]:
     return {HEADER: {"DataType": "String", "StringValue": header}} if header else {}
 
 
+def system_entry(span: Span | None) -> dict[str, Any]:
+    """The ``MessageSystemAttributes`` of a send entry carrying ``span``'s context (none
+    without one); not counted in the message's size (docs/aws-facts.md#tracing)."""
+    header = span.header if span is not None else None
+    return {"MessageSystemAttributes": system_attributes(header)} if header else {}
+
+
+def number(value: Any) -> float | int | None:
+    """A number as a span attribute (not a Decimal); None if it is none."""
+    try:
+        as_float = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(as_float) if as_float.is_integer() else as_float
+
+
 def _attrs(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in attributes.items() if v is not None}
 

@@ -389,14 +389,5 @@ def record_attributes(outcome: BatchOutcome, message_id: str) -> dict[str, Any]:
         tracing.REASON: failed,
         tracing.ITEM_KEY: outcome.keys.get(message_id),
         tracing.WCU: wcu,
-        tracing.VERSION: _number(outcome.versions.get(message_id)),
+        tracing.VERSION: tracing.number(outcome.versions.get(message_id)),
     }
-
-
-def _number(value: Any) -> float | int | None:
-    """A version as a span attribute (a number, not a Decimal; None if it is none)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):  # none, or not a number: the record fails for it
-        return None
-    return int(number) if number.is_integer() else number
