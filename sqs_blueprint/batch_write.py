@@ -65,6 +65,8 @@ class PutResult:
     failed: dict[int, str] = field(default_factory=dict)
     # Of the failed, those never sent: the budget had no room left before the deadline.
     deferred: set[int] = field(default_factory=set)
+    # What became of each input not failed: (written, duplicate or no-op; WCU charged).
+    settled: dict[int, tuple[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -78,10 +80,18 @@ class Entry:
     source: Mapping[str, Any]
     alone: bool = False
     reason: str = ""
+    sent: int = -1  # the input whose item this is (the others were absorbed by it)
 
     @property
     def wcu(self) -> int:
         return wcu_per_item(self.size / 1024)  # docs/aws-facts.md#dynamodb
+
+
+def settle(entry: Entry, outcome: str, others: str, result: PutResult) -> None:
+    """Per input of ``entry``: the one whose item was sent gets ``outcome`` and the WCU,
+    the inputs it absorbed get ``others``."""
+    for index in entry.indexes:
+        result.settled[index] = (outcome, entry.wcu) if index == entry.sent else (others, 0)
 
 
 def pack_calls(entries: Sequence[Entry], max_wcu: int | None = None) -> list[list[Entry]]:

@@ -33,6 +33,7 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
+from sqs_blueprint import tracing
 from sqs_blueprint._clients import LazyClient, error_text
 from sqs_blueprint.errors import UsageError
 from sqs_blueprint.limits import SQS_BATCH_MAX_ENTRIES, SQS_MAX_MESSAGE_BYTES
@@ -97,6 +98,7 @@ class _Prepared:
     pointer: S3Pointer | None
     group_id: str | None  # the ordering group on a FIFO queue; None on a standard queue
     message_group: str | None = None  # the MessageGroupId sent (a tenant on a standard queue)
+    span: tracing.Span | None = None  # its producer span, when tracing is on
 
 
 @dataclass
@@ -116,6 +118,8 @@ class _Call:
 
     def fail(self, p: _Prepared, reason: str, *, held: bool = False, maybe: bool = False) -> None:
         self.result.failed.append(Failed(p.index, reason, held_back=held, maybe_sent=maybe))
+        if p.span is not None:
+            p.span.end(**{tracing.OUTCOME: "failed", tracing.REASON: reason})
         if p.group_id is not None:
             self.blocked.setdefault(p.group_id, p.index)
         if p.pointer is not None and not maybe:
@@ -304,6 +308,8 @@ class Producer:
             entry["MessageDeduplicationId"] = deduplication_id(message.body, group)
         if message.delay_seconds is not None:
             entry["DelaySeconds"] = message.delay_seconds
+        p.span = tracing.start_send(self.queue_url, **{tracing.OFFLOADED: p.pointer is not None})
+        entry |= tracing.system_entry(p.span)  # AWSTraceHeader, when tracing is on
         p.entry, p.size = entry, size
         return p
 
@@ -341,6 +347,8 @@ class Producer:
         for position, p in enumerate(pending):
             if p.entry["Id"] in ok:
                 sent = ok[p.entry["Id"]]
+                if p.span is not None:
+                    p.span.end(**{tracing.MESSAGE_ID: sent["MessageId"], tracing.OUTCOME: "sent"})
                 call.result.sent.append(
                     Sent(
                         p.index,

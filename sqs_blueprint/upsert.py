@@ -28,6 +28,7 @@ from sqs_blueprint.batch_write import (
     error_code,
     error_reason,
     pack_calls,
+    settle,
     transient,
 )
 from sqs_blueprint.capacity import wcu_per_item
@@ -164,7 +165,7 @@ class Upserter:
             old = entries.get(key)
             if old is None or keep_new(item, old.source):
                 indexes = [*old.indexes, index] if old else [index]
-                entries[key] = Entry(key, serialized, size, indexes, item)
+                entries[key] = Entry(key, serialized, size, indexes, item, sent=index)
             else:
                 old.indexes.append(index)
         return list(entries.values())
@@ -216,6 +217,7 @@ class Upserter:
                     else:
                         result.written += 1
                         result.duplicates += len(e.indexes) - 1
+                        settle(e, "written", "duplicate", result)
             if backoff:
                 if self._clock() >= deadline:
                     for e in retry:
@@ -293,6 +295,7 @@ class Upserter:
                         self._fail(entry, refused, result)
                     else:
                         result.noops += absorbed + 1
+                        settle(entry, "no-op", "no-op", result)
                 elif not transient(error):
                     self._fail(entry, error_reason(error), result)
                 elif self._clock() >= deadline:
@@ -308,6 +311,7 @@ class Upserter:
                 grant.done()  # after any backoff: the window stays counted meanwhile
             result.written += 1
             result.noops += absorbed
+            settle(entry, "written", "no-op", result)
             return
 
     @staticmethod
@@ -330,6 +334,10 @@ class BatchOutcome:
     failed: dict[str, str] = field(default_factory=dict)
     # Of the failed, those never attempted: the write budget ran out before the deadline.
     deferred: set[str] = field(default_factory=set)
+    # Per message id: its item's key, and (written, duplicate or no-op; WCU charged).
+    keys: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, Any] = field(default_factory=dict)  # versioned mode only
+    settled: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def failed_ids(self, *, fifo: bool = False) -> list[str]:
         """Message ids to report; for FIFO the first failure and every later record
@@ -369,6 +377,9 @@ def write_records(
             outcome.failed[record.message_id] = error_reason(error)
             continue
         owners.append(record.message_id)
+        outcome.keys[record.message_id] = items[-1][KEY_ATTRIBUTE]
+        if version_field:
+            outcome.versions[record.message_id] = items[-1].get(version_field)
     if version_field:
         result = upserter.put_versioned(items, version_field)
     else:
@@ -381,4 +392,5 @@ def write_records(
     for index, reason in result.failed.items():
         outcome.failed[owners[index]] = reason
     outcome.deferred = {owners[index] for index in result.deferred}
+    outcome.settled = {owners[index]: settled for index, settled in result.settled.items()}
     return outcome

@@ -38,6 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqs_blueprint import tracing
 from sqs_blueprint.backoff import (
     DEFAULT_BACKOFF,
     DEFAULT_BASE_S,
@@ -327,6 +328,8 @@ class WriteBuffer:
         )
         self._clock, self._sleep = clock, sleep
         self._dynamodb = dynamodb_client
+        # Who consumes, as the record spans name it: the function, or the worker's name.
+        self.consumer = os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or "consumer"
         self._upserter: Upserter | None = None
 
     @classmethod
@@ -352,10 +355,39 @@ class WriteBuffer:
     def process(
         self, records: Sequence[Record], *, deadline_s: float | None = None
     ) -> BatchOutcome:
-        """Write the records' items; failures are per record, by message id."""
+        """Write the records' items; failures are per record, by message id. With tracing
+        on, one span a record and one for the write, linked to them (:mod:`tracing`)."""
+        if not tracing.enabled():
+            return self._write(records, deadline_s)
+        spans = [tracing.start_record(r.attributes, r.message_id, self.consumer) for r in records]
+        write = tracing.start_write(self.settings.table_name, spans)
+        outcome = self._write(records, deadline_s)
+        for record, span in zip(records, spans, strict=True):
+            if span is not None:
+                span.end(**record_attributes(outcome, record.message_id))
+        if write is not None:
+            charged = sum(wcu for _, wcu in outcome.settled.values())
+            write.end(**{tracing.WCU: charged, "sqs_blueprint.written": outcome.written})
+        return outcome
+
+    def _write(self, records: Sequence[Record], deadline_s: float | None) -> BatchOutcome:
         return write_records(
             records,
             upserter=self.upserter(deadline_s),
             key_fields=self.settings.key_fields,
             version_field=self.settings.version_field,
         )
+
+
+def record_attributes(outcome: BatchOutcome, message_id: str) -> dict[str, Any]:
+    """A record's span attributes from its batch's outcome: what became of it, its key,
+    the WCU it was charged, and why it failed."""
+    failed = outcome.failed.get(message_id)
+    settled, wcu = outcome.settled.get(message_id, ("failed", 0))
+    return {
+        tracing.OUTCOME: "failed" if failed is not None else settled,
+        tracing.REASON: failed,
+        tracing.ITEM_KEY: outcome.keys.get(message_id),
+        tracing.WCU: wcu,
+        tracing.VERSION: tracing.number(outcome.versions.get(message_id)),
+    }

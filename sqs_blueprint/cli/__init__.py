@@ -1,7 +1,7 @@
 """The ``sqs-blueprint`` command.
 
 One module per command group (``plan``, ``rpc``, ``send``, ``worker``, ``dlq``,
-``local`` with ``demo``): each has an ``add(subparsers)`` that registers its
+``trace``, ``local`` with ``demo``): each has an ``add(subparsers)`` that registers its
 arguments and sets ``func`` to a ``(args) -> int`` function. :func:`main` is the
 one place that turns an error into one line on stderr and an exit code: 2 for
 bad input (argparse, :class:`~sqs_blueprint.errors.UsageError`), 1 for a failure
@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import cast
 
-from sqs_blueprint.cli import dlq, local, plan, publish, rpc, send, worker
+from sqs_blueprint.cli import dlq, local, plan, publish, rpc, send, trace, worker
 from sqs_blueprint.cli._parsing import Parser, Subparsers
 from sqs_blueprint.errors import SqsBlueprintError
 
@@ -34,6 +34,7 @@ _COMMANDS: list[Callable[[Subparsers], None]] = [
     publish.add,
     worker.add,
     dlq.add,
+    trace.add,
     local.add,
 ]
 

@@ -56,6 +56,15 @@ def _send(channel: IO[str], message: dict[str, Any]) -> None:
     channel.flush()
 
 
+def _collect_spans() -> None:
+    """What the ADOT layer does in AWS: the environment sets the tracer provider up, here
+    the local collector's (``SQS_BLUEPRINT_SPANS_FILE``), with the function's own copy
+    of the library, before its handler is imported."""
+    path = os.environ.get("SQS_BLUEPRINT_SPANS_FILE")
+    if path and os.environ.get("SQS_BLUEPRINT_TRACING", "").strip().lower() == "on":
+        importlib.import_module("sqs_blueprint.tracing").collect_to(path)
+
+
 def main() -> int:
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
@@ -67,6 +76,7 @@ def main() -> int:
 
     module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
     try:
+        _collect_spans()
         handler = getattr(importlib.import_module(module_name), function_name)
     except Exception as exc:
         traceback.print_exc()

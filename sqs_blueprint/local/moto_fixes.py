@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sqs_blueprint import tracing
 from sqs_blueprint.limits import SQS_MAX_MESSAGE_BYTES
 from sqs_blueprint.local import fast_sqs
 from sqs_blueprint.payload import message_size
@@ -28,6 +29,37 @@ def apply() -> None:
     SQSBackend.is_message_valid_based_on_retention_period = within_retention  # type: ignore[method-assign,assignment]
     _enforce_message_size(SQSBackend)
     _no_moto_triggers()
+    _note_dead_letters()
+
+
+def _note_dead_letters() -> None:
+    """Note each move to a dead-letter queue in the local collector's spans file.
+
+    SQS moves a message to its DLQ on the receive past ``maxReceiveCount``; no
+    consumer sees that moment, so the server notes it: a message arriving in a
+    queue after it was received is such a move (a redrive sends a new message).
+    """
+    from moto.sqs.models import Queue
+
+    add = Queue.add_message
+
+    def add_message(queue: Any, message: Any) -> None:
+        add(queue, message)
+        path = tracing.collector()
+        if path is not None and message.approximate_receive_count > 0:
+            header = (message.system_attributes or {}).get(tracing.HEADER) or {}
+            tracing.note(
+                path,
+                "dead-lettered",
+                header.get("StringValue"),
+                **{
+                    tracing.MESSAGE_ID: message.id,
+                    tracing.DESTINATION: queue.name,
+                    tracing.RECEIVE_COUNT: message.approximate_receive_count,
+                },
+            )
+
+    setattr(Queue, "add_message", add_message)  # noqa: B010
 
 
 def _no_moto_triggers() -> None:
@@ -73,7 +105,9 @@ def _enforce_message_size(backend_class: Any) -> None:
     an entry fails alone (``Failed``, sender's fault) while a batch whose total
     is over 1 MiB fails whole with BatchRequestTooLong
     (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html,
-    docs/aws-facts.md#local-cloud).
+    docs/aws-facts.md#local-cloud). The size leaves out ``AWSTraceHeader``, as SQS does
+    (docs/aws-facts.md#tracing); moto's SendMessageBatch drops each entry's
+    ``MessageSystemAttributes``, so they are passed on to each entry's send.
     """
     from moto.sqs.exceptions import BatchRequestTooLong, InvalidParameterValue
 

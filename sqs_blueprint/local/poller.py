@@ -201,7 +201,7 @@ class Poller(threading.Thread):
             stats.restarts = 1
         if self.runtime is None:
             log_file = self.runner.log_dir / f"{config.name}.log"
-            self.runtime = Runtime(config, self.runner.cloud.environment(), log_file)
+            self.runtime = Runtime(config, self.runner.runtime_environment(), log_file)
         return self.runtime
 
 

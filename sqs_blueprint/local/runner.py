@@ -10,6 +10,10 @@ handlers, each function in its own runtime process, with Lambda's semantics
   in the queue; an error, an invalid response or a timeout keeps the whole batch,
   invisible until its visibility timeout expires, as Lambda does;
 - the move to the DLQ after ``maxReceiveCount`` is moto's own (docs/aws-facts.md#local-cloud);
+- tracing: with ``opentelemetry-sdk`` installed, the runtimes trace
+  (``SQS_BLUEPRINT_TRACING=on``) and every span, of the runtimes, of this process
+  and of the server (moves to a DLQ), goes to ``log_dir/spans.jsonl``
+  (:mod:`.spans`), which ``sqs-blueprint trace`` reads;
 - FIFO order: moto blocks a group while one of its messages is in flight and a
   batch is handed over in the order received;
 - ``FilterCriteria``: records that match no pattern are deleted without an
@@ -41,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from sqs_blueprint import tracing
 from sqs_blueprint.local.invoke import (
     FunctionStats,
     InvalidResponse,
@@ -51,6 +56,7 @@ from sqs_blueprint.local.invoke import (
 from sqs_blueprint.local.mappings import MappingConfig, discover_mappings
 from sqs_blueprint.local.poller import Poller
 from sqs_blueprint.local.server import LocalCloud
+from sqs_blueprint.local.spans import SPANS_FILE_SETTING, collect_spans
 
 __all__ = [
     "FunctionStats",
@@ -114,6 +120,16 @@ class LocalRunner:
         self._watcher: threading.Thread | None = None
         # One receive at a time per queue (see Poller._collect).
         self._receive_locks: dict[str, threading.Lock] = {}
+        # Spans of the runtimes, of this process and of the server (sqs_blueprint.tracing).
+        self.spans_file = collect_spans(self.log_dir)
+
+    def runtime_environment(self) -> dict[str, str]:
+        """What a runtime adds to its function's variables: the cloud's, and tracing on
+        with the collector's file when spans are collected."""
+        env = self.cloud.environment()
+        if self.spans_file is not None:
+            env |= {tracing.SETTING: "on", SPANS_FILE_SETTING: str(self.spans_file)}
+        return env
 
     def receive_lock(self, queue_url: str) -> threading.Lock:
         """The lock every receive from ``queue_url`` holds."""
@@ -179,6 +195,8 @@ class LocalRunner:
             poller.kill_runtime()
         for poller in pollers:
             poller.join()
+        if self.spans_file is not None and tracing.collector() == self.spans_file:
+            tracing.configure(None)  # this process traces as its environment says again
 
     def stats(self, *, drained: bool = False, elapsed_s: float = 0.0) -> RunStats:
         with self._lock:

@@ -18,6 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sqs_blueprint import tracing
 from sqs_blueprint.payload import PayloadResolver, message_size
 from sqs_blueprint.producer import pack
 from sqs_blueprint.redrive.letters import dead_letter
@@ -164,7 +165,28 @@ def _send_batch(
         return dict.fromkeys(by_index, str(error))
     except BotoCoreError as error:  # no answer: the batch may or may not have arrived
         return dict.fromkeys(by_index, f"{brief(error)} (it may have reached {destination.url})")
+    if tracing.enabled():
+        _note_redriven(dlq, destination, by_index, response.get("Successful", []))
     return {int(f["Id"]): f.get("Message", f.get("Code", "")) for f in response["Failed"]}
+
+
+def _note_redriven(
+    dlq: Queue, destination: Queue, by_index: dict[int, Any], sent: list[dict[str, Any]]
+) -> None:
+    """A "redriven" moment in each moved message's trace: its header is kept, so the new
+    message (a new id) goes on in the same trace."""
+    for ok in sent:
+        message = by_index[int(ok["Id"])]
+        tracing.event(
+            (message.get("Attributes") or {}).get(tracing.HEADER),
+            "redriven",
+            **{
+                tracing.MESSAGE_ID: message["MessageId"],
+                "sqs_blueprint.new_message_id": ok["MessageId"],
+                "sqs_blueprint.source": dlq.url,
+                tracing.DESTINATION: destination.url,
+            },
+        )
 
 
 def _send(

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import boto3
 
+from sqs_blueprint import tracing
 from sqs_blueprint._clients import LazyClient
 from sqs_blueprint.errors import UsageError
 from sqs_blueprint.limits import (
@@ -203,12 +204,19 @@ class RpcClient:
         if self.request_queue_url.endswith(".fifo"):
             request["MessageGroupId"] = correlation_id
             request["MessageDeduplicationId"] = correlation_id
+        span = tracing.start_send(self.request_queue_url)
+        if span is not None and span.header:
+            request["MessageSystemAttributes"] = tracing.system_attributes(span.header)
         try:
-            self._sqs().send_message(**request)
-        except BaseException:
+            sent = self._sqs().send_message(**request)
+        except BaseException as error:
             with self._lock:
                 self._pending.pop(correlation_id, None)
+            if span is not None:
+                span.end(**{tracing.OUTCOME: "failed", tracing.REASON: type(error).__name__})
             raise
+        if span is not None:
+            span.end(**{tracing.MESSAGE_ID: sent.get("MessageId"), tracing.OUTCOME: "sent"})
         return correlation_id, future
 
     def _expire(self, correlation_id: str) -> None:
@@ -251,6 +259,7 @@ class RpcClient:
             MaxNumberOfMessages=SQS_BATCH_MAX_ENTRIES,
             WaitTimeSeconds=wait,
             MessageAttributeNames=["All"],
+            **({"MessageSystemAttributeNames": [tracing.HEADER]} if tracing.enabled() else {}),
         )
         messages = response.get("Messages", [])
         mine = [m for m in messages if self._is_mine(m)]
@@ -289,6 +298,11 @@ class RpcClient:
             return
         future = entry[0]
         status = attributes.get(STATUS, {}).get("StringValue")
+        span = tracing.start_record(
+            message.get("Attributes") or {}, message["MessageId"], "rpc-client"
+        )
+        if span is not None:
+            span.end(**{tracing.OUTCOME: f"response {status}"})
         try:
             body = json.loads(message["Body"])
         except ValueError:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
+from sqs_blueprint import tracing
 from sqs_blueprint._clients import LazyClient
 from sqs_blueprint.records import Record
 from sqs_blueprint.rpc.protocol import (
@@ -176,6 +177,11 @@ class Responder:
         except RequestError as error:
             status, body = STATUS_ERROR, {"error": str(error)}
         try:
+            # The request's trace goes on with its answer (sqs_blueprint.tracing).
+            header = record.attributes.get(tracing.HEADER) if tracing.enabled() else None
+            system = (
+                {"MessageSystemAttributes": tracing.system_attributes(header)} if header else {}
+            )
             self._sqs().send_message(
                 QueueUrl=reply_to,
                 MessageBody=json.dumps(body),
@@ -183,6 +189,7 @@ class Responder:
                     CORRELATION_ID: string_attribute(correlation_id),
                     STATUS: string_attribute(status),
                 },
+                **system,
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") not in _MISSING_QUEUE_CODES:

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sqs_blueprint import tracing
 from sqs_blueprint._clients import LazyClient
 from sqs_blueprint.backoff import DEFAULT_BACKOFF, Backoff, Retrier
 from sqs_blueprint.errors import UsageError
@@ -328,11 +329,13 @@ class Worker:
         retry_in = (
             self._retrier.delay(self.queue_url, failures, fifo=self.fifo) if self._retrier else {}
         )
+        headers = {m["MessageId"]: (m.get("Attributes") or {}).get(tracing.HEADER) for m in task}
         for failure in failures:
             log.warning(
                 "record failed; it will be received again",
                 extra={
                     "correlation_id": failure.message_id,
+                    "trace_id": tracing.trace_id_of(headers.get(failure.message_id)),
                     "receive_count": failure.receive_count,
                     "outcome": "failed",
                     "reason": failed[failure.message_id],

@@ -13,6 +13,7 @@ The worker always calls a batch function: a record handler is adapted by
 from __future__ import annotations
 
 import importlib
+import socket
 from collections.abc import Callable, Mapping, Sequence
 
 from sqs_blueprint.errors import SqsBlueprintError, UsageError
@@ -88,6 +89,7 @@ def write_buffer_handler() -> BatchHandler:
     from sqs_blueprint.write_buffer import WriteBuffer
 
     buffer = WriteBuffer.from_env()
+    buffer.consumer = f"worker {socket.gethostname()}"  # as its record spans name it
 
     @batch_handler
     def write(records: Sequence[Record]) -> Mapping[str, str]:

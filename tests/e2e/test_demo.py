@@ -158,8 +158,15 @@ def test_demo_tells_what_happens_while_it_happens(local_assembly: Path) -> None:
 
     redrive = lines.index("6. Redrive the dead letters to their source")
     assert "   write buffer: the 2 redriven records written" in lines[redrive:]
-    assert lines[-1].startswith("  temporary folder: removed ")
-    assert not Path(lines[-1].rsplit(" ", 1)[1]).exists()
+    [folder] = [x for x in lines if x.startswith("  temporary folder: removed ")]
+    assert not Path(folder.rsplit(" ", 1)[1]).exists()
+    # After the summary, two records followed: the redriven one to its write, the
+    # ordered pipeline's malformed update to its DLQ.
+    follow = lines[lines.index(folder) + 1 :]
+    kinds = [x.split()[1] for x in follow if re.match(r"  \d\d:\d\d:\d\d\.\d{3}  ", x)]
+    assert kinds.count("dead-lettered") == 2 and kinds.count("redriven") == 1, follow
+    assert kinds[-1] == "dead-lettered" and "written" in kinds, follow
+    assert any("metered at the server: 1 write(s), 1 WCU" in x for x in follow), follow
 
 
 def test_demo_refuses_another_stages_assembly(tmp_path: Path) -> None:

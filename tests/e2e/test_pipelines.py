@@ -215,3 +215,87 @@ def test_request_response_on_the_local_cloud(p: Pipelines) -> None:
 @pytest.fixture
 def p(pipelines: Pipelines) -> Pipelines:
     return pipelines
+
+
+def _dead_letter(p: Pipelines, dlq: str, message_id: str) -> dict[str, Any] | None:
+    """The message in the DLQ, looked at and left visible (what the queue saw)."""
+    got = (
+        p.client("sqs")
+        .receive_message(
+            QueueUrl=dlq,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=0,
+            MessageSystemAttributeNames=["All"],
+        )
+        .get("Messages", [])
+    )
+    return next((m for m in got if m["MessageId"] == message_id), None)
+
+
+def test_trace_follows_a_record_through_failure_dlq_redrive_and_its_write(p: Pipelines) -> None:
+    from sqs_blueprint import tracing
+    from sqs_blueprint.local.spans import local_story
+
+    body = {"tag": uuid.uuid4().hex[:8], "partner": "traced"}
+    untrusted = f"{PARTNER}-traced"  # not in PAYLOAD_BUCKET (an earlier test trusts PARTNER)
+    p.client("s3").create_bucket(Bucket=untrusted)
+    store = PayloadStore(untrusted, s3_client=p.client("s3"), always=True)
+    producer = Producer(
+        p.out("WriteBuffer", "IngestQueueUrl"), sqs_client=p.client("sqs"), payloads=store
+    )
+    [sent] = producer.send_many([json.dumps(body)]).sent
+    dlq, table = p.out("WriteBuffer", "IngestDeadLetterQueueUrl"), p.out("WriteBuffer", "TableName")
+    seen: list[dict[str, Any]] = []
+
+    def dead_lettered() -> bool:
+        seen[:] = [m for m in [_dead_letter(p, dlq, sent.message_id)] if m]
+        return bool(seen)
+
+    p.wait(dead_lettered, 90)
+    [in_dlq] = seen
+    policy = p.client("sqs").get_queue_attributes(
+        QueueUrl=p.out("WriteBuffer", "IngestQueueUrl"), AttributeNames=["RedrivePolicy"]
+    )["Attributes"]["RedrivePolicy"]
+    max_receives = int(json.loads(policy)["maxReceiveCount"])
+    bucket = p.out("WriteBuffer", "PayloadBucketName")
+    p.environment("WriteBuffer", PAYLOAD_BUCKET=f"{bucket},{PARTNER},{untrusted}")
+    assert redrive(dlq, sqs_client=p.client("sqs"), notify=lambda _: None).moved == 1
+    key = item_key(body)
+    meter = p.cloud.meter
+    assert meter is not None
+    metered = lambda: [w for w in meter.writes(table) if json.loads(w.key)["pk"]["S"] == key]  # noqa: E731
+    p.wait(lambda: bool(metered()))
+
+    found = local_story(p.runner.log_dir, sent.message_id, meter=meter)
+
+    # One trace id, the one the DLQ's copy of the message carried.
+    header = in_dlq["Attributes"]["AWSTraceHeader"]
+    assert [tracing.xray_id(t) for t in found.trace_ids] == [tracing.trace_id_of(header)]
+    kinds = [s.kind for s in found.steps]
+    assert kinds == ["sent"] + ["received"] * max_receives + [
+        "dead-lettered",
+        "redriven",
+        "received",
+        "written",
+    ], found.lines()
+    sent_step, *receives, moved, redriven, again, written = found.steps
+    assert (
+        sent_step.data[tracing.MESSAGE_ID] == sent.message_id and sent_step.data[tracing.OFFLOADED]
+    )
+    assert [s.data[tracing.RECEIVE_COUNT] for s in receives] == list(range(1, max_receives + 1))
+    assert {s.data[tracing.OUTCOME] for s in receives} == {"failed"}
+    assert all("BucketNotAllowed" in s.data[tracing.REASON] for s in receives)
+    # The queue's own count when it moved the message, and the DLQ's name.
+    assert moved.data[tracing.RECEIVE_COUNT] == max_receives
+    assert moved.data[tracing.DESTINATION] == dlq.rsplit("/", 1)[-1]
+    assert redriven.data[tracing.MESSAGE_ID] == sent.message_id
+    assert again.data[tracing.MESSAGE_ID] == redriven.data["sqs_blueprint.new_message_id"]
+    assert again.data[tracing.OUTCOME] == "written" and again.data[tracing.RECEIVE_COUNT] == 1
+    # The write, as the server's meter measured it: one write of that key, its WCU.
+    [write] = metered()
+    assert written.data[tracing.TABLE] == table and written.data[tracing.ITEM_KEY] == key
+    assert written.data[tracing.WCU] == write.wcu
+    assert f"metered at the server: 1 write(s), {write.wcu} WCU" in written.text
+    assert all(a.at <= b.at for a, b in zip(found.steps, found.steps[1:], strict=False))
+    lines = "\n".join(found.lines())
+    assert sent.message_id in lines and key in lines and "body in S3" in lines

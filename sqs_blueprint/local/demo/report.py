@@ -37,6 +37,7 @@ class Summary:
     ordered: dict[str, Any] = field(default_factory=dict)
     elapsed_s: float = 0.0
     completed: bool = False  # every record written, every account at its latest version
+    traces: list[str] = field(default_factory=list)  # two records followed (demo/follow.py)
 
 
 def depth(sqs: Any, url: str) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqs_blueprint.local.demo import stage
+from sqs_blueprint.local.demo.follow import follow
 from sqs_blueprint.local.demo.report import Summary, closing
 from sqs_blueprint.local.demo.stage import LOCAL_STAGE, Pipeline
 from sqs_blueprint.local.demo.story import Console, Story
@@ -24,6 +25,7 @@ from sqs_blueprint.local.demo.workload import DemoError
 from sqs_blueprint.local.deploy import DeployedStack
 from sqs_blueprint.local.runner import LocalRunner
 from sqs_blueprint.local.server import LocalCloud
+from sqs_blueprint.local.spans import collect_spans
 
 INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
 
@@ -71,10 +73,14 @@ def run_demo(
         )
         out.line(f"   function logs: {logs}")
         story = Story(cloud, buffer, ordered, summary, out)
+        logs.mkdir(parents=True, exist_ok=True)
+        collect_spans(logs)  # the producer's spans too (sqs-blueprint trace)
         story.produce(messages)
         with LocalRunner(cloud, log_dir=logs) as runner:
             story.drain_and_redrive(runner)
         story.account()
+        poisoned = min(story.poison, default=None)
+        summary.traces = follow(logs, poisoned, ordered.function, cloud.meter)
     summary.elapsed_s = round(time.monotonic() - started, 1)
     return summary
 
@@ -172,4 +178,5 @@ def main(
     write(json.dumps(asdict(summary)) if as_json else closing(summary))
     if not as_json:
         write(f"  temporary folder: {fate}")
+        write("\n".join(["", *summary.traces]))
     return 0 if summary.completed else 1

@@ -10,6 +10,7 @@ unanswered (and deleted).
 
 from __future__ import annotations
 
+import os
 from functools import cache, partial
 from typing import Any
 
@@ -23,11 +24,14 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sqs_blueprint import tracing
 from sqs_blueprint.records import Record
 from sqs_blueprint.rpc import STATUS_EXPIRED, Responder, ResponderSettings, reference_responder
 
 logger = Logger(service="responder")
 processor = BatchProcessor(event_type=EventType.SQS)
+tracing.check()  # SQS_BLUEPRINT_TRACING=on without its packages fails the cold start
+NAME = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "responder")
 
 
 @cache
@@ -38,13 +42,19 @@ def responder() -> Responder:
 
 def answer(record: SQSRecord, service: Responder) -> None:
     logger.set_correlation_id(record.message_id)
+    logger.append_keys(trace_id=tracing.trace_id_of(record.attributes.aws_trace_header))
     receives = int(record.attributes.approximate_receive_count)
+    span = tracing.start_record(record.raw_event.get("attributes") or {}, record.message_id, NAME)
     try:
         status = service.handle(Record.from_lambda(record.raw_event))
-    except Exception:
+    except Exception as error:
         extra = {"receive_count": receives, "outcome": "failed"}
         logger.exception("request failed; it will be retried", extra=extra)
+        if span is not None:
+            span.end(**{tracing.OUTCOME: "failed", tracing.REASON: f"{type(error).__name__}"})
         raise
+    if span is not None:
+        span.end(**{tracing.OUTCOME: status})
     if status == STATUS_EXPIRED:
         extra = {"receive_count": receives, "outcome": "dropped"}
         logger.warning("dropped unanswered: the caller's deadline has passed", extra=extra)

@@ -27,12 +27,14 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sqs_blueprint import tracing
 from sqs_blueprint.backoff import Retrier
 from sqs_blueprint.records import split_event
 from sqs_blueprint.write_buffer import RecordFailed, WriteBuffer, WriteBufferSettings, time_left_s
 
 logger = Logger(service="write-buffer")
 processor = BatchProcessor(event_type=EventType.SQS)
+tracing.check()  # SQS_BLUEPRINT_TRACING=on without its packages fails the cold start
 
 
 @cache
@@ -50,6 +52,7 @@ def report(
 ) -> None:
     """Fail ``record`` in the partial batch response if the batch could not write it."""
     logger.set_correlation_id(record.message_id)
+    logger.append_keys(trace_id=tracing.trace_id_of(record.attributes.aws_trace_header))
     if record.message_id in deferred:
         logger.info(
             "record deferred",
@@ -78,6 +81,10 @@ def handle(
 ) -> PartialItemFailureResponse:
     """Process one event with the given write buffer and backoff (tests pass their own)."""
     records, failed = split_event(event, resolver=wb.resolver)
+    for raw in event.get("Records", []):  # not built: its payload or body refused
+        if raw["messageId"] in failed:
+            reason = {tracing.OUTCOME: "failed", tracing.REASON: failed[raw["messageId"]]}
+            tracing.settled(raw.get("attributes") or {}, raw["messageId"], wb.consumer, **reason)
     outcome = wb.process(records, deadline_s=time_left_s(context.get_remaining_time_in_millis()))
     failed.update(outcome.failed)
     retry_in = retry.delay_event(event, failed, at_once=outcome.deferred)
