@@ -26,13 +26,14 @@ from typing import Any
 
 from sqs_blueprint.errors import UsageError
 from sqs_blueprint.local.access.evaluator import Decision, Evaluator, Request
-from sqs_blueprint.local.access.policies import ADMINISTRATOR, PolicySet
+from sqs_blueprint.local.access.policies import ADMINISTRATOR, Policy, PolicySet
 from sqs_blueprint.local.access.requests import (
     CHECKED_SERVICES,
     Access,
     Parsed,
     caller,
     parse,
+    policy_written,
 )
 from sqs_blueprint.local.access.responses import access_denied, denied_message
 from sqs_blueprint.local.access.usage import AccessReport, Denial, Grant, unused_grants
@@ -40,7 +41,13 @@ from sqs_blueprint.local.access.usage import AccessReport, Denial, Grant, unused
 MODES = ("enforce", "audit", "off")
 # What the check applies that moto alone does not (deploy's "not applied locally" list).
 APPLIED = frozenset(
-    {"AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy", "AWS::IAM::Role", "AWS::IAM::Policy"}
+    {
+        "AWS::SQS::QueuePolicy",
+        "AWS::S3::BucketPolicy",
+        "AWS::SNS::TopicPolicy",
+        "AWS::IAM::Role",
+        "AWS::IAM::Policy",
+    }
 )
 MODE_ENV = "SQS_BLUEPRINT_LOCAL_IAM"
 SESSION = "local"  # the session name in the assumed-role ARN of a local runtime
@@ -81,6 +88,7 @@ class AccessControl:
         self.mode = mode_from(mode)
         self.policies = PolicySet(account, region)
         self._stacks: dict[str, tuple[dict[str, Any], dict[str, str], dict[str, str]]] = {}
+        self._written: dict[str, Policy | None] = {}  # resource policies set through the API
         self._evaluator = Evaluator() if self.mode != "off" else None
         self._lock = threading.Lock()
         self._checked = 0
@@ -99,12 +107,29 @@ class AccessControl:
         """Put (or replace) one deployed stack's policies in force."""
         with self._lock:
             self._stacks[name] = (template, dict(resources), dict(types))
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        with self._lock:
             policies = PolicySet(self.policies.account, self.policies.region)
             for stack in self._stacks.values():
                 policies.add_stack(*stack)
+            for resource, policy in self._written.items():
+                if policy is None:
+                    policies.resource.pop(resource, None)
+                else:
+                    policies.resource[resource] = policy
             self.policies = policies
         if self._evaluator is not None:
             self._evaluator.clear()
+
+    def _remember(self, parsed: Parsed, body: bytes) -> None:
+        """Put a resource policy set (or deleted) through the API in force."""
+        written = policy_written(parsed, body)
+        if written is not None:
+            with self._lock:
+                self._written[_policy_target(written[0])] = written[1]
+            self._rebuild()
 
     def role(self, access_key: str) -> str:
         return access_key if access_key in self.policies.identity else ADMINISTRATOR
@@ -186,13 +211,14 @@ class AccessControl:
             if signed is None or signed[2] not in CHECKED_SERVICES:
                 return app(environ, start_response)
             body = b""
-            if signed[2] != "s3" or environ.get("REQUEST_METHOD") == "POST":
+            query = environ.get("QUERY_STRING", "")
+            if signed[2] != "s3" or environ.get("REQUEST_METHOD") == "POST" or "policy" in query:
                 body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
                 environ["wsgi.input"] = io.BytesIO(body)
             parsed = parse(environ, body, self.policies.account)
             denial = None if parsed is None else self.check(parsed)
             if denial is None or self.mode != "enforce" or parsed is None:
-                return app(environ, start_response)
+                return self._served(app, environ, start_response, parsed, body)
             message = denied_message(
                 denial.principal, denial.action, denial.resource, denial.result
             )
@@ -204,6 +230,28 @@ class AccessControl:
             return [payload]
 
         return checked
+
+    def _served(
+        self,
+        app: WsgiApp,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+        parsed: Parsed | None,
+        body: bytes,
+    ) -> Iterable[bytes]:
+        """``app``'s answer; a policy it set successfully is put in force."""
+        if parsed is None or policy_written(parsed, body) is None:
+            return app(environ, start_response)
+        status: list[str] = []
+
+        def capture(code: str, headers: Any, *rest: Any) -> Any:
+            status.append(code)
+            return start_response(code, headers, *rest)
+
+        chunks = list(app(environ, capture))
+        if status and status[0].startswith("2"):
+            self._remember(parsed, body)
+        return chunks
 
     # ------------------------------------------------------------ what it found
 

@@ -104,9 +104,9 @@ class PolicySet:
         declared: Mapping[str, Any] = template.get("Resources", {})
         managed: dict[str, Policy] = {}
         for logical_id, declaration in declared.items():
-            if logical_id not in resources:
-                continue  # not created (a false condition, or moto could not)
             rtype = declaration.get("Type", "")
+            if logical_id not in resources and rtype not in _RESOURCE_POLICY_TYPES:
+                continue  # not created (a false condition, or moto could not)
             if rtype not in _READ_TYPES and rtype not in _RESOURCE_POLICY_TYPES:
                 continue
             props = resolve(copy.deepcopy(declaration.get("Properties", {})), scope)
@@ -126,7 +126,7 @@ class PolicySet:
         scope: Scope,
         resources: Mapping[str, str],
     ) -> None:
-        physical = resources[logical_id]
+        physical = resources.get(logical_id, "")  # moto creates no topic policy: applied here
         if rtype == "AWS::IAM::Role":
             policies = self.identity.setdefault(physical, {})
             for inline in props.get("Policies", []):

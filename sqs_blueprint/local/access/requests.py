@@ -280,3 +280,41 @@ def _s3_object_action(method: str, query: Mapping[str, Any]) -> str:
     if method == "DELETE":
         return "s3:DeleteObjectVersion" if versioned else "s3:DeleteObject"
     return "s3:PutObject"  # PUT, and POST ?uploads
+
+
+def policy_written(parsed: Parsed, body: bytes) -> tuple[str, dict[str, Any] | None] | None:
+    """(resource ARN, its new policy, None when removed) when ``parsed`` sets or deletes a
+    queue, bucket, topic or key policy through the API; else None."""
+    if not parsed.accesses:
+        return None
+    resource = parsed.accesses[0].resource
+    text: str | None
+    if parsed.operation in ("PutBucketPolicy", "DeleteBucketPolicy"):
+        text = body.decode() if parsed.operation == "PutBucketPolicy" else None
+    elif parsed.operation == "SetQueueAttributes":
+        attributes = _params(parsed, body).get("Attributes", {})
+        if "Policy" not in attributes:
+            return None
+        text = attributes["Policy"] or None
+    elif parsed.operation == "SetTopicAttributes":
+        params = _params(parsed, body)
+        if params.get("AttributeName") != "Policy":
+            return None
+        text = params.get("AttributeValue") or None
+    elif parsed.operation == "PutKeyPolicy":
+        text = _params(parsed, body).get("Policy")
+    else:
+        return None
+    return resource, (json.loads(text) if text else None)
+
+
+def _params(parsed: Parsed, body: bytes) -> dict[str, Any]:
+    """A JSON or query request's parameters (a query's ``Attributes.N.Name/Value`` as a map)."""
+    if body.lstrip().startswith(b"{"):
+        found: dict[str, Any] = json.loads(body)
+        return found
+    form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}
+    names = {k.rsplit(".", 1)[0]: v for k, v in form.items() if k.endswith(".Name")}
+    params: dict[str, Any] = dict(form)
+    params["Attributes"] = {v: form.get(f"{k}.Value", "") for k, v in names.items()}
+    return params
