@@ -80,3 +80,42 @@ def test_a_deny_added_to_the_queue_policy_refuses_the_producer(
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 403
     assert "sqs:SendMessage" in error["Error"]["Message"]
     assert "with an explicit deny" in error["Error"]["Message"]
+
+
+# What each SDK sees when IAM refuses a call: the documented code and HTTP status per
+# protocol (docs/aws-facts.md#iam-evaluation).
+REFUSALS = [
+    ("sqs", "list_queues", {}, "AccessDenied", 403),
+    ("dynamodb", "list_tables", {}, "AccessDeniedException", 400),
+    ("kms", "list_keys", {}, "AccessDeniedException", 400),
+    ("sns", "list_topics", {}, "AuthorizationError", 403),
+    ("s3", "list_buckets", {}, "AccessDenied", 403),
+]
+
+
+@pytest.fixture(scope="module")
+def fixture_role(cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The fixture function's role (granted only s3:PutObject on its bucket)."""
+    outdir = tmp_path_factory.mktemp("iam-fixture.out")
+    stack = _deploy(cloud, outdir, grant=True, deny_send=False)
+    role: str = cloud.client("lambda").get_function_configuration(
+        FunctionName=stack.outputs["FnName"]
+    )["Role"]
+    return role
+
+
+@pytest.mark.parametrize(("service", "operation", "kwargs", "code", "status"), REFUSALS)
+def test_a_refused_call_fails_as_each_sdk_expects(
+    cloud: LocalCloud,
+    fixture_role: str,
+    service: str,
+    operation: str,
+    kwargs: dict[str, str],
+    code: str,
+    status: int,
+) -> None:
+    with pytest.raises(ClientError) as raised:
+        getattr(cloud.client(service, role=fixture_role), operation)(**kwargs)
+    error = raised.value.response
+    assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == (code, status)
+    assert fixture_role.rsplit("/", 1)[-1] in error["Error"].get("Message", "")

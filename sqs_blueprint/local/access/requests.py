@@ -199,7 +199,8 @@ def _sns(operation: str, params: Mapping[str, Any], arns: _Arns) -> list[Access]
 
 def _s3(environ: Mapping[str, Any], body: bytes) -> tuple[str, tuple[Access, ...]]:
     method = environ.get("REQUEST_METHOD", "GET")
-    path = urllib.parse.unquote(environ.get("PATH_INFO", "/")).lstrip("/")
+    # WSGI passes the decoded path's bytes as latin-1 text (PEP 3333)
+    path = environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8", "replace").lstrip("/")
     query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     bucket, _, key = path.partition("/")
     if not bucket:
