@@ -177,26 +177,24 @@ class AccessControl:
         return needed
 
     def _decide(self, role: str, request: Request) -> Decision:
+        """The decision on ``request``; the grants it used are recorded when it is made
+        (a cached decision used the same grants)."""
         assert self._evaluator is not None
         found = self._evaluator.cached(request)
-        if found is None:
-            resource_policy = self.policies.resource.get(_policy_target(request.resource))
-            found = self._evaluator.decide(
-                request,
-                self.policies.account,
-                self.policies.identity_policies(role),
-                resource_policy,
-            )
+        if found is not None:
+            return found
+        resource_policy = self.policies.resource.get(_policy_target(request.resource))
+        found = self._evaluator.decide(
+            request, self.policies.account, self.policies.identity_policies(role), resource_policy
+        )
         if found.allowed and role != ADMINISTRATOR:
-            used = {
-                (role, (p, s, a, r))
-                for p, s, actions, rs in found.grants
-                for a in actions
-                for r in rs
-            }
-            if not used <= self._used:
-                with self._lock:
-                    self._used |= used
+            with self._lock:
+                self._used.update(
+                    (role, (p, s, a, r))
+                    for p, s, actions, rs in found.grants
+                    for a in actions
+                    for r in rs
+                )
         return found
 
     # ------------------------------------------------------------ at the server
@@ -265,12 +263,6 @@ class AccessControl:
                 unused=unused_grants(identity, self._used),
                 not_evaluated={r: tuple(a) for r, a in self.policies.unknown.items()},
             )
-
-    def reset_counts(self) -> None:
-        with self._lock:
-            self._checked = 0
-            self._denied.clear()
-            self._used.clear()
 
     def close(self) -> None:
         if self._evaluator is not None:

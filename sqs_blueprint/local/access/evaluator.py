@@ -25,6 +25,7 @@ from sqs_blueprint.errors import SqsBlueprintError
 SIDECAR = Path(__file__).with_name("simulate.cjs")
 _PROJECT_NODE_MODULES = Path(__file__).resolve().parents[3] / "node_modules"
 NODE_MODULES_ENV = "SQS_BLUEPRINT_NODE_MODULES"  # where @cloud-copilot/iam-simulate is
+MAX_CACHED = 100_000  # decisions kept (S3 objects each have their own)
 
 
 class EvaluatorError(SqsBlueprintError):
@@ -136,6 +137,8 @@ class Evaluator:
                 tuple((p, s, tuple(a), tuple(r)) for p, s, a, r in answer.get("allowed", [])),
             )
             if key[1] == self.generation:
+                if len(self._cache) >= MAX_CACHED:  # many distinct objects: start again
+                    self._cache.clear()
                 self._cache[key] = decision
         return decision
 
