@@ -34,7 +34,7 @@ class DemoError(UsageError):
     """The demo could not run (for example, an assembly of another stage)."""
 
 
-def partner_policy(role_arn: str) -> dict[str, Any]:
+def partner_policy(role_arn: str, *, bucket: str = PARTNER_BUCKET) -> dict[str, Any]:
     """The partner's bucket policy that lets the consumer's role read its payloads: within an
     account a resource policy alone grants (docs/aws-facts.md#iam-evaluation)."""
     return {
@@ -44,7 +44,7 @@ def partner_policy(role_arn: str) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Principal": {"AWS": role_arn},
                 "Action": "s3:GetObject",
-                "Resource": f"arn:aws:s3:::{PARTNER_BUCKET}/*",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
             }
         ],
     }
