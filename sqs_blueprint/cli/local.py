@@ -10,6 +10,12 @@ from sqs_blueprint.cli._parsing import Subparsers, int_in
 
 _PORT = int_in(0, 65535)
 _ANY_STAGE_HELP = "deploy a blueprint assembly of a stage other than local"
+_IAM_HELP = (
+    "the local cloud's IAM check: enforce (a call AWS would deny fails with AccessDenied), "
+    "audit (it goes through and is reported) or off; default: $SQS_BLUEPRINT_LOCAL_IAM, "
+    "else enforce"
+)
+_IAM_MODES = ("enforce", "audit", "off")
 
 
 def add(sub: Subparsers) -> None:
@@ -25,6 +31,7 @@ def add(sub: Subparsers) -> None:
     p.add_argument("--no-run", action="store_true", help="deploy only, do not run the mappings")
     p.add_argument("--any-stage", action="store_true", help=_ANY_STAGE_HELP)
     p.add_argument("--keep", action="store_true", help="keep the function logs' folder on exit")
+    p.add_argument("--iam", choices=_IAM_MODES, help=_IAM_HELP)
     p.set_defaults(func=_run_up)
     p = local_sub.add_parser(
         "deploy",
@@ -116,7 +123,7 @@ def _run_up(args: argparse.Namespace) -> int:
     if args.endpoint_url:
         cloud = _connect(args)
     else:
-        cloud = LocalCloud.start(port=args.port, region=args.region)
+        cloud = LocalCloud.start(port=args.port, region=args.region, iam=args.iam)
     runner: LocalRunner | None = None
     logs: Path | None = None
     try:
@@ -131,6 +138,11 @@ def _run_up(args: argparse.Namespace) -> int:
         print(f"\nlocal cloud at {cloud.endpoint_url}; to use it from another shell:")
         for key, value in cloud.environment().items():
             print(f"  export {key}={value}")
+        if cloud.access is not None and cloud.access.mode != "off":
+            print(f"IAM {cloud.access.mode}: those keys act as the account's administrator; to")
+            print("act as a deployed role (a worker's, say) set AWS_ACCESS_KEY_ID to its name:")
+            for role in sorted(cloud.access.policies.identity):
+                print(f"  {role}")
         print(
             "After `make synth STAGE=local`, update it with: sqs-blueprint local deploy "
             f"--cdk-out {args.cdk_out} --endpoint-url {cloud.endpoint_url}"
@@ -193,7 +205,12 @@ def add_demo(sub: Subparsers) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (function logs)")
-    p.add_argument("--verbose", action="store_true", help="list what is not applied locally")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="list what is not applied locally, and the grants no call used",
+    )
+    p.add_argument("--iam", choices=_IAM_MODES, help=_IAM_HELP)
     p.set_defaults(func=_run_demo)
 
 
@@ -207,4 +224,5 @@ def _run_demo(args: argparse.Namespace) -> int:
         keep=args.keep,
         verbose=args.verbose,
         wcu=args.wcu,
+        iam=args.iam,
     )

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sqs_blueprint.errors import SqsBlueprintError
+from sqs_blueprint.local.access.control import APPLIED as ACCESS_APPLIED
 from sqs_blueprint.local.aliases import ALIAS, inline_aliases
 from sqs_blueprint.local.aliases import EFFECT as ALIAS_EFFECT
 from sqs_blueprint.local.assembly import Assembly, FileAsset, StackArtifact
@@ -110,9 +111,10 @@ def deploy_assembly(
     for stack in assembly.stacks:
         publish_assets(cloud, stack)
         if stack.stack_name in existing:
-            deployed.append(_with_inputs(cloud, stack, _update(cloud, stack)))
+            done = _with_inputs(cloud, stack, _update(cloud, stack))
         else:
-            deployed.append(_with_inputs(cloud, stack, _create(cloud, stack)))
+            done = _with_inputs(cloud, stack, _create(cloud, stack))
+        deployed.append(_with_access(cloud, stack, done))
     names = {d.name for d in deployed}
     cloud.deployed[:] = [d for d in cloud.deployed if d.name not in names] + deployed
     return deployed
@@ -125,6 +127,14 @@ def _with_inputs(cloud: LocalCloud, stack: StackArtifact, done: DeployedStack) -
         return done
     kept = tuple(s for s in done.skipped if s.feature != INPUTS_CREATED_HERE)
     return replace(done, skipped=kept + tuple(Skipped(*note) for note in notes))
+
+
+def _with_access(cloud: LocalCloud, stack: StackArtifact, done: DeployedStack) -> DeployedStack:
+    """``done`` with its policies put in force by the local cloud's IAM check, if it has one."""
+    if cloud.access is None or cloud.access.mode == "off":
+        return done
+    cloud.access.add_stack(done.name, stack.template, done.resources, done.resource_types)
+    return replace(done, skipped=tuple(s for s in done.skipped if s.feature not in ACCESS_APPLIED))
 
 
 def _stack_names(cloud: LocalCloud) -> set[str]:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from botocore.exceptions import ClientError
+
 from sqs_blueprint.local.runtime import FunctionConfig, RuntimeFailure
 from sqs_blueprint.local.server import LocalCloud
 
@@ -81,7 +83,17 @@ def function_config(cloud: LocalCloud, lam: Any, function: str) -> FunctionConfi
         memory_mb=int(conf.get("MemorySize", 128)),
         code_dir=code_dir,
         environment=dict(conf.get("Environment", {}).get("Variables", {})),
+        role=conf.get("Role", ""),
     )
+
+
+def function_role(lam: Any, function: str) -> str | None:
+    """A function's execution role ARN (None if the function cannot be described)."""
+    try:
+        role: str = lam.get_function_configuration(FunctionName=function).get("Role", "")
+    except ClientError:
+        return None
+    return role or None
 
 
 def set_environment(

@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 from sqs_blueprint import filters as event_filters
 from sqs_blueprint import limits
 from sqs_blueprint.local.events import RECEIVE_ARGS, lambda_record
-from sqs_blueprint.local.invoke import FunctionStats, InvalidResponse, failed_ids, function_config
+from sqs_blueprint.local.invoke import (
+    FunctionStats,
+    InvalidResponse,
+    failed_ids,
+    function_config,
+    function_role,
+)
 from sqs_blueprint.local.mappings import SQS_BATCH, MappingConfig
 from sqs_blueprint.local.runtime import InvokeTimeout, Runtime, RuntimeFailure
 
@@ -54,7 +60,9 @@ class Poller(threading.Thread):
 
     def run(self) -> None:
         cloud = self.runner.cloud
-        sqs, lam = cloud.client("sqs"), cloud.client("lambda")
+        lam = cloud.client("lambda")
+        # Lambda polls, deletes and returns messages with the function's execution role.
+        sqs = cloud.client("sqs", role=function_role(lam, self.mapping.function_arn))
         idle = self.runner.idle_s
         while not self._retired.is_set():
             try:
@@ -201,7 +209,7 @@ class Poller(threading.Thread):
             stats.restarts = 1
         if self.runtime is None:
             log_file = self.runner.log_dir / f"{config.name}.log"
-            self.runtime = Runtime(config, self.runner.runtime_environment(), log_file)
+            self.runtime = Runtime(config, self.runner.runtime_environment(config.role), log_file)
         return self.runtime
 
 

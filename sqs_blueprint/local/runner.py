@@ -123,10 +123,11 @@ class LocalRunner:
         # Spans of the runtimes, of this process and of the server (sqs_blueprint.tracing).
         self.spans_file = collect_spans(self.log_dir)
 
-    def runtime_environment(self) -> dict[str, str]:
-        """What a runtime adds to its function's variables: the cloud's, and tracing on
-        with the collector's file when spans are collected."""
-        env = self.cloud.environment()
+    def runtime_environment(self, role: str | None = None) -> dict[str, str]:
+        """What a runtime adds to its function's variables: the cloud's (as ``role``, an
+        IAM role's ARN, if given), and tracing on with the collector's file when spans
+        are collected."""
+        env = self.cloud.environment(role)
         if self.spans_file is not None:
             env |= {tracing.SETTING: "on", SPANS_FILE_SETTING: str(self.spans_file)}
         return env

@@ -37,6 +37,7 @@ class FunctionConfig:
     memory_mb: int
     code_dir: Path
     environment: Mapping[str, str] = field(default_factory=dict)
+    role: str = ""  # the execution role's ARN: the runtime calls the local cloud as that role
 
 
 class Runtime:

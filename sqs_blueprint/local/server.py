@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from sqs_blueprint.errors import SqsBlueprintError
 from sqs_blueprint.local import moto_fixes, sqs_fast_path
+from sqs_blueprint.local.access.control import AccessControl, credentials
 from sqs_blueprint.local.meter import WriteMeter, WsgiApp
 
 if TYPE_CHECKING:
@@ -128,27 +129,37 @@ class LocalCloud:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # Every DynamoDB write the embedded server serves (None when connected elsewhere).
     meter: WriteMeter | None = None
+    # The IAM check of every call the embedded server serves (None when connected elsewhere).
+    access: AccessControl | None = None
     _server: Any = None  # moto.server.ThreadedMotoServer when embedded
 
     @classmethod
     def start(
-        cls, *, port: int = 0, host: str = "127.0.0.1", region: str = DEFAULT_REGION
+        cls,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        region: str = DEFAULT_REGION,
+        iam: str | None = None,
     ) -> LocalCloud:
-        """Start an embedded moto server on ``host``:``port`` (0: a free port), with empty state."""
+        """Start an embedded moto server on ``host``:``port`` (0: a free port), with empty state;
+        ``iam``: enforce, audit or off (default: ``SQS_BLUEPRINT_LOCAL_IAM``, else enforce)."""
         from moto.server import ThreadedMotoServer
 
         _check_port_free(host, port)
         _quiet_moto()
         moto_fixes.apply()
+        access = AccessControl(ACCOUNT_ID, region, iam or "")  # before the server: it may fail
         server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         server.start()
         bound_host, bound_port = server.get_host_and_port()
         cloud = cls(endpoint_url=f"http://{bound_host}:{bound_port}", region=region, _server=server)
         cloud.reset()
         cloud.meter = WriteMeter(cloud.key_names)
+        cloud.access = access
         wsgi_server = server._server  # werkzeug's handler calls its ``app`` for each request
         if wsgi_server is not None:
-            wsgi_server.app = request_path(wsgi_server.app, cloud.meter)
+            wsgi_server.app = cloud.access.wsgi(request_path(wsgi_server.app, cloud.meter))
         return cloud
 
     @classmethod
@@ -171,22 +182,24 @@ class LocalCloud:
         self.code_dirs.clear()
         self._key_names.clear()
 
-    def environment(self) -> dict[str, str]:
-        """The variables that point an AWS SDK or the CLI at this cloud."""
+    def environment(self, role: str | None = None) -> dict[str, str]:
+        """The variables that point an AWS SDK or the CLI at this cloud, as the account's
+        administrator or, with ``role`` (an IAM role's ARN), as that role."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
-            **CREDENTIALS,
+            **(credentials(role) if role else CREDENTIALS),
             "AWS_DEFAULT_REGION": self.region,
         }
 
-    def client(self, service: str, **kwargs: Any) -> Any:
-        """A boto3 client for ``service`` in this cloud."""
+    def client(self, service: str, *, role: str | None = None, **kwargs: Any) -> Any:
+        """A boto3 client for ``service`` in this cloud (as ``role``, an ARN, if given)."""
+        keys = credentials(role) if role else CREDENTIALS
         return boto3.session.Session().client(
             service,
             endpoint_url=self.endpoint_url,
             region_name=self.region,
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
             **kwargs,
         )
 
@@ -246,6 +259,8 @@ class LocalCloud:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self.access is not None:
+            self.access.close()
 
     def __enter__(self) -> LocalCloud:
         return self

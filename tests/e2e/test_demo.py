@@ -57,6 +57,10 @@ def test_demo_synthesizes_the_local_stage_and_every_record_is_written_once(
     assert LARGE_WCU <= summary["max_write_rate_wcu"] <= summary["provisioned_wcu"]
     assert summary["ordered"]["latest_versions_kept"] == summary["ordered"]["accounts"] == 10
     assert summary["ordered"]["dead_lettered"] == 1
+    # The IAM check (enforce): every call of the shipped stacks is one AWS would allow.
+    assert summary["iam_mode"] == "enforce"
+    assert summary["calls_checked"] > summary["produced"]
+    assert summary["denied"] == 0
 
 
 @pytest.fixture(scope="module")

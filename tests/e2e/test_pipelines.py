@@ -19,6 +19,7 @@ import pytest
 from app import build_app
 from sqs_blueprint.local import LocalCloud
 from sqs_blueprint.local.assembly import Assembly, read_assembly
+from sqs_blueprint.local.demo.workload import partner_policy
 from sqs_blueprint.local.deploy import DeployedStack, deploy_assembly
 from sqs_blueprint.local.runner import LocalRunner
 from sqs_blueprint.payload import PayloadStore
@@ -140,6 +141,12 @@ def test_poison_goes_to_the_dlq_and_lands_after_the_fix_and_redrive(p: Pipelines
     assert not keys_of(partner) & p.keys("WriteBuffer")
     bucket = p.out("WriteBuffer", "PayloadBucketName")
     p.environment("WriteBuffer", PAYLOAD_BUCKET=f"{bucket},{PARTNER}")
+    # ... and the partner lets the consumer's role read its bucket (the IAM check enforces it)
+    function = p.out("WriteBuffer", "FunctionName")
+    role = p.client("lambda").get_function_configuration(FunctionName=function)["Role"]
+    p.client("s3").put_bucket_policy(
+        Bucket=PARTNER, Policy=json.dumps(partner_policy(role, bucket=PARTNER))
+    )
     result = redrive(dlq, sqs_client=p.client("sqs"), notify=lambda _: None)
     assert (result.path, result.moved, dict(result.failed)) == ("client-side", 4, {})
     p.wait(lambda: keys_of(partner) <= p.keys("WriteBuffer"))

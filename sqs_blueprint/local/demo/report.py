@@ -38,6 +38,12 @@ class Summary:
     elapsed_s: float = 0.0
     completed: bool = False  # every record written, every account at its latest version
     traces: list[str] = field(default_factory=list)  # two records followed (demo/follow.py)
+    # The local cloud's IAM check (sqs_blueprint.local.access): calls evaluated, denied, and
+    # the grants of the deployed roles that no call used.
+    iam_mode: str = ""
+    calls_checked: int = 0
+    denied: int = 0
+    grants_never_used: int = 0
 
 
 def depth(sqs: Any, url: str) -> int:
@@ -140,6 +146,9 @@ def render(summary: Summary) -> str:
             f"their latest version, {ordered.get('dead_lettered', 0)} malformed update "
             "dead-lettered",
         ),
+        ("calls checked", f"{summary.calls_checked} (IAM {summary.iam_mode or 'off'})"),
+        ("denied", str(summary.denied)),
+        ("grants never used", str(summary.grants_never_used)),
         ("elapsed", f"{summary.elapsed_s:g} s"),
     ]
     width = max(len(k) for k, _ in rows)

@@ -38,6 +38,7 @@ def run_demo(
     quiet: bool = False,
     verbose: bool = False,
     workdir: str | Path | None = None,
+    iam: str | None = None,
 ) -> Summary:
     """Run the whole story once; ``Summary.completed`` says whether every record landed.
     The functions' logs go to ``workdir/logs`` (a new temporary folder by default)."""
@@ -50,7 +51,7 @@ def run_demo(
         out.line(f"0. Synthesize the {LOCAL_STAGE} stage into {directory} (none there yet)")
     stage.local_assembly(directory)
     logs = Path(workdir or tempfile.mkdtemp(prefix="sqs-blueprint-demo-")) / "logs"
-    with LocalCloud.start() as cloud, _warnings_to(out):
+    with LocalCloud.start(iam=iam) as cloud, _warnings_to(out):
         out.line(f"1. Deploy {cdk_out} into the local cloud at {cloud.endpoint_url}")
         stacks = cloud.deploy(cdk_out)
         _tell_deployed(out, stacks, verbose)
@@ -81,6 +82,7 @@ def run_demo(
         story.account()
         poisoned = min(story.poison, default=None)
         summary.traces = follow(logs, poisoned, ordered.function, cloud.meter)
+        _tell_access(out, cloud, summary, verbose)
     summary.elapsed_s = round(time.monotonic() - started, 1)
     return summary
 
@@ -98,6 +100,24 @@ def _tell_deployed(out: Console, stacks: list[DeployedStack], verbose: bool) -> 
     if verbose:
         for name, item in skipped:
             out.line(f"     {name}: {item}")
+
+
+def _tell_access(out: Console, cloud: LocalCloud, summary: Summary, verbose: bool) -> None:
+    """What the IAM check saw: its counts in the summary, its denials and (``verbose``)
+    the grants never used as story lines."""
+    if cloud.access is None or cloud.access.mode == "off":
+        return
+    report = cloud.access.report()
+    summary.iam_mode = report.mode
+    summary.calls_checked = report.calls_checked
+    summary.denied = report.denied_calls
+    summary.grants_never_used = report.unused_grants
+    for denial, count in report.denied.items():
+        out.line(f"   denied ({report.mode}) {count}x: {denial}")
+    if verbose:
+        for role, grants in report.unused.items():
+            for _, _, action, resource in grants:
+                out.line(f"   never used by {role}: {action} on {resource}")
 
 
 class _ToConsole(logging.Handler):
@@ -150,6 +170,7 @@ def main(
     keep: bool = False,
     verbose: bool = False,
     wcu: int | None = None,
+    iam: str | None = None,
 ) -> int:
     """The CLI's entry: 0 when the story completed (every record written, every account at
     its latest version), 1 otherwise, 2 when the demo could not run, 130 on Ctrl-C."""
@@ -165,6 +186,7 @@ def main(
                     quiet=as_json,
                     verbose=verbose,
                     workdir=workdir,
+                    iam=iam,
                 )
             finally:
                 if not keep:

@@ -22,6 +22,7 @@ from sqs_blueprint.local.demo.workload import (
     DemoError,
     buffer_workload,
     ordered_workload,
+    partner_policy,
     send_buffer_workload,
     send_ordered_workload,
 )
@@ -193,6 +194,10 @@ class Story:
         out.line(f"5. Fix: trust {PARTNER_BUCKET} in {buffer.function}'s PAYLOAD_BUCKET")
         bucket = buffer.stack.outputs["PayloadBucketName"]
         runner.update_environment(buffer.function, {"PAYLOAD_BUCKET": f"{bucket},{PARTNER_BUCKET}"})
+        lam = self.cloud.client("lambda")
+        role = lam.get_function_configuration(FunctionName=buffer.function)["Role"]
+        out.line(f"   and the partner's bucket policy lets {role.rsplit('/', 1)[-1]} read it")
+        self.s3.put_bucket_policy(Bucket=PARTNER_BUCKET, Policy=json.dumps(partner_policy(role)))
 
         out.line("6. Redrive the dead letters to their source")
 

@@ -34,6 +34,22 @@ class DemoError(UsageError):
     """The demo could not run (for example, an assembly of another stage)."""
 
 
+def partner_policy(role_arn: str, *, bucket: str = PARTNER_BUCKET) -> dict[str, Any]:
+    """The partner's bucket policy that lets the consumer's role read its payloads: within an
+    account a resource policy alone grants (docs/aws-facts.md#iam-evaluation)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": role_arn},
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+            }
+        ],
+    }
+
+
 def buffer_workload(n: int) -> list[tuple[Message, str]]:
     """(message, kind) pairs: ordinary records, exact and reordered duplicates, large
     bodies, and records whose payloads a partner put in its own bucket."""
