@@ -187,6 +187,11 @@ def _queries(
     if not expressions:
         return {SINGLE: metrics[returned[0]["Id"]]}, None
     expression = Expression(expressions[0]["Expression"])
+    if "PERIOD" in expression.functions:
+        raise AlarmRuleError(
+            "its expression uses PERIOD(), a rate in real time (e.g. heartbeats a minute) "
+            "that the local cloud's shorter periods would distort"
+        )
     unknown = expression.ids - metrics.keys()
     if unknown:
         raise AlarmRuleError(f"the expression reads {sorted(unknown)}, which no query defines")

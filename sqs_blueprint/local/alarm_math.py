@@ -62,6 +62,7 @@ class Expression:
         self._tokens = tokens(text)
         self._at = 0
         self.ids: set[str] = set()
+        self.functions: set[str] = set()
         self._tree = self._binary(0)
         if self._at != len(self._tokens):
             self._fail(f"unexpected {self._tokens[self._at]!r}")
@@ -117,6 +118,7 @@ class Expression:
     def _call(self, name: str) -> Callable[[Period], Value]:
         if name not in FUNCTIONS:
             self._fail(f"{name}() is not evaluated locally (only {', '.join(FUNCTIONS)})")
+        self.functions.add(name)
         self._take("(")
         args = [self._binary(0)]
         while self._peek() == ",":

@@ -122,6 +122,11 @@ class AlarmWatch:
         with self._lock:
             return {w.alarm.name: w.state for w in self.alarms}
 
+    def changes_since(self, told: int) -> list[Change]:
+        """The changes after the first ``told`` (each recorded with its new state)."""
+        with self._lock:
+            return self.changes[told:]
+
     def start(self) -> AlarmWatch:
         for watched in self.alarms:
             self._create(watched)

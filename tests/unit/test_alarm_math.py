@@ -57,3 +57,7 @@ def test_the_ids_it_reads() -> None:
 def test_what_cannot_be_read_says_so(text: str, message: str) -> None:
     with pytest.raises(AlarmRuleError, match=message):
         Expression(text)
+
+
+def test_the_functions_it_calls() -> None:
+    assert Expression(HEARTBEATS).functions == {"IF", "FILL", "PERIOD"}

@@ -35,6 +35,7 @@ class Summary:
     visibility_timeout_s: int = 0
     local_visibility_timeout_s: int = 0
     ordered: dict[str, Any] = field(default_factory=dict)
+    alarms: dict[str, str] = field(default_factory=dict)  # each alarm's state at the end
     elapsed_s: float = 0.0
     completed: bool = False  # every record written, every account at its latest version
 
@@ -109,6 +110,11 @@ def _drain(summary: Summary) -> str:
     )
 
 
+def _alarms(summary: Summary) -> str:
+    firing = sum(state == "ALARM" for state in summary.alarms.values())
+    return f"{len(summary.alarms)} evaluated locally, {firing} in ALARM at the end"
+
+
 def render(summary: Summary) -> str:
     """The closing table."""
     ordered = summary.ordered
@@ -139,6 +145,7 @@ def render(summary: Summary) -> str:
             f"their latest version, {ordered.get('dead_lettered', 0)} malformed update "
             "dead-lettered",
         ),
+        ("alarms", _alarms(summary)),
         ("elapsed", f"{summary.elapsed_s:g} s"),
     ]
     width = max(len(k) for k, _ in rows)

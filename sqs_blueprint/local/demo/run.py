@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from sqs_blueprint.local.demo import stage
-from sqs_blueprint.local.demo.report import Summary, closing
+from sqs_blueprint.local.demo.alarms import AlarmLines, scale_line, watching
+from sqs_blueprint.local.demo.report import Summary, closing, queue_name
 from sqs_blueprint.local.demo.stage import LOCAL_STAGE, Pipeline
 from sqs_blueprint.local.demo.story import Console, Story
 from sqs_blueprint.local.demo.workload import DemoError
@@ -72,8 +73,15 @@ def run_demo(
         out.line(f"   function logs: {logs}")
         story = Story(cloud, buffer, ordered, summary, out)
         story.produce(messages)
-        with LocalRunner(cloud, log_dir=logs) as runner:
+        story.alarm_lines = lines = AlarmLines()
+        with (
+            LocalRunner(cloud, log_dir=logs) as runner,
+            watching(cloud, runner, [buffer.stack, ordered.stack], lines) as alarms,
+        ):
+            out.line(scale_line(alarms))
             story.drain_and_redrive(runner)
+            lines.settle(queue_name(buffer.dlq_url), "OK", out.line)
+            summary.alarms = alarms.states()
         story.account()
     summary.elapsed_s = round(time.monotonic() - started, 1)
     return summary
