@@ -31,7 +31,10 @@ def test_dlq_alarm_fires_on_a_poison_message_and_clears_after_the_redrive(
         harness.cloud, stats=lambda: stats().functions, stacks=[harness.stack]
     ) as watch:
         assert watch.not_evaluated == {}
-        state = lambda: watch.states()[ALARM_NAME]  # noqa: E731
+
+        def state() -> str:
+            return watch.states()[ALARM_NAME]
+
         wait_for(lambda: state() == "OK", 60, "OK with an empty DLQ")
         harness.send("WorkQueueUrl", "poison")
         wait_for(lambda: state() == "ALARM", 120, "ALARM with a dead letter")
