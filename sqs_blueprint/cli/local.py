@@ -125,6 +125,7 @@ def _run_up(args: argparse.Namespace) -> int:
     else:
         cloud = LocalCloud.start(port=args.port, region=args.region, iam=args.iam)
     runner: LocalRunner | None = None
+    alarms: Any = None
     logs: Path | None = None
     try:
         _print_stacks(deploy_assembly(cloud, assembly))
@@ -133,6 +134,7 @@ def _run_up(args: argparse.Namespace) -> int:
             runner = LocalRunner(cloud, log_dir=logs).start()
             for m in runner.mappings:
                 print(f"running {m.function_name} <- {m.queue_arn.split(':')[-1]}")
+            alarms = _watch_alarms(cloud, runner)
             kept = "kept on exit" if args.keep else "removed on exit unless --keep"
             print(f"function logs: {logs} ({kept})")
         print(f"\nlocal cloud at {cloud.endpoint_url}; to use it from another shell:")
@@ -154,11 +156,30 @@ def _run_up(args: argparse.Namespace) -> int:
         print("stopping the local cloud", flush=True)
         return stopped.code
     finally:
+        if alarms is not None:
+            alarms.stop()
         if runner is not None:
             runner.stop()
         cloud.stop()
         if logs is not None and not args.keep:
             shutil.rmtree(logs, ignore_errors=True)
+
+
+def _watch_alarms(cloud: Any, runner: Any) -> Any:
+    """The deployed alarms evaluated while ``local up`` runs, each change printed."""
+    from sqs_blueprint.local.alarm_watch import DEFAULT_SCALE, AlarmWatch, Change
+
+    def tell(change: Change) -> None:
+        if "ALARM" in (change.old, change.new):
+            print(change, flush=True)
+
+    watch = AlarmWatch(cloud, stats=lambda: runner.stats().functions, notify=tell).start()
+    print(
+        f"alarms: {len(watch.alarms)} evaluated locally, periods {DEFAULT_SCALE:g}x shorter "
+        f"(a 300 s period lasts {300 / DEFAULT_SCALE:g} s); moves into and out of ALARM are "
+        "printed here"
+    )
+    return watch
 
 
 def _run_deploy(args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sqs_blueprint.errors import SqsBlueprintError
 from sqs_blueprint.local.access.control import APPLIED as ACCESS_APPLIED
+from sqs_blueprint.local.alarm_defs import ALARM_TYPE, not_evaluated
 from sqs_blueprint.local.aliases import ALIAS, inline_aliases
 from sqs_blueprint.local.aliases import EFFECT as ALIAS_EFFECT
 from sqs_blueprint.local.assembly import Assembly, FileAsset, StackArtifact
@@ -57,10 +58,11 @@ _NOT_APPLIED: dict[tuple[str, str | None], str] = {
     ("AWS::IAM::Policy", None): "IAM permissions are not enforced",
     ("AWS::Lambda::Function", "Layers"): "layers are not loaded; runtimes use local packages",
     ("AWS::Lambda::Function", "ReservedConcurrentExecutions"): "reserved concurrency ignored",
-    ("AWS::Lambda::EventSourceMapping", "MetricsConfig"): "mapping metrics are not published",
     ("AWS::Lambda::EventSourceMapping", "ProvisionedPollerConfig"): "pollers not kept warm",
-    ("AWS::CloudWatch::Alarm", None): "alarms are never evaluated",
 }
+# Types the local cloud applies itself, not moto's CloudFormation: alarms are evaluated
+# by the alarm watch (alarm_watch.py), which reports the ones it cannot evaluate.
+_LOCAL_TYPES = {ALARM_TYPE}
 # Resource types whose absence after creation is expected, not worth reporting.
 _QUIET_TYPES = {"AWS::CDK::Metadata"}
 # The queue properties moto's CloudFormation applies to an existing queue.
@@ -227,6 +229,8 @@ def not_applied(template: dict[str, Any], created: set[str] | None = None) -> tu
         if rtype == ALIAS:
             found[(rtype, ALIAS_EFFECT)].append(logical_id)
             continue
+        if rtype in _LOCAL_TYPES:
+            continue
         if created is not None and logical_id not in created:
             if rtype not in _QUIET_TYPES and "Condition" not in resource:
                 found[(rtype, "not created by moto's CloudFormation")].append(logical_id)
@@ -236,6 +240,8 @@ def not_applied(template: dict[str, Any], created: set[str] | None = None) -> tu
         for prop in props:
             if (rtype, prop) in _NOT_APPLIED:
                 found[(f"{rtype}.{prop}", _NOT_APPLIED[(rtype, prop)])].append(logical_id)
+    for logical_id, reason in not_evaluated(template).items():
+        found[(ALARM_TYPE, f"not evaluated locally: {reason}")].append(logical_id)
     return tuple(Skipped(feature, effect, tuple(ids)) for (feature, effect), ids in found.items())
 
 

@@ -27,10 +27,19 @@ class FunctionStats:
     last_error: str | None = None
     filtered: int = 0  # records deleted unseen: they matched none of the mapping's filters
     deferred: int = 0  # records left for the next poll: the event would pass 6 MB with them
+    failed_records: int = 0  # records of the batches returned whole (errors and timeouts)
 
     def add(self, batch: FunctionStats) -> None:
         """Count one batch's figures in this total."""
-        for name in ("batches", "records", "deleted", "failures_reported", "errors", "timeouts"):
+        for name in (
+            "batches",
+            "records",
+            "deleted",
+            "failures_reported",
+            "errors",
+            "timeouts",
+            "failed_records",
+        ):
             setattr(self, name, getattr(self, name) + getattr(batch, name))
         self.restarts += batch.restarts + batch.timeouts
         self.last_error = batch.last_error or self.last_error

@@ -158,6 +158,7 @@ class Poller(threading.Thread):
             if isinstance(exc, RuntimeFailure):
                 self.kill_runtime()
             stats.errors, stats.last_error = 1, str(exc)
+        stats.failed_records = len(ids)
         return set(ids)
 
     def _fit_payload(self, sqs: Any, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

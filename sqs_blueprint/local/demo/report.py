@@ -35,6 +35,7 @@ class Summary:
     visibility_timeout_s: int = 0
     local_visibility_timeout_s: int = 0
     ordered: dict[str, Any] = field(default_factory=dict)
+    alarms: dict[str, str] = field(default_factory=dict)  # each alarm's state at the end
     elapsed_s: float = 0.0
     completed: bool = False  # every record written, every account at its latest version
     traces: list[str] = field(default_factory=list)  # two records followed (demo/follow.py)
@@ -116,6 +117,11 @@ def _drain(summary: Summary) -> str:
     )
 
 
+def _alarms(summary: Summary) -> str:
+    firing = sum(state == "ALARM" for state in summary.alarms.values())
+    return f"{len(summary.alarms)} evaluated locally, {firing} in ALARM at the end"
+
+
 def render(summary: Summary) -> str:
     """The closing table."""
     ordered = summary.ordered
@@ -149,6 +155,7 @@ def render(summary: Summary) -> str:
         ("calls checked", f"{summary.calls_checked} (IAM {summary.iam_mode or 'off'})"),
         ("denied", str(summary.denied)),
         ("grants never used", str(summary.grants_never_used)),
+        ("alarms", _alarms(summary)),
         ("elapsed", f"{summary.elapsed_s:g} s"),
     ]
     width = max(len(k) for k, _ in rows)

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from sqs_blueprint.local.demo import stage
+from sqs_blueprint.local.demo.alarms import AlarmLines, scale_line, watching
 from sqs_blueprint.local.demo.follow import follow
-from sqs_blueprint.local.demo.report import Summary, closing
+from sqs_blueprint.local.demo.report import Summary, closing, queue_name
 from sqs_blueprint.local.demo.stage import LOCAL_STAGE, Pipeline
 from sqs_blueprint.local.demo.story import Console, Story
 from sqs_blueprint.local.demo.workload import DemoError
@@ -77,8 +78,15 @@ def run_demo(
         logs.mkdir(parents=True, exist_ok=True)
         collect_spans(logs)  # the producer's spans too (sqs-blueprint trace)
         story.produce(messages)
-        with LocalRunner(cloud, log_dir=logs) as runner:
+        story.alarm_lines = lines = AlarmLines()
+        with (
+            LocalRunner(cloud, log_dir=logs) as runner,
+            watching(cloud, runner, [buffer.stack, ordered.stack], lines) as alarms,
+        ):
+            out.line(scale_line(alarms))
             story.drain_and_redrive(runner)
+            lines.settle(queue_name(buffer.dlq_url), "OK", out.line)
+            summary.alarms = alarms.states()
         story.account()
         poisoned = min(story.poison, default=None)
         summary.traces = follow(logs, poisoned, ordered.function, cloud.meter)

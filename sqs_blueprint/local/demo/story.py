@@ -12,6 +12,7 @@ from typing import TextIO
 from sqs_blueprint import capacity
 from sqs_blueprint.console import Progress, plain_bar
 from sqs_blueprint.local.demo import report
+from sqs_blueprint.local.demo.alarms import AlarmLines
 from sqs_blueprint.local.demo.report import Summary, depth, queue_name
 from sqs_blueprint.local.demo.stage import Pipeline, key_fields
 from sqs_blueprint.local.demo.watch import Watch
@@ -96,6 +97,7 @@ class Story:
         self.groups: dict[str, str] = {}  # ordered message id -> its group
         self.planned_wcu = 0  # what the first pass will write, from the bodies' sizes
         self._pks: dict[str, str] = {}  # the meter's keys -> their pk
+        self.alarm_lines: AlarmLines | None = None  # alarm changes, told while draining
 
     def produce(self, messages: int) -> None:
         """Send both workloads before any consumer polls, as a backlog waiting in the queues."""
@@ -148,6 +150,7 @@ class Story:
         out, sqs, buffer = self.out, self.sqs, self.buffer
         out.line("3. Drain (the real handlers, run by the local event-source mappings)")
         watch = Watch(self.cloud, runner.log_dir, buffer, self.ordered, self.groups, out.line)
+        watch.alarms = self.alarm_lines
         good = self.expected - self.poison
         started = time.monotonic()
 
@@ -167,6 +170,8 @@ class Story:
         planned_s = self.planned_wcu / max(1, self.summary.provisioned_wcu)
         runner.drain(timeout_s=150 + 3 * planned_s, until=first_pass_done)
         watch.check()
+        if self.alarm_lines is not None:
+            self.alarm_lines.settle(queue_name(buffer.dlq_url), "ALARM", out.line)
         self.summary.dead_lettered = depth(sqs, buffer.dlq_url)
         out.line(f"   {self.summary.dead_lettered} dead letters in {queue_name(buffer.dlq_url)}")
         self._inspect()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sqs_blueprint.local.demo.alarms import AlarmLines
 from sqs_blueprint.local.demo.report import depth, queue_name, stored_versions
 from sqs_blueprint.local.demo.stage import Pipeline
 from sqs_blueprint.local.server import LocalCloud
@@ -69,6 +70,7 @@ class Watch:
         self.dead = dict.fromkeys(self.pipelines, 0)
         self._held: set[str] = set()  # groups whose holding was told
         self._told: set[tuple[str, str]] = set()  # (pipeline, reason) given in full
+        self.alarms: AlarmLines | None = None  # alarm changes to tell with the rest
 
     def check(self) -> None:
         for label, log in self.logs.items():
@@ -86,6 +88,8 @@ class Watch:
                     f"after {self.receives[label]} receives ({now} there)"
                 )
             self.dead[label] = now
+        if self.alarms is not None:
+            self.alarms.flush(self.say)
 
     def _failures(self, label: str, failures: list[dict[str, Any]]) -> None:
         rounds = Counter(
