@@ -15,6 +15,7 @@ import pytest
 from sqs_blueprint.filters import FilterPatternError
 from sqs_blueprint.local import DeployedStack, LocalCloud
 from sqs_blueprint.local.runner import LocalRunner, discover_mappings
+from tests.e2e.grants import let_consume
 
 pytestmark = pytest.mark.e2e
 
@@ -48,9 +49,8 @@ def _filtered_consumer(cloud: LocalCloud, deployed: DeployedStack, tag: str) -> 
     )
     cloud.code_dirs[_code_key(lam, name)] = cloud.code_dirs[_code_key(lam, source["FunctionName"])]
     url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "2"})["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
     lam.create_event_source_mapping(
-        EventSourceArn=arn["QueueArn"],
+        EventSourceArn=let_consume(sqs, url, source["Role"]),
         FunctionName=name,
         BatchSize=10,
         FunctionResponseTypes=["ReportBatchItemFailures"],

@@ -27,6 +27,7 @@ import pytest
 from sqs_blueprint import limits
 from sqs_blueprint.local import DeployedStack, LocalCloud
 from sqs_blueprint.local.runner import LocalRunner
+from tests.e2e.grants import let_consume
 
 pytestmark = pytest.mark.e2e
 
@@ -58,6 +59,7 @@ class Probe:
     cloud: LocalCloud
     runner: LocalRunner
     name: str
+    role: str
     out: Path
 
     def queue(self, visibility_s: int) -> tuple[str, str]:
@@ -67,8 +69,7 @@ class Probe:
             QueueName=f"probe-{uuid.uuid4().hex[:12]}",
             Attributes={"VisibilityTimeout": str(visibility_s)},
         )["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-        return url, arn["Attributes"]["QueueArn"]
+        return url, let_consume(sqs, url, self.role)
 
     def map(self, queue_arn: str, **settings: Any) -> str:
         """Map ``queue_arn`` to the probe; the runner starts polling it by itself."""
@@ -140,7 +141,7 @@ def probe(
     logs = tmp_path_factory.mktemp("probe-logs")
     # One poller a mapping, so that one batch can collect every message of a test.
     with LocalRunner(cloud, functions=[name], log_dir=logs, refresh_s=0.2, max_pollers=1) as runner:
-        yield Probe(cloud, runner, name, out)
+        yield Probe(cloud, runner, name, role, out)
 
 
 @pytest.mark.parametrize(

@@ -90,7 +90,7 @@ def test_function_runtime_layer_logs_and_architecture(synthesized: Any) -> None:
     assert fn["Architectures"] == ["arm64"]
     assert fn["Handler"] == "handler.lambda_handler"
     # dev follows the CLI's region: the layers come from mappings (test_powertools.py,
-    # and test_tracing.py for the ADOT layer of dev's tracing)
+    # and test_tracing_templates.py for the ADOT layer of dev's tracing)
     assert sorted(fn["Layers"], key=str) == [
         {"Fn::FindInMap": ["AdotLayers", {"Ref": "AWS::Region"}, "arn"]},
         {"Fn::FindInMap": ["PowertoolsLayers", {"Ref": "AWS::Region"}, "arm64"]},

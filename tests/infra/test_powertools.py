@@ -37,7 +37,7 @@ def test_prod_functions_use_the_layer_published_in_their_region(synthesized_prod
     )
     for name in ("WriteBuffer", "Ordered", "RequestResponse"):
         (fn,) = functions(synthesized_prod.templates[name])
-        # beside the ADOT layer of prod's tracing (test_tracing.py)
+        # beside the ADOT layer of prod's tracing (test_tracing_templates.py)
         assert sorted(fn["Layers"]) == [
             arn,
             "arn:aws:lambda:eu-west-1:615299751070:layer:AWSOpenTelemetryDistroPython:25",
@@ -55,7 +55,7 @@ def test_region_agnostic_stages_look_the_layer_up_at_deploy(synthesized: Any) ->
     )
     assert mapping["us-east-1"]["x8664"].endswith("-python314-x86_64:27")
     (fn,) = functions(synthesized.templates["WriteBuffer"])
-    # beside the ADOT layer of dev's tracing (test_tracing.py)
+    # beside the ADOT layer of dev's tracing (test_tracing_templates.py)
     assert sorted(fn["Layers"], key=str) == [
         {"Fn::FindInMap": ["AdotLayers", {"Ref": "AWS::Region"}, "arn"]},
         {"Fn::FindInMap": ["PowertoolsLayers", {"Ref": "AWS::Region"}, "arm64"]},

@@ -401,7 +401,7 @@ def test_user_data_installs_offline_and_runs_the_worker_under_systemd(
         "PAYLOAD_BUCKET",
         "WCU_PER_SECOND",
         "HEARTBEAT_NAMESPACE",
-        "SQS_BLUEPRINT_TRACING",  # dev traces (adot): test_tracing.py
+        "SQS_BLUEPRINT_TRACING",  # dev traces (adot): test_tracing_templates.py
         "OTEL_PROPAGATORS",
     }
     assert env["HEARTBEAT_NAMESPACE"] == "sqs-blueprint/Workers"
