@@ -45,6 +45,7 @@ WRITE_OPERATIONS = frozenset(
 )
 KB = 1024
 WINDOW_S = 1.0  # the span over which a write rate is measured
+_EPS = 1e-9  # s: times 1 s apart may differ from 1.0 by float rounding (1.009 - 0.009)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -154,7 +155,7 @@ class WriteMeter:
         start = 0
         for write in writes:  # total: the writes from writes[start] to this one
             total += write.wcu
-            while write.at - writes[start].at >= window_s:
+            while write.at - writes[start].at >= window_s - _EPS:
                 total -= writes[start].wcu
                 start += 1
             best = max(best, total)

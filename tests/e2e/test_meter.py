@@ -208,3 +208,8 @@ def test_concurrent_paced_writers_stay_within_their_shares_at_the_server(cloud: 
     assert len(cloud.meter.writes_by_key(name)) == 2 * len(sizes)
     assert cloud.meter.max_rate(name) <= 40
     ddb.delete_table(TableName=name)
+
+
+def test_writes_one_second_apart_in_float_seconds_are_in_different_windows() -> None:
+    # 1.009 - 0.009 is 0.9999999999999999 in floats: still one second apart
+    assert _metered([(0.009, 5), (1.009, 7)]).max_rate("t") == 7

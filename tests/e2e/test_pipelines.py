@@ -266,6 +266,11 @@ def test_trace_follows_a_record_through_failure_dlq_redrive_and_its_write(p: Pip
     max_receives = int(json.loads(policy)["maxReceiveCount"])
     bucket = p.out("WriteBuffer", "PayloadBucketName")
     p.environment("WriteBuffer", PAYLOAD_BUCKET=f"{bucket},{PARTNER},{untrusted}")
+    function = p.out("WriteBuffer", "FunctionName")
+    role = p.client("lambda").get_function_configuration(FunctionName=function)["Role"]
+    p.client("s3").put_bucket_policy(
+        Bucket=untrusted, Policy=json.dumps(partner_policy(role, bucket=untrusted))
+    )
     assert redrive(dlq, sqs_client=p.client("sqs"), notify=lambda _: None).moved == 1
     key = item_key(body)
     meter = p.cloud.meter
