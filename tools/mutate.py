@@ -59,6 +59,7 @@ MODULES: dict[str, list[str]] = {
     ],
     "sqs_blueprint/batch_write.py": [
         "tests/unit/test_write_calls.py",
+        "tests/unit/test_tracing_spans.py",
         "tests/unit/test_error_classes.py",
         "tests/unit/test_upsert.py",
         "tests/unit/test_items_roundtrip.py",
@@ -76,6 +77,7 @@ MODULES: dict[str, list[str]] = {
         "tests/unit/test_items_roundtrip.py",
         "tests/unit/test_write_buffer_core.py",
         "tests/unit/test_write_buffer_budget.py",
+        "tests/unit/test_tracing_spans.py",
     ],
 }
 PYTEST_OPTIONS = ["-x", "-q", "-p", "no:cacheprovider", "--hypothesis-profile=mutate"]
