@@ -40,9 +40,12 @@ class MappingConfig:
         return self.function_arn.split(":")[6]
 
 
-def discover_mappings(cloud: LocalCloud, max_pollers: int = 10) -> list[MappingConfig]:
-    """Every enabled mapping of an SQS queue to a function in ``cloud``."""
-    lam, sqs = cloud.client("lambda"), cloud.client("sqs")
+def discover_mappings(
+    cloud: LocalCloud, max_pollers: int = 10, clients: tuple[Any, Any] | None = None
+) -> list[MappingConfig]:
+    """Every enabled mapping of an SQS queue to a function in ``cloud``, read with
+    ``clients`` (Lambda's and SQS's) if given."""
+    lam, sqs = clients or (cloud.client("lambda"), cloud.client("sqs"))
     found = []
     for page in lam.get_paginator("list_event_source_mappings").paginate():
         for esm in page["EventSourceMappings"]:

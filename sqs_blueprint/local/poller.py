@@ -60,9 +60,9 @@ class Poller(threading.Thread):
 
     def run(self) -> None:
         cloud = self.runner.cloud
-        lam = cloud.client("lambda")
+        lam = cloud.internal_client("lambda")
         # Lambda polls, deletes and returns messages with the function's execution role.
-        sqs = cloud.client("sqs", role=function_role(lam, self.mapping.function_arn))
+        sqs = cloud.internal_client("sqs", role=function_role(lam, self.mapping.function_arn))
         idle = self.runner.idle_s
         while not self._retired.is_set():
             try:
@@ -143,8 +143,8 @@ class Poller(threading.Thread):
         self, lam: Any, event: dict[str, Any], ids: list[str], stats: FunctionStats
     ) -> set[str]:
         """Invoke the function with ``event``; the ids of the records to leave in the queue."""
-        try:
-            runtime = self._runtime(lam, stats)
+        try:  # the runtime _warm checked just before this batch's receive, if it started
+            runtime = self.runtime or self._runtime(lam, stats)
             response = runtime.invoke(event, request_id=str(uuid.uuid4()))
             if "errorType" in response:
                 raise InvalidResponse(f"{response['errorType']}: {response.get('errorMessage')}")

@@ -44,6 +44,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from sqs_blueprint import tracing
 from sqs_blueprint.local.invoke import (
@@ -116,6 +117,7 @@ class LocalRunner:
         self.stopping = threading.Event()
         self._pollers: dict[str, list[Poller]] = {}  # by mapping UUID
         self._retired: list[Poller] = []  # finishing their last batch
+        self._clients: dict[str, Any] = {}  # the runner's own, made once (see client)
         self._sync_lock = threading.Lock()
         self._watcher: threading.Thread | None = None
         # One receive at a time per queue (see Poller._collect).
@@ -131,6 +133,15 @@ class LocalRunner:
         if self.spans_file is not None:
             env |= {tracing.SETTING: "on", SPANS_FILE_SETTING: str(self.spans_file)}
         return env
+
+    def client(self, service: str) -> Any:
+        """The runner's own client of ``service`` (as the administrator), made once: a
+        client costs about as much as a hundred requests, and the mappings are read
+        again every ``refresh_s``."""
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self.cloud.internal_client(service)
+            return self._clients[service]
 
     def receive_lock(self, queue_url: str) -> threading.Lock:
         """The lock every receive from ``queue_url`` holds."""
@@ -151,7 +162,9 @@ class LocalRunner:
         with self._sync_lock:
             wanted = {
                 m.uuid: m
-                for m in discover_mappings(self.cloud, self.max_pollers)
+                for m in discover_mappings(
+                    self.cloud, self.max_pollers, (self.client("lambda"), self.client("sqs"))
+                )
                 if self.functions is None or m.function_name in self.functions
             }
             running = {m.uuid: m for m in self.mappings}
@@ -216,7 +229,7 @@ class LocalRunner:
             time.sleep(0.2)
 
     def queues_empty(self) -> bool:
-        sqs = self.cloud.client("sqs")
+        sqs = self.client("sqs")
         names = [
             "ApproximateNumberOfMessages",
             "ApproximateNumberOfMessagesNotVisible",
@@ -233,7 +246,7 @@ class LocalRunner:
     ) -> dict[str, str]:
         """Set (or, with None, remove) environment variables of a function; its
         runtimes restart with them before their next batch. Returns the new set."""
-        return set_environment(self.cloud.client("lambda"), function_name, changes)
+        return set_environment(self.client("lambda"), function_name, changes)
 
     def record(self, function_name: str, update: Callable[[FunctionStats], None]) -> None:
         with self._lock:

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from sqs_blueprint.errors import SqsBlueprintError
 from sqs_blueprint.local import moto_fixes, sqs_fast_path
 from sqs_blueprint.local.access.control import AccessControl, credentials
+from sqs_blueprint.local.in_process import in_process
 from sqs_blueprint.local.meter import WriteMeter, WsgiApp
 
 if TYPE_CHECKING:
@@ -202,6 +203,15 @@ class LocalCloud:
             aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
             **kwargs,
         )
+
+    def internal_client(self, service: str, *, role: str | None = None) -> Any:
+        """A client for the local cloud's own callers (the mappings' pollers), as AWS's
+        services call each other inside AWS: when the server is embedded, its requests
+        go to the server's app in this process, not over a socket
+        (:mod:`sqs_blueprint.local.in_process`); otherwise a plain :meth:`client`."""
+        client = self.client(service, role=role)
+        wsgi_server = self._server._server if self._server is not None else None
+        return client if wsgi_server is None else in_process(client, wsgi_server.app)
 
     def key_names(self, table: str) -> tuple[str, ...]:
         """A table's key attribute names, hash key first."""
