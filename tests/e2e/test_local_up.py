@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -130,14 +131,29 @@ def test_another_blueprint_stage_is_refused_before_anything_starts(
 
 
 def _start_in_background(*args: str) -> subprocess.Popen[str]:
-    """``local up`` as a script's background job starts it: SIGINT ignored on entry."""
+    """``local up`` as a script's background job starts it: SIGINT ignored on entry.
+    Python's fault handler is on, so that a hang can be shown (:func:`_outcome`)."""
     return subprocess.Popen(
         [sys.executable, "-m", "sqs_blueprint.cli", "local", "up", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},
     )
+
+
+def _outcome(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """The stopped process's output; if it does not exit in time, a failure that shows
+    where each of its threads was (SIGABRT makes the fault handler print them)."""
+    try:
+        return process.communicate(timeout=HANG_GUARD_S)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        _, err = process.communicate(timeout=HANG_GUARD_S)
+        raise AssertionError(
+            f"local up did not exit within {HANG_GUARD_S} s:\n{err[-20000:]}"
+        ) from None
 
 
 def _read_until_ready(process: subprocess.Popen[str]) -> list[str]:
@@ -161,7 +177,7 @@ def test_ctrl_c_stops_a_background_local_up_with_130_and_removes_its_logs(
         logs = Path(logs_line.split()[2])
         assert logs.is_dir()
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=HANG_GUARD_S)
+        out, err = _outcome(process)
     finally:
         process.kill()
     assert process.returncode == 130, err[-3000:]
@@ -176,7 +192,7 @@ def test_keep_keeps_the_function_logs(fixture_assembly: Path) -> None:
         [logs_line] = [line for line in lines if line.startswith("function logs: ")]
         logs = Path(logs_line.split()[2])
         process.terminate()
-        _, err = process.communicate(timeout=HANG_GUARD_S)
+        _, err = _outcome(process)
     finally:
         process.kill()
     assert process.returncode == 128 + signal.SIGTERM, err[-3000:]
