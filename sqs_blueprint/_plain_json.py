@@ -25,7 +25,7 @@ from typing import Any
 from sqs_blueprint.limits import DYNAMODB_MAX_NESTING_DEPTH as MAX_DEPTH
 from sqs_blueprint.limits import DYNAMODB_MAX_NUMBER_DIGITS as MAX_DIGITS
 
-__all__ = ["NotPlain", "plain_item", "plain_key"]
+__all__ = ["NotPlain", "plain_canonical", "plain_item", "plain_key"]
 
 Stored = Callable[[float | Decimal], Decimal]
 
@@ -42,6 +42,8 @@ _CANONICAL_NUMBER = (
 )
 _ONE_CANONICAL = re.compile(_CANONICAL_NUMBER)
 _ALL_CANONICAL = re.compile(f"(?:{_CANONICAL_NUMBER}(?:,{_CANONICAL_NUMBER})*)?")
+# In numbers joined by commas: each one not spelled canonically, found in one pass.
+_NOT_CANONICAL = re.compile(f"(?<![^,])(?!(?:{_CANONICAL_NUMBER})(?![^,]))[^,]+")
 
 _LEAVES = frozenset({str, Decimal, bool, type(None)})  # kept as they are
 _CONVERTED = frozenset({int, float})  # become Decimals
@@ -113,25 +115,22 @@ def _leaf_dicts(value: list[dict[Any, Any]], numbers: list[int]) -> list[Any] | 
     return list(map(dict.copy, value))
 
 
-def _respell(value: Any, stored: Stored) -> None:
-    """Store each number spelled otherwise than canonically as DynamoDB stores it."""
+def _respell(value: Any, stored: Stored, spelled_otherwise: frozenset[Decimal]) -> None:
+    """Store each number equal to one of ``spelled_otherwise`` as DynamoDB stores it
+    (an equal number spelled canonically is stored as it is spelled)."""
     for name, element in value.items() if type(value) is dict else enumerate(value):
         kind = type(element)
         if kind is dict or kind is list:
-            _respell(element, stored)
-        elif kind is Decimal and not _ONE_CANONICAL.fullmatch(str(element)):
-            value[name] = number = stored(element)
-            if not _ONE_CANONICAL.fullmatch(str(number)):
-                raise NotPlain  # stored in exponent notation (1E+40, 1.5E-10)
+            _respell(element, stored, spelled_otherwise)
+        elif kind is Decimal and element in spelled_otherwise:
+            value[name] = stored(element)
 
 
-def _spelled(number: str, stored: Stored) -> str:
-    """The canonical spelling of a number spelled ``number``."""
-    if _ONE_CANONICAL.fullmatch(number):
-        return number
+def _respelled(number: str, stored: Stored) -> str:
+    """The canonical spelling of a number spelled ``number`` otherwise."""
     number = str(stored(Decimal(number)))
     if not _ONE_CANONICAL.fullmatch(number):
-        raise NotPlain
+        raise NotPlain  # stored in exponent notation (1E+40, 1.5E-10)
     return number
 
 
@@ -143,22 +142,51 @@ def _unmarked(text: str) -> bytes:
         raise NotPlain from None
 
 
+def _encoded(
+    copy: dict[str, Any], numbers: int, stored: Stored
+) -> tuple[str, frozenset[Decimal]]:
+    """The marked canonical JSON of a :func:`_copy` holding ``numbers`` Decimals, and
+    the numbers in it that were respelled (the copy still holds their spelling)."""
+    text = _ENCODE(copy)
+    parts = text.split(_MARK)
+    if len(parts) != 2 * numbers + 1:
+        raise NotPlain  # a string holds the mark, a lone surrogate
+    spelled = ",".join(parts[1::2])
+    if _ALL_CANONICAL.fullmatch(spelled):
+        return text, frozenset()
+    otherwise: list[str] = []
+
+    def respelled(found: re.Match[str]) -> str:
+        otherwise.append(found[0])
+        return _respelled(found[0], stored)
+
+    parts[1::2] = _NOT_CANONICAL.sub(respelled, spelled).split(",")
+    return _MARK.join(parts), frozenset(map(Decimal, otherwise))
+
+
 def plain_item(value: Mapping[str, Any], stored: Stored) -> tuple[dict[str, Any], bytes]:
     """A copy of a JSON object of plain types, each number as ``stored`` gives it, and
     the copy's canonical JSON."""
+    copy, numbers = _checked_copy(value, stored)
+    text, spelled_otherwise = _encoded(copy, numbers, stored)
+    if spelled_otherwise:
+        _respell(copy, stored, spelled_otherwise)
+    return copy, _unmarked(text)
+
+
+def plain_canonical(value: Mapping[str, Any], stored: Stored) -> bytes:
+    """The canonical JSON :func:`plain_item` gives for ``value``, without the copy."""
+    copy, numbers = _checked_copy(value, stored)
+    return _unmarked(_encoded(copy, numbers, stored)[0])
+
+
+def _checked_copy(value: Mapping[str, Any], stored: Stored) -> tuple[dict[str, Any], int]:
+    """:func:`_copy` of a JSON object, and how many Decimals the copy holds."""
     if type(value) is not dict:
         raise NotPlain
     numbers = [0]
     copy: dict[str, Any] = _copy(value, 1, stored, numbers)
-    text = _ENCODE(copy)
-    parts = text.split(_MARK)
-    if len(parts) != 2 * numbers[0] + 1:
-        raise NotPlain  # a string holds the mark, a lone surrogate
-    if not _ALL_CANONICAL.fullmatch(",".join(parts[1::2])):
-        _respell(copy, stored)
-        parts[1::2] = [_spelled(number, stored) for number in parts[1::2]]
-        text = _MARK.join(parts)
-    return copy, _unmarked(text)
+    return copy, numbers[0]
 
 
 def plain_key(part: Mapping[str, Any]) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
-from sqs_blueprint._plain_json import NotPlain, plain_item, plain_key
+from sqs_blueprint._plain_json import NotPlain, plain_canonical, plain_item, plain_key
 from sqs_blueprint.errors import SqsBlueprintError
 from sqs_blueprint.limits import (
     DYNAMODB_MAX_ITEM_KB,
@@ -194,7 +194,7 @@ def item_key(obj: Mapping[str, Any], fields: Sequence[str] | None = None) -> str
     """SHA-256 hex of :func:`canonical_json` of ``fields`` of ``obj`` (all of it if None)."""
     obj = _key_fields(obj, fields)
     try:
-        return hashlib.sha256(plain_item(obj, _stored)[1]).hexdigest()
+        return hashlib.sha256(plain_canonical(obj, _stored)).hexdigest()
     except NotPlain:
         return hashlib.sha256(canonical_json(obj)).hexdigest()
 
