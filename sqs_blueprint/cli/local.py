@@ -211,8 +211,8 @@ def add_demo(sub: Subparsers) -> None:
             "2 WCU a record (a tenth are 20 KB bodies) at the table's provisioned WCU a "
             "second: 100 WCU locally, so above a few thousand records raise it with --wcu. "
             "No upper bound is enforced; the largest run measured is 100,000 with "
-            "--wcu 1000: about 13 minutes on 2 cores, its drain twice the ideal 200 s "
-            "(Benchmarks)"
+            "--wcu 1000: about 7 minutes on 2 cores, its drain 1.05x the ideal 200 s, "
+            "about 3 GB of memory at its peak (Benchmarks)"
         ),
     )
     p.add_argument(
