@@ -142,9 +142,7 @@ def _unmarked(text: str) -> bytes:
         raise NotPlain from None
 
 
-def _encoded(
-    copy: dict[str, Any], numbers: int, stored: Stored
-) -> tuple[str, frozenset[Decimal]]:
+def _encoded(copy: dict[str, Any], numbers: int, stored: Stored) -> tuple[str, frozenset[Decimal]]:
     """The marked canonical JSON of a :func:`_copy` holding ``numbers`` Decimals, and
     the numbers in it that were respelled (the copy still holds their spelling)."""
     text = _ENCODE(copy)
