@@ -23,7 +23,6 @@ from operator import countOf
 from typing import Any
 
 from sqs_blueprint.limits import DYNAMODB_MAX_NESTING_DEPTH as MAX_DEPTH
-from sqs_blueprint.limits import DYNAMODB_MAX_NUMBER_DIGITS as MAX_DIGITS
 
 __all__ = ["NotPlain", "plain_canonical", "plain_item", "plain_key"]
 
@@ -34,7 +33,6 @@ class NotPlain(Exception):
     """The value needs the general path: a rare form, or an error to report."""
 
 
-_INT_LIMIT = 10**MAX_DIGITS  # an int below it in magnitude is stored as it is
 # Canonical positional spelling in at most 38 characters: at most 38 digits, so within
 # DynamoDB's range (docs/aws-facts.md#dynamodb).
 _CANONICAL_NUMBER = (
@@ -89,9 +87,7 @@ def _copy(value: Any, level: int, stored: Stored, numbers: list[int]) -> Any:
         kind = type(element)
         if kind is dict or kind is list:
             out[name] = _copy(element, level + 1, stored, numbers)
-        elif kind is int:
-            if not -_INT_LIMIT < element < _INT_LIMIT:
-                raise NotPlain
+        elif kind is int:  # exact; one too long for DynamoDB fails the spelling check
             out[name] = Decimal(element)
             numbers[0] += 1
         elif kind is float:

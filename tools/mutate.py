@@ -43,14 +43,16 @@ from tools.selection import LineRecorder, Select, tests_for  # noqa: E402
 
 # Each module with the unit tests that exercise it; the quickest first, as -x stops at
 # the first failure.
+_ITEMS_TESTS = [
+    "tests/unit/test_items_values.py",
+    "tests/unit/test_plain_json.py",
+    "tests/unit/test_item_size.py",
+    "tests/unit/test_items_roundtrip.py",
+    "tests/unit/test_upsert.py",
+]
 MODULES: dict[str, list[str]] = {
-    "sqs_blueprint/items.py": [
-        "tests/unit/test_items_values.py",
-        "tests/unit/test_plain_json.py",
-        "tests/unit/test_item_size.py",
-        "tests/unit/test_items_roundtrip.py",
-        "tests/unit/test_upsert.py",
-    ],
+    "sqs_blueprint/items.py": _ITEMS_TESTS,
+    "sqs_blueprint/_plain_json.py": _ITEMS_TESTS,  # the fast path of items
     "sqs_blueprint/payload.py": [
         "tests/unit/test_payload_wire.py",
         "tests/unit/test_error_classes.py",

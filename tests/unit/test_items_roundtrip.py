@@ -145,6 +145,11 @@ def test_a_body_reads_back_as_written(table: Any, bodies: list[str]) -> None:
             {"l": {"L": [{"N": "1"}, {"S": "a"}, {"L": [{"NULL": True}]}]}},
         ),
         ('{"m": {"k": false}}', {"m": {"M": {"k": {"BOOL": False}}}}),
+        # 38 digits are written out; 39 would pass DynamoDB's precision, so 1E+38 stays
+        (
+            '{"p": 1e37, "q": 1e38}',
+            {"p": {"N": "1" + "0" * 37}, "q": {"N": "1E+38"}},
+        ),
     ],
 )
 def test_stored_attribute_values(table: Any, body: str, expected: dict[str, Any]) -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sqs_blueprint.items import canonical_json, item_key, parse_body, to_item
+from sqs_blueprint._plain_json import NotPlain, plain_canonical, plain_item
+from sqs_blueprint.items import _item_values, _stored, canonical_json, item_key, parse_body, to_item
 
 
 def _general_key(value: Any) -> str:
@@ -151,3 +154,105 @@ def test_the_general_path_stores_32_levels_and_refuses_33(wrap: Any) -> None:
         item_key(_general_only(33, wrap))
     with pytest.raises(ValueError, match="more than 32 levels"):
         to_item(_general_only(33, wrap))
+
+
+# The fast path's own contract: a plain value is taken (no NotPlain), with the general
+# path's key and item; anything else is handed over. A mutant that only hands over more
+# than it should gives the same answers through the general path, so these check that
+# the path is taken.
+fast_numbers = (
+    st.sampled_from(
+        [
+            *["0", "-0", "0.0", "10", "1e2", "77.0", "0.50", "82.94", "-1.25E-3", "1e37"],
+            *["12345678901234567890123456789012345678", "-0.000001"],
+        ]
+    ).map(Decimal)
+    | st.integers(-(10**37) + 1, 10**38 - 1)  # canonical: at most 38 characters
+    | st.integers(-(10**8), 10**8).map(lambda cents: cents / 100)
+)
+fast_strings = st.text(st.characters(exclude_categories=["Cs"]), max_size=5)
+fast_bodies = st.dictionaries(
+    fast_strings,
+    st.recursive(
+        st.none() | st.booleans() | fast_numbers | fast_strings,
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(fast_strings, inner, max_size=4)
+        ),
+        max_leaves=12,
+    ),
+    max_size=5,
+)
+
+
+def _taken(body: dict[str, Any]) -> None:
+    """``body`` takes the fast path, with the general path's canonical form and item."""
+    item, canonical = plain_item(body, _stored)
+    assert canonical == canonical_json(body)
+    assert plain_canonical(body, _stored) == canonical
+    assert repr(item) == repr(_item_values(body, 0))  # Decimals compared as spelled
+
+
+@settings(max_examples=300)
+@given(fast_bodies)
+def test_plain_bodies_take_the_fast_path(body: dict[str, Any]) -> None:
+    _taken(body)
+
+
+def _lists(levels: int, inner: Any) -> dict[str, Any]:
+    """A body ``levels`` deep: ``inner`` in ``levels - 1`` nested lists."""
+    for _ in range(levels - 1):
+        inner = [inner]
+    return {"a": inner}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"i": 10**38 - 1, "j": -(10**37) + 1},  # 38 characters, the sign counted
+        {"s": "a", "d": Decimal(1), "b": True, "n": None, "i": 1, "f": 1.5, "l": [], "m": {}},
+        _lists(32, 1),
+        _lists(31, {"x": Decimal("2.50")}),  # records 32 deep, read at once
+        _lists(30, [{"x": 1.0}, {"y": "z"}]),
+    ],
+    ids=["38 digits", "every plain type", "32 levels", "records at level 32", "records"],
+)
+def test_the_fast_path_takes_plain_values_to_the_limits(body: dict[str, Any]) -> None:
+    _taken(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {1: "a"},
+        {"a": [{1: "b"}]},
+        {"a": (1,)},
+        {"a": "\ud800"},
+        {"a": Decimal("1E+40")},
+        {"a": Decimal("NaN")},
+        _lists(33, 1),
+        _lists(32, {"x": 1}),  # a record at level 33
+        _lists(31, [{"x": "y"}]),  # records that hold only leaves, read at once
+        OrderedDict(a=1),
+        MappingProxyType({"a": 1}),
+        {"i": 10**38, "j": 10**400},
+    ],
+    ids=[
+        "int key",
+        "int key in a record",
+        "tuple",
+        "lone surrogate",
+        "exponent notation",
+        "NaN",
+        "33 levels",
+        "record at level 33",
+        "records at level 33",
+        "OrderedDict",
+        "mapping proxy",
+        "39 digits",
+    ],
+)
+def test_the_fast_path_hands_over_the_rest(body: dict[Any, Any]) -> None:
+    with pytest.raises(NotPlain):
+        plain_item(body, _stored)
+    with pytest.raises(NotPlain):
+        plain_canonical(body, _stored)
