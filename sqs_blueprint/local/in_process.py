@@ -14,14 +14,14 @@ socket is gone. Streaming responses (an S3 object) are read from memory.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+from sqs_blueprint.local.meter import WsgiApp
 
 
 class _Body(io.BytesIO):
@@ -57,13 +57,9 @@ class InProcessSession:
             data=body or b"",
             base_url=f"{url.scheme}://{url.netloc}",
         ).get_environ()
+        # buffered: werkzeug reads the whole answer and closes the app's iterable
         chunks, status, response_headers = run_wsgi_app(self._app, environ, buffered=True)
-        try:
-            content = b"".join(chunks)
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+        content = b"".join(chunks)
         return AWSResponse(
             request.url, int(status.split(" ", 1)[0]), dict(response_headers), _Body(content)
         )
